@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './crc32c';
+export * from './batch';
