@@ -1,1 +1,9 @@
-export {};
+export * from './config';
+export * from './errors';
+export * from './files';
+export * from './checkpoint';
+export * from './sparse-index';
+export * from './leader-epoch-cache';
+export * from './log-segment';
+export * from './partition-log';
+export * from './log-manager';

@@ -1,0 +1,760 @@
+/**
+ * PartitionLog: one replica of one partition on local disk — an ordered list of segments in
+ * `<log dir>/<topic>-<partition>/`, plus its offsets:
+ *
+ *   logStartOffset ≤ highWatermark ≤ logEndOffset
+ *   logStartOffset  first offset still readable (retention moves it forward)
+ *   highWatermark   set by replication; consumers read below it (`read(..., { maxOffset })`)
+ *   logEndOffset    next offset to assign (LEO)
+ *   recoveryPoint   everything below it is fsynced; only later segments are scanned on an
+ *                   unclean restart
+ *
+ * Appends take encoded RecordBatch v2 bytes. As leader, batches are validated (header, CRC,
+ * record framing, size) and then offsets are assigned by rewriting baseOffset and
+ * partitionLeaderEpoch IN PLACE in the caller's buffer (the CRC does not cover them): no
+ * re-encoding, no per-record objects. As follower, the leader's offsets are kept. Either way
+ * the bytes are written with one write per segment and reads return them unchanged.
+ *
+ * Offsets are plain numbers inside the engine: appends refuse to go past 2^53 - 1
+ * (Number.MAX_SAFE_INTEGER), which at a million records a second is 285 years away; API
+ * edges convert to bigint.
+ *
+ * Concurrency: every method is synchronous and runs to completion, so a partition's appends
+ * are serialised and a read sees either all of an append or none of it (this is "the
+ * partition lock"). The only background work is the fsync of a rolled segment, which never
+ * touches the in-memory state except to advance the recovery point when it completes.
+ *
+ * Failure: an I/O error during a write makes the log fail permanently (sticky, as NATS' mb.werr
+ * and Kafka's offline log dirs): every later append throws KafkaStorageError and `onIoError`
+ * tells the owner (LogManager marks the whole directory offline).
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ATTRIBUTES_OFFSET,
+  CRC_OFFSET,
+  CorruptRecordError,
+  MAX_BATCH_SIZE_LIMIT,
+  MAX_TIMESTAMP_OFFSET,
+  TIMESTAMP_TYPE_MASK,
+  TributaryError,
+  batchLastOffsetDelta,
+  batchPartitionLeaderEpoch,
+  batchRecordsCount,
+  batchBaseOffset,
+  batchLastOffset,
+  batchMaxTimestamp,
+  computeBatchCrc,
+  setBatchBaseOffset,
+  setBatchPartitionLeaderEpoch,
+  validateBatchAt,
+  validateRecords,
+  writeSafeInt64,
+  forEachRecord,
+} from '@tributary/records';
+import { LeaderEpochCheckpointFile } from './checkpoint';
+import type { LogConfig } from './config';
+import { KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors';
+import type { TopicPartition } from './files';
+import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, baseOffsetFromFileName, partitionDirName } from './files';
+import { LeaderEpochCache } from './leader-epoch-cache';
+import type { EpochEndOffset } from './leader-epoch-cache';
+import { LogSegment } from './log-segment';
+import type { SegmentOptions } from './log-segment';
+
+export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
+
+/** ListOffsets special timestamps (Kafka's). */
+export const EARLIEST_TIMESTAMP = -2;
+export const LATEST_TIMESTAMP = -1;
+export const MAX_TIMESTAMP = -3;
+
+export interface PartitionLogOptions {
+  /** The log directory that holds this partition's directory. */
+  logDir: string;
+  topicPartition: TopicPartition;
+  config: LogConfig;
+  /** Offsets below this are known to be on disk (from recovery-point-offset-checkpoint). */
+  recoveryPoint?: number;
+  /** True when the last shutdown was clean: nothing is scanned. */
+  hadCleanShutdown?: boolean;
+  /** From log-start-offset-checkpoint. */
+  logStartOffset?: number;
+  /** From replication-offset-checkpoint. */
+  highWatermark?: number;
+  /** Wall clock in ms (injectable for tests). */
+  now?: () => number;
+  /** Called once when the log fails with an I/O error. */
+  onIoError?: (error: Error) => void;
+}
+
+export interface LogAppendInfo {
+  firstOffset: number;
+  lastOffset: number;
+  /** Largest batch maxTimestamp appended (-1 if none), and the offset that carries it. */
+  maxTimestamp: number;
+  offsetOfMaxTimestamp: number;
+  /** Broker time used for LogAppendTime topics, else -1. */
+  logAppendTimeMs: number;
+  /** Records appended (sum of the batches' recordsCount). */
+  recordCount: number;
+  batchCount: number;
+  bytes: number;
+}
+
+export interface ReadOptions {
+  /** Never return a batch containing offsets ≥ this (consumers pass the high watermark). */
+  maxOffset?: number;
+  /** Return the first batch even when it exceeds maxBytes (default true: no stalls). */
+  minOneBatch?: boolean;
+  /** Read into this buffer when it is large enough (the result is a view of it). */
+  into?: Buffer;
+}
+
+export interface FetchDataInfo {
+  /** Whole stored batches, unchanged; the first may start before the fetch offset. */
+  records: Buffer;
+  /** Offset after the last batch returned (the fetch offset when nothing is returned). */
+  nextOffset: number;
+}
+
+export interface TimestampAndOffset {
+  timestamp: number;
+  offset: number;
+  leaderEpoch: number;
+}
+
+export class PartitionLog {
+  readonly dir: string;
+  readonly topicPartition: TopicPartition;
+  private segments: LogSegment[] = [];
+  private readonly epochCache: LeaderEpochCache;
+  private readonly now: () => number;
+  private readonly segmentOptions: SegmentOptions;
+  private config: LogConfig;
+  private _logStartOffset = 0;
+  private _highWatermark = 0;
+  private _recoveryPoint = 0;
+  private unflushedMessages = 0;
+  private lastFlushMs: number;
+  private failure: Error | undefined;
+  private closed = false;
+  private readonly pendingDeletes = new Set<NodeJS.Timeout>();
+
+  private constructor(private readonly options: PartitionLogOptions) {
+    this.topicPartition = options.topicPartition;
+    this.dir = join(options.logDir, partitionDirName(options.topicPartition));
+    this.config = options.config;
+    this.now = options.now ?? Date.now;
+    this.lastFlushMs = this.now();
+    this.segmentOptions = this.makeSegmentOptions(options.config);
+    this.epochCache = new LeaderEpochCache(new LeaderEpochCheckpointFile(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE)));
+  }
+
+  /** Opens (creating if needed) the partition's directory and recovers it. */
+  static open(options: PartitionLogOptions): PartitionLog {
+    const dir = join(options.logDir, partitionDirName(options.topicPartition));
+    mkdirSync(dir, { recursive: true });
+    const log = new PartitionLog(options);
+    log.load();
+    return log;
+  }
+
+  private makeSegmentOptions(config: LogConfig): SegmentOptions {
+    return {
+      indexIntervalBytes: config.indexIntervalBytes,
+      segmentIndexBytes: config.segmentIndexBytes,
+      maxBatchBytes: Math.max(config.maxMessageBytes, MAX_BATCH_SIZE_LIMIT),
+      denseOffsets: true, // until compaction (cleanup.policy=compact) exists
+      now: () => this.now(),
+    };
+  }
+
+  private get where(): string {
+    return partitionDirName(this.topicPartition);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Loading and recovery
+
+  private load(): void {
+    const clean = this.options.hadCleanShutdown ?? false;
+    const recoveryPoint = this.options.recoveryPoint ?? 0;
+    const bases: number[] = [];
+    for (const name of readdirSync(this.dir)) {
+      if (name.endsWith(DELETED_FILE_SUFFIX) || name.endsWith('.tmp')) {
+        unlinkSync(join(this.dir, name)); // leftovers of a deletion or write cut short
+        continue;
+      }
+      const base = baseOffsetFromFileName(name, LOG_FILE_SUFFIX);
+      if (base !== undefined) bases.push(base);
+    }
+    // Index files without their .log are orphans.
+    for (const name of readdirSync(this.dir)) {
+      for (const suffix of [INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX]) {
+        const base = baseOffsetFromFileName(name, suffix);
+        if (base !== undefined && !bases.includes(base)) unlinkSync(join(this.dir, name));
+      }
+    }
+    bases.sort((a, b) => a - b);
+
+    const assignEpoch = (epoch: number, offset: number): void => this.epochCache.assign(epoch, offset);
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      const nextBase = bases[i + 1];
+      const isLast = nextBase === undefined;
+      const previous = this.segments.at(-1);
+      if (previous && base < previous.nextOffset) {
+        // Overlaps the previous segment: only possible after a crash mid-roll. Drop it and
+        // everything after it.
+        this.deleteSegmentFiles(bases.slice(i));
+        break;
+      }
+      const recover = !clean && (isLast || nextBase > recoveryPoint);
+      const segment = LogSegment.open(this.dir, base, this.segmentOptions, recover, isLast, recover ? assignEpoch : undefined);
+      this.segments.push(segment);
+      if (recover && !isLast && segment.truncatedOnRecovery > 0) {
+        // Recovery truncated this segment: later segments cannot be trusted to follow it.
+        this.deleteSegmentFiles(bases.slice(i + 1));
+        break;
+      }
+    }
+    const active = this.segments.at(-1);
+    if (!active) {
+      const start = Math.max(this.options.logStartOffset ?? 0, 0);
+      this.segments.push(LogSegment.create(this.dir, start, this.segmentOptions));
+    } else if (active.offsetIndex.isSealed) {
+      active.offsetIndex.unseal();
+      active.timeIndex.unseal();
+    }
+    const first = this.segments[0]!;
+    this._logStartOffset = Math.min(Math.max(this.options.logStartOffset ?? first.baseOffset, first.baseOffset), this.logEndOffset);
+    this.epochCache.truncateFromEnd(this.logEndOffset);
+    this.epochCache.truncateFromStart(this._logStartOffset);
+    this._recoveryPoint = Math.min(clean ? this.logEndOffset : recoveryPoint, this.logEndOffset);
+    this._highWatermark = clamp(this.options.highWatermark ?? 0, this._logStartOffset, this.logEndOffset);
+  }
+
+  private deleteSegmentFiles(bases: number[]): void {
+    for (const base of bases) {
+      for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX]) {
+        const path = join(this.dir, `${String(base).padStart(20, '0')}${suffix}`);
+        if (existsSync(path)) unlinkSync(path);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Offsets
+
+  get logStartOffset(): number {
+    return this._logStartOffset;
+  }
+
+  get logEndOffset(): number {
+    return this.activeSegment.nextOffset;
+  }
+
+  get highWatermark(): number {
+    return this._highWatermark;
+  }
+
+  get recoveryPoint(): number {
+    return this._recoveryPoint;
+  }
+
+  get activeSegment(): LogSegment {
+    return this.segments[this.segments.length - 1]!;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  get segmentBaseOffsets(): number[] {
+    return this.segments.map((s) => s.baseOffset);
+  }
+
+  /** Bytes of data in all segments. */
+  get size(): number {
+    let total = 0;
+    for (const s of this.segments) total += s.size;
+    return total;
+  }
+
+  get leaderEpochCache(): LeaderEpochCache {
+    return this.epochCache;
+  }
+
+  get latestEpoch(): number {
+    return this.epochCache.latestEpoch;
+  }
+
+  /** OffsetsForLeaderEpoch: the end offset of `epoch` on this replica. */
+  endOffsetForEpoch(epoch: number): EpochEndOffset {
+    return this.epochCache.endOffsetFor(epoch, this.logEndOffset);
+  }
+
+  /** Sets the high watermark (clamped to [logStartOffset, logEndOffset]). */
+  updateHighWatermark(offset: number): number {
+    this._highWatermark = clamp(offset, this._logStartOffset, this.logEndOffset);
+    return this._highWatermark;
+  }
+
+  /** Moves the high watermark forward only; returns true if it moved. */
+  maybeAdvanceHighWatermark(offset: number): boolean {
+    const next = clamp(offset, this._logStartOffset, this.logEndOffset);
+    if (next <= this._highWatermark) return false;
+    this._highWatermark = next;
+    return true;
+  }
+
+  get isFailed(): boolean {
+    return this.failure !== undefined;
+  }
+
+  /** Takes the log offline because its directory failed elsewhere (LogManager). */
+  markOffline(error: Error): void {
+    this.failure ??= error;
+  }
+
+  get currentConfig(): LogConfig {
+    return this.config;
+  }
+
+  /** Applies a new topic configuration (takes effect for the next append, roll and retention run). */
+  updateConfig(config: LogConfig): void {
+    this.config = config;
+    Object.assign(this.segmentOptions, this.makeSegmentOptions(config));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Appends
+
+  /**
+   * Validates `records` (one or more RecordBatch v2) and appends them with offsets from
+   * logEndOffset, stamping `leaderEpoch`. Rewrites the batches' headers in place: the caller
+   * hands over `records`. All or nothing: an invalid batch rejects the whole call
+   * (CorruptRecordError / RecordTooLargeError) and leaves the log unchanged.
+   */
+  appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
+    this.ensureWritable();
+    const count = this.validateForLeaderLocked(records);
+    const appendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
+    let next = this.logEndOffset;
+    if (next + count > Number.MAX_SAFE_INTEGER) {
+      throw new KafkaStorageError(`${this.where} has reached the largest offset this engine supports (2^53 - 1)`);
+    }
+    for (let pos = 0; pos < records.length; ) {
+      const size = 12 + records.readInt32BE(pos + 8);
+      setBatchBaseOffset(records, pos, next);
+      setBatchPartitionLeaderEpoch(records, pos, leaderEpoch);
+      if (appendTimeMs >= 0) stampLogAppendTime(records, pos, size, appendTimeMs);
+      next += batchLastOffsetDelta(records, pos) + 1;
+      pos += size;
+    }
+    if (leaderEpoch >= 0 && leaderEpoch > this.epochCache.latestEpoch) this.epochCache.assign(leaderEpoch, this.logEndOffset);
+    return this.appendValidatedLocked(records, appendTimeMs);
+  }
+
+  /**
+   * Appends batches replicated from the leader, keeping their offsets and epochs. Batches
+   * are checked (header, CRC) and must start at or after logEndOffset in increasing order.
+   */
+  appendAsFollower(records: Buffer): LogAppendInfo {
+    this.ensureWritable();
+    let expected = this.logEndOffset;
+    for (let pos = 0; pos < records.length; ) {
+      const size = validateBatchAt(records, pos, MAX_BATCH_SIZE_LIMIT);
+      const base = batchBaseOffset(records, pos);
+      if (base < expected) {
+        throw new UnexpectedAppendOffsetError(
+          `${this.where}: replicated batch at offset ${base} does not follow the log end offset ${expected}`,
+        );
+      }
+      expected = batchLastOffset(records, pos) + 1;
+      pos += size;
+    }
+    if (expected > Number.MAX_SAFE_INTEGER) {
+      throw new KafkaStorageError(`${this.where} has reached the largest offset this engine supports (2^53 - 1)`);
+    }
+    for (let pos = 0; pos < records.length; ) {
+      this.epochCache.assign(batchPartitionLeaderEpoch(records, pos), batchBaseOffset(records, pos));
+      pos += 12 + records.readInt32BE(pos + 8);
+    }
+    return this.appendValidatedLocked(records, -1);
+  }
+
+  /** Validates every batch for a leader append; returns the number of records. */
+  private validateForLeaderLocked(records: Buffer): number {
+    if (records.length === 0) {
+      throw new CorruptRecordError('truncated', `empty record set for ${this.where}`, 0);
+    }
+    let count = 0;
+    for (let pos = 0; pos < records.length; ) {
+      const size = validateBatchAt(records, pos, MAX_BATCH_SIZE_LIMIT);
+      if (size > this.config.maxMessageBytes) throw new RecordTooLargeError(size, this.config.maxMessageBytes, this.where);
+      validateRecords(records, pos); // framing of every record; recordsCount = lastOffsetDelta + 1
+      count += batchRecordsCount(records, pos);
+      pos += size;
+    }
+    return count;
+  }
+
+  private appendValidatedLocked(records: Buffer, appendTimeMs: number): LogAppendInfo {
+    const info: LogAppendInfo = {
+      firstOffset: -1,
+      lastOffset: -1,
+      maxTimestamp: -1,
+      offsetOfMaxTimestamp: -1,
+      logAppendTimeMs: appendTimeMs,
+      recordCount: 0,
+      batchCount: 0,
+      bytes: records.length,
+    };
+    if (records.length === 0) return info;
+    for (let pos = 0; pos < records.length; ) {
+      const size = 12 + records.readInt32BE(pos + 8);
+      if (info.firstOffset < 0) info.firstOffset = batchBaseOffset(records, pos);
+      info.lastOffset = batchLastOffset(records, pos);
+      const ts = batchMaxTimestamp(records, pos);
+      if (ts > info.maxTimestamp) {
+        info.maxTimestamp = ts;
+        info.offsetOfMaxTimestamp = info.lastOffset;
+      }
+      info.recordCount += batchRecordsCount(records, pos);
+      info.batchCount++;
+      pos += size;
+    }
+    try {
+      const segment = this.maybeRollLocked(records.length, info.lastOffset);
+      segment.append(records);
+    } catch (e) {
+      throw this.fail(e);
+    }
+    this.unflushedMessages += info.recordCount;
+    if (this.unflushedMessages >= this.config.flushMessages) this.flush();
+    return info;
+  }
+
+  private ensureWritable(): void {
+    if (this.closed) throw new KafkaStorageError(`${this.where} is closed`);
+    if (this.failure) {
+      throw new KafkaStorageError(`${this.where} is offline after an I/O error: ${this.failure.message}`, { cause: this.failure });
+    }
+  }
+
+  /** Records a sticky I/O failure and returns the error to throw. */
+  private fail(e: unknown): TributaryError {
+    if (e instanceof TributaryError) return e;
+    const error = e instanceof Error ? e : new Error(String(e));
+    if (!this.failure) {
+      this.failure = error;
+      this.options.onIoError?.(error);
+    }
+    return new KafkaStorageError(`${this.where}: write failed, the log is now offline: ${error.message}`, { cause: error });
+  }
+
+  private maybeRollLocked(bytes: number, lastOffset: number): LogSegment {
+    const segment = this.activeSegment;
+    const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > this.config.segmentMs;
+    if (!expired && segment.canFit(bytes, lastOffset, this.config.segmentBytes)) return segment;
+    return this.roll();
+  }
+
+  /** Starts a new active segment at logEndOffset; the old one is fsynced in the background. */
+  roll(): LogSegment {
+    const old = this.activeSegment;
+    if (old.isEmpty) return old;
+    const base = this.logEndOffset;
+    old.sealIndexes();
+    const segment = LogSegment.create(this.dir, base, this.segmentOptions);
+    this.segments.push(segment);
+    old.flushAsync().then(
+      () => {
+        if (this._recoveryPoint < base && this.segments.includes(segment)) this._recoveryPoint = base;
+      },
+      (e: unknown) => {
+        if (!this.closed && this.segments.includes(old)) this.fail(e);
+      },
+    );
+    return segment;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  /**
+   * Reads whole batches from `fromOffset`, about `maxBytes` of them (at least one batch when
+   * `minOneBatch`, the default). The first batch returned contains fromOffset (it may start
+   * before it). Throws OffsetOutOfRangeError outside [logStartOffset, logEndOffset].
+   */
+  read(fromOffset: number, maxBytes: number, options: ReadOptions = {}): FetchDataInfo {
+    const leo = this.logEndOffset;
+    if (fromOffset < this._logStartOffset || fromOffset > leo) {
+      throw new OffsetOutOfRangeError(fromOffset, this._logStartOffset, leo, this.where);
+    }
+    const maxOffset = Math.min(options.maxOffset ?? leo, leo);
+    const empty = { records: Buffer.alloc(0), nextOffset: fromOffset };
+    if (fromOffset >= maxOffset) return empty;
+    for (let i = this.floorSegmentIndex(fromOffset); i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      const location = segment.translateOffset(fromOffset);
+      if (location) {
+        if (location.baseOffset >= maxOffset) return empty;
+        const result = segment.read(location.position, maxBytes, maxOffset, options.minOneBatch ?? true, options.into);
+        if (segment.needsIndexRebuild) segment.rebuildIndexes();
+        return result.records.length > 0 ? { records: result.records, nextOffset: result.nextOffset } : empty;
+      }
+      if (segment.needsIndexRebuild) segment.rebuildIndexes();
+    }
+    return empty;
+  }
+
+  /** Index of the segment whose base offset is the largest ≤ offset (0 if none). */
+  private floorSegmentIndex(offset: number): number {
+    let lo = 0;
+    let hi = this.segments.length - 1;
+    let found = 0;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * ListOffsets: EARLIEST_TIMESTAMP (-2) → logStartOffset; LATEST_TIMESTAMP (-1) →
+   * logEndOffset; MAX_TIMESTAMP (-3) → the record with the largest timestamp; otherwise the
+   * first record whose timestamp is ≥ `timestamp`, or undefined if none.
+   */
+  fetchOffsetByTimestamp(timestamp: number): TimestampAndOffset | undefined {
+    if (timestamp === EARLIEST_TIMESTAMP) {
+      return { timestamp: -1, offset: this._logStartOffset, leaderEpoch: this.epochAt(this._logStartOffset) };
+    }
+    if (timestamp === LATEST_TIMESTAMP) {
+      return { timestamp: -1, offset: this.logEndOffset, leaderEpoch: this.epochCache.latestEpoch };
+    }
+    if (timestamp === MAX_TIMESTAMP) {
+      let best: LogSegment | undefined;
+      for (const s of this.segments) if (s.maxTimestampSoFar >= 0 && (!best || s.maxTimestampSoFar > best.maxTimestampSoFar)) best = s;
+      if (!best) return undefined;
+      return { timestamp: best.maxTimestampSoFar, offset: best.offsetOfMaxTimestampSoFar, leaderEpoch: this.epochAt(best.offsetOfMaxTimestampSoFar) };
+    }
+    for (const segment of this.segments) {
+      if (segment.isEmpty || segment.largestTimestamp < timestamp) continue;
+      const location = segment.findBatchByTimestamp(timestamp, this._logStartOffset);
+      if (!location) continue;
+      const batch = segment.readBatch(location);
+      let found: TimestampAndOffset | undefined;
+      forEachRecord(batch, 0, (record) => {
+        if (record.timestamp >= timestamp && record.offset >= this._logStartOffset) {
+          found = { timestamp: record.timestamp, offset: record.offset, leaderEpoch: batchPartitionLeaderEpoch(batch, 0) };
+          return false;
+        }
+        return true;
+      });
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  private epochAt(offset: number): number {
+    let epoch = -1;
+    for (const e of this.epochCache.all) if (e.startOffset <= offset) epoch = e.epoch;
+    return epoch;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Truncation, retention, log start
+
+  /**
+   * Removes every batch whose last offset is ≥ `offset` (a follower diverging from a new
+   * leader). A batch that contains `offset` is removed whole, so logEndOffset ends ≤ offset.
+   */
+  truncateTo(offset: number): void {
+    this.ensureWritable();
+    if (offset >= this.logEndOffset) return;
+    if (offset <= this._logStartOffset) {
+      this.truncateFullyAndStartAt(offset);
+      return;
+    }
+    try {
+      while (this.segments.length > 1 && this.activeSegment.baseOffset >= offset) {
+        const removed = this.segments.pop()!;
+        removed.deleteFiles();
+      }
+      const active = this.activeSegment;
+      active.truncateTo(offset);
+      if (active.offsetIndex.isSealed) {
+        active.offsetIndex.unseal();
+        active.timeIndex.unseal();
+      }
+    } catch (e) {
+      throw this.fail(e);
+    }
+    this.epochCache.truncateFromEnd(this.logEndOffset);
+    this._highWatermark = Math.min(this._highWatermark, this.logEndOffset);
+    this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
+  }
+
+  /** Deletes everything and restarts the log empty at `offset`. */
+  truncateFullyAndStartAt(offset: number): void {
+    this.ensureWritable();
+    try {
+      for (const s of this.segments) s.deleteFiles();
+      this.segments = [LogSegment.create(this.dir, offset, this.segmentOptions)];
+    } catch (e) {
+      throw this.fail(e);
+    }
+    this.epochCache.clear();
+    this._logStartOffset = offset;
+    this._highWatermark = offset;
+    this._recoveryPoint = offset;
+  }
+
+  /**
+   * Moves logStartOffset forward (DeleteRecords, or a follower following its leader's log
+   * start); whole segments below it are deleted by the next retention run. Returns whether
+   * it moved.
+   */
+  maybeIncrementLogStartOffset(offset: number): boolean {
+    if (offset <= this._logStartOffset) return false;
+    if (offset > this._highWatermark) {
+      throw new OffsetOutOfRangeError(offset, this._logStartOffset, this._highWatermark, `${this.where} (the log start offset cannot pass the high watermark)`);
+    }
+    this._logStartOffset = offset;
+    this.epochCache.truncateFromStart(offset);
+    return true;
+  }
+
+  /**
+   * Retention: deletes whole segments (never the active one) that are entirely below the log
+   * start offset, older than retention.ms, or beyond retention.bytes. Files are renamed
+   * `*.deleted` and removed after file.delete.delay.ms, so a read that already holds one
+   * finishes. Returns the number of segments deleted.
+   */
+  deleteOldSegments(): number {
+    if (this.closed) return 0;
+    const now = this.now();
+    const { retentionMs, retentionBytes } = this.config;
+    let excessBytes = retentionBytes >= 0 ? this.size - retentionBytes : 0;
+    let deletable = 0;
+    for (let i = 0; i < this.segments.length - 1; i++) {
+      const segment = this.segments[i]!;
+      const next = this.segments[i + 1]!;
+      const belowStart = next.baseOffset <= this._logStartOffset;
+      const expired = retentionMs >= 0 && now - segment.largestTimestamp > retentionMs;
+      const overSize = retentionBytes >= 0 && excessBytes >= segment.size;
+      // Never delete what consumers may not have seen committed yet: stay below the HW.
+      if (next.baseOffset > this._highWatermark && !belowStart) break;
+      if (!(belowStart || expired || overSize)) break;
+      excessBytes -= segment.size;
+      deletable++;
+    }
+    if (deletable === 0) return 0;
+    const doomed = this.segments.splice(0, deletable);
+    this._logStartOffset = Math.max(this._logStartOffset, this.segments[0]!.baseOffset);
+    this.epochCache.truncateFromStart(this._logStartOffset);
+    for (const segment of doomed) this.scheduleDelete(segment);
+    return deletable;
+  }
+
+  private scheduleDelete(segment: LogSegment): void {
+    try {
+      segment.markDeleted();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    if (this.config.fileDeleteDelayMs <= 0) {
+      segment.deleteFiles();
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.pendingDeletes.delete(timer);
+      segment.deleteFiles();
+    }, this.config.fileDeleteDelayMs);
+    timer.unref();
+    this.pendingDeletes.add(timer);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Flush and lifecycle
+
+  /** fsyncs every segment holding offsets ≥ the recovery point; then recoveryPoint = LEO. */
+  flush(): void {
+    if (this.closed || this.failure) return;
+    const leo = this.logEndOffset;
+    try {
+      for (let i = 0; i < this.segments.length; i++) {
+        const segment = this.segments[i]!;
+        const nextBase = this.segments[i + 1]?.baseOffset ?? Infinity;
+        if (nextBase > this._recoveryPoint) segment.flush();
+      }
+    } catch (e) {
+      throw this.fail(e);
+    }
+    this._recoveryPoint = leo;
+    this.unflushedMessages = 0;
+    this.lastFlushMs = this.now();
+  }
+
+  /** Applies flush.ms: flushes when the last flush is older than it. */
+  flushIfDue(): boolean {
+    if (this.unflushedMessages === 0 || this.now() - this.lastFlushMs < this.config.flushMs) return false;
+    this.flush();
+    return true;
+  }
+
+  /** Flushes and closes the files (a clean shutdown). The log is unusable afterwards. */
+  close(): void {
+    if (this.closed) return;
+    if (!this.failure) {
+      try {
+        this.flush();
+      } catch {
+        // already recorded as a failure; close the files anyway
+      }
+    }
+    this.closed = true;
+    for (const timer of this.pendingDeletes) {
+      clearTimeout(timer);
+    }
+    this.pendingDeletes.clear();
+    for (const s of this.segments) s.close();
+  }
+
+  /**
+   * Drops the log without flushing or writing anything, leaving the files as a kill -9
+   * would (pending index entries are lost, nothing is fsynced). For crash tests.
+   */
+  abandon(): void {
+    this.closed = true;
+    for (const timer of this.pendingDeletes) clearTimeout(timer);
+    for (const s of this.segments) s.abandon();
+  }
+
+  /** Closes and removes the partition directory (topic deletion). */
+  delete(): void {
+    this.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function clamp(value: number, lo: number, hi: number): number {
+  return Math.min(Math.max(value, lo), hi);
+}
+
+/** LogAppendTime: sets the timestamp-type bit and maxTimestamp, then re-computes the CRC. */
+function stampLogAppendTime(buf: Buffer, pos: number, size: number, nowMs: number): void {
+  buf.writeInt16BE(buf.readInt16BE(pos + ATTRIBUTES_OFFSET) | TIMESTAMP_TYPE_MASK, pos + ATTRIBUTES_OFFSET);
+  writeSafeInt64(buf, nowMs, pos + MAX_TIMESTAMP_OFFSET);
+  buf.writeUInt32BE(computeBatchCrc(buf, pos, size), pos + CRC_OFFSET);
+}
