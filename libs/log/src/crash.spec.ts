@@ -63,7 +63,7 @@ function readEverything(log: PartitionLog, random: () => number): Buffer[] {
 }
 
 describe('PartitionLog crash recovery', () => {
-  it.each(MUTATIONS)('keeps a valid prefix after a crash with %s (hundreds of seeds)', (mutation) => {
+  it.each(MUTATIONS)('keeps a valid prefix after a crash with %s (hundreds of seeds)', async (mutation) => {
     for (let seed = 1; seed <= SEEDS / MUTATIONS.length; seed++) {
       const random = prng(seed * 7919 + MUTATIONS.indexOf(mutation));
       const dir = tempDir('tributary-crash-');
@@ -83,7 +83,7 @@ describe('PartitionLog crash recovery', () => {
         let recoveryPoint = 0;
         for (let i = 0; i < batches; i++) {
           const batch = makeBatch(1 + Math.floor(random() * 10), { valueBytes: Math.floor(random() * 300), timestamp: 1000 + i });
-          offsets.push(log.appendAsLeader(batch, 1 + Math.floor(i / 10)).firstOffset);
+          offsets.push((await log.appendAsLeader(batch, 1 + Math.floor(i / 10))).firstOffset);
           written.push(Buffer.from(batch));
           if (i === flushAt) {
             log.flush();
@@ -156,22 +156,22 @@ describe('PartitionLog crash recovery', () => {
         }
         // The log keeps working where it stopped.
         const leo = log.logEndOffset;
-        expect(log.appendAsLeader(makeBatch(2), 9).firstOffset).toBe(leo);
-        log.close();
+        expect((await log.appendAsLeader(makeBatch(2), 9)).firstOffset).toBe(leo);
+        await log.close();
       } finally {
         dir.remove();
       }
     }
   });
 
-  it('reports bit rot in a flushed segment instead of serving it', () => {
+  it('reports bit rot in a flushed segment instead of serving it', async () => {
     const dir = tempDir('tributary-rot-');
     try {
       const config = { ...DEFAULT_LOG_CONFIG, segmentBytes: 3000 };
       let log = PartitionLog.open({ logDir: dir.path, topicPartition: TP, config });
-      for (let i = 0; i < 20; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 80 }), 0);
+      for (let i = 0; i < 20; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 80 }), 0);
       const leo = log.logEndOffset;
-      log.close();
+      await log.close();
       const first = join(log.dir, '00000000000000000000.log');
       expect(existsSync(first)).toBe(true);
       // Damage a value byte inside the first batch of the first (flushed, trusted) segment.
@@ -185,7 +185,7 @@ describe('PartitionLog crash recovery', () => {
       expect(() => log.read(0, 1 << 20)).toThrow(CorruptRecordError);
       // Later batches are still served.
       expect(log.read(5, 1 << 20).records.length).toBeGreaterThan(0);
-      log.close();
+      await log.close();
     } finally {
       dir.remove();
     }
@@ -193,7 +193,7 @@ describe('PartitionLog crash recovery', () => {
 });
 
 describe('PartitionLog recovery of fields the CRC does not cover', () => {
-  it('drops a batch whose baseOffset was damaged (offsets must continue)', () => {
+  it('drops a batch whose baseOffset was damaged (offsets must continue)', async () => {
     const dir = tempDir('tributary-base-');
     try {
       const config = { ...DEFAULT_LOG_CONFIG };
@@ -201,7 +201,7 @@ describe('PartitionLog recovery of fields the CRC does not cover', () => {
       const sizes: number[] = [];
       for (let i = 0; i < 5; i++) {
         const b = makeBatch(3);
-        log.appendAsLeader(b, 0);
+        await log.appendAsLeader(b, 0);
         sizes.push(b.length);
       }
       log.abandon();
@@ -215,7 +215,7 @@ describe('PartitionLog recovery of fields the CRC does not cover', () => {
       closeSync(fd);
       log = PartitionLog.open({ logDir: dir.path, topicPartition: TP, config, recoveryPoint: 0 });
       expect(log.logEndOffset).toBe(9);
-      log.close();
+      await log.close();
     } finally {
       dir.remove();
     }

@@ -194,12 +194,12 @@ export class LogManager {
   }
 
   /** Closes and removes a partition's log and its files. Returns whether it existed. */
-  deleteLog(tp: TopicPartition): boolean {
+  async deleteLog(tp: TopicPartition): Promise<boolean> {
     const key = partitionDirName(tp);
     const entry = this.logs.get(key);
     if (!entry) return false;
     this.logs.delete(key);
-    entry.log.delete();
+    await entry.log.delete();
     this.logger.info({ topic: tp.topic, partition: tp.partition }, 'log deleted');
     return true;
   }
@@ -249,11 +249,11 @@ export class LogManager {
    * Clean shutdown: stops the timers, flushes and closes every log, writes the checkpoints
    * and the clean-shutdown marker (so the next start skips recovery), releases the locks.
    */
-  shutdown(): void {
+  async shutdown(): Promise<void> {
     if (this.shutDown) return;
     this.shutDown = true;
     for (const t of this.timers) clearInterval(t);
-    for (const { log } of this.logs.values()) log.close();
+    await Promise.all([...this.logs.values()].map(({ log }) => log.close()));
     this.checkpointAll();
     for (const dir of this.dirs) {
       if (!dir.offline) {

@@ -13,11 +13,13 @@
  * detected (the batch at the hinted position must start at the hinted offset) and answered
  * from a scan, and the indexes are rebuilt.
  *
- * Concurrency: owned by one PartitionLog; all calls are synchronous, so a read never sees a
+ * Concurrency: owned by one PartitionLog. Writes are queued by the log, run on libuv's thread
+ * pool one at a time per log, and become visible (`size`, indexes) only when complete
+ * (`completeWrite`), in order; everything else is synchronous, so a read never sees a
  * half-done append. Buffers returned by `read` are fresh (or the caller's `into`): the caller
  * owns them and they stay valid after the segment is deleted.
  */
-import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writev } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import {
   BATCH_LENGTH_OFFSET,
@@ -77,8 +79,10 @@ export class LogSegment {
   private fd: number;
   private readonly header = Buffer.alloc(RECORDS_OFFSET);
   private bytesSinceLastIndexEntry = 0;
-  /** Bytes of valid data in the .log file. */
+  /** Bytes of valid data written to the .log file (what reads see). */
   size: number;
+  /** Bytes written plus bytes reserved by queued writes (what appends and rolls see). */
+  reservedSize: number;
   /** Offset following the last batch (baseOffset when empty). */
   nextOffset: number;
   /** Largest batch maxTimestamp in the segment (-1 if none) and the offset that has it. */
@@ -94,8 +98,8 @@ export class LogSegment {
   truncatedOnRecovery = 0;
   /** Set when a lookup found an index entry that does not match the log. */
   private indexSuspect = false;
-  /** Background fsyncs in flight (flushAsync); the fd stays open until they finish. */
-  private pendingSyncs = 0;
+  /** Background writes and fsyncs in flight; the fd stays open until they finish. */
+  private pendingIo = 0;
   private closeWhenSynced = false;
 
   private constructor(
@@ -109,6 +113,7 @@ export class LogSegment {
   ) {
     this.fd = fd;
     this.size = size;
+    this.reservedSize = size;
     this.nextOffset = baseOffset;
     this.lastModifiedMs = size > 0 ? fstatSync(fd).mtimeMs : options.now();
   }
@@ -178,8 +183,9 @@ export class LogSegment {
     return segment;
   }
 
+  /** No data written and none queued. */
   get isEmpty(): boolean {
-    return this.size === 0;
+    return this.reservedSize === 0;
   }
 
   /** Last offset in the segment, or baseOffset - 1 when empty. */
@@ -205,33 +211,61 @@ export class LogSegment {
 
   /** Whether `bytes` more and offsets up to `lastOffset` still fit this segment. */
   canFit(bytes: number, lastOffset: number, segmentBytes: number): boolean {
-    if (this.size > 0 && this.size + bytes > segmentBytes) return false;
-    if (this.size + bytes > 0xffff_ffff) return false; // positions are uint32 in the index
+    if (this.reservedSize > 0 && this.reservedSize + bytes > segmentBytes) return false;
+    if (this.reservedSize + bytes > 0xffff_ffff) return false; // positions are uint32 in the index
     if (lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET) return false;
     return !this.offsetIndex.isFull && !this.timeIndex.isFull;
   }
 
+  /** Reserves `bytes` at the end for a queued write; returns the position to write at. */
+  reserve(bytes: number): number {
+    const position = this.reservedSize;
+    this.reservedSize += bytes;
+    return position;
+  }
+
   /**
-   * Appends whole, validated batches (offsets already assigned, increasing, ≥ nextOffset)
-   * held in `buf[start, end)`. Maintains the indexes; one write for all of them.
-   * Throws on I/O failure (the caller makes it sticky).
+   * Writes `buffers` at `position` (reserved with `reserve`) on libuv's thread pool, so the
+   * event loop validates the next batches meanwhile. Resolves when every byte is in the page
+   * cache (it then survives the process being killed). Rejects on I/O error; the caller
+   * makes that sticky. The file stays open until the write is done.
    */
-  append(buf: Buffer, start = 0, end = buf.length): void {
-    // Write first: if it fails, nothing below changes and `size` still marks valid data.
-    writeFully(this.fd, buf, start, end - start, this.size);
-    const writtenAt = this.size;
+  async write(buffers: Buffer[], position: number): Promise<void> {
+    this.pendingIo++;
+    try {
+      let pending = buffers;
+      let at = position;
+      while (pending.length > 0) {
+        const written = await new Promise<number>((resolve, reject) =>
+          writev(this.fd, pending, at, (err, n) => (err ? reject(err) : resolve(n))),
+        );
+        if (written <= 0) throw new Error(`write to ${this.logPath} made no progress`);
+        at += written;
+        pending = skipBytes(pending, written);
+      }
+    } finally {
+      this.pendingIo--;
+      if (this.pendingIo === 0 && this.closeWhenSynced) this.closeNow();
+    }
+  }
+
+  /**
+   * Makes written batches visible: `buf` (whole batches, offsets assigned, in order) was
+   * written at `position`, which must be the current end of written data. Maintains the
+   * indexes and advances `size` and `nextOffset`.
+   */
+  completeWrite(buf: Buffer, position: number): void {
+    if (position !== this.size) throw new Error(`out-of-order write completion at ${position}, size ${this.size}`);
     this.lastModifiedMs = this.options.now();
-    if (this.firstAppendMs < 0 && writtenAt === 0) this.firstAppendMs = this.lastModifiedMs;
-    let pos = start;
-    while (pos < end) {
+    if (this.firstAppendMs < 0 && position === 0) this.firstAppendMs = this.lastModifiedMs;
+    for (let pos = 0; pos < buf.length; ) {
       const size = LOG_OVERHEAD + buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
       const base = batchBaseOffset(buf, pos);
-      const maxTs = batchMaxTimestamp(buf, pos);
       const last = base + buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
-      this.trackBatchLocked(base, last, maxTs, writtenAt + (pos - start), size);
+      this.trackBatchLocked(base, last, batchMaxTimestamp(buf, pos), position + pos, size);
       pos += size;
     }
-    this.size += end - start;
+    this.size += buf.length;
   }
 
   /** Index and timestamp bookkeeping for one batch at `position` (before or after writing). */
@@ -446,6 +480,7 @@ export class LogSegment {
     const truncated = fileSize - pos;
     if (truncated > 0) ftruncateSync(this.fd, pos);
     this.size = pos;
+    this.reservedSize = pos;
     return truncated;
   }
 
@@ -517,6 +552,7 @@ export class LogSegment {
     const removed = this.size - from.position;
     ftruncateSync(this.fd, from.position);
     this.size = from.position;
+    this.reservedSize = from.position;
     if (this.offsetIndex.isSealed) {
       this.offsetIndex.unseal();
       this.timeIndex.unseal();
@@ -541,7 +577,7 @@ export class LogSegment {
   async flushAsync(): Promise<void> {
     this.offsetIndex.flush(false);
     this.timeIndex.flush(false);
-    this.pendingSyncs++;
+    this.pendingIo++;
     try {
       await new Promise<void>((resolve, reject) => fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
       for (const path of [this.offsetIndex.path, this.timeIndex.path]) {
@@ -555,8 +591,8 @@ export class LogSegment {
         }
       }
     } finally {
-      this.pendingSyncs--;
-      if (this.pendingSyncs === 0 && this.closeWhenSynced) this.closeNow();
+      this.pendingIo--;
+      if (this.pendingIo === 0 && this.closeWhenSynced) this.closeNow();
     }
   }
 
@@ -590,7 +626,7 @@ export class LogSegment {
       this.offsetIndex.flush(false);
       this.timeIndex.flush(false);
     }
-    if (this.pendingSyncs > 0) this.closeWhenSynced = true;
+    if (this.pendingIo > 0) this.closeWhenSynced = true;
     else this.closeNow();
   }
 
@@ -615,11 +651,19 @@ export class LogSegment {
   }
 }
 
-function writeFully(fd: number, buf: Buffer, offset: number, length: number, position: number): void {
-  let done = 0;
-  while (done < length) {
-    done += writeSync(fd, buf, offset + done, length - done, position + done);
+/** The buffers left after the first `bytes` bytes (a partial writev). */
+function skipBytes(buffers: Buffer[], bytes: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = bytes;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+    } else {
+      out.push(skip > 0 ? b.subarray(skip) : b);
+      skip = 0;
+    }
   }
+  return out;
 }
 
 function readFully(fd: number, buf: Buffer, offset: number, length: number, position: number): number {

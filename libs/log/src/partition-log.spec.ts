@@ -36,18 +36,18 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     dir = tempDir();
     log = open();
   });
-  afterEach(() => {
-    log.close();
+  afterEach(async () => {
+    await log.close();
     dir.remove();
   });
 
   /** Appends `n` batches of 1..maxRecords records; returns copies of the stored bytes. */
-  function appendMany(n: number, seed = 1, maxRecords = 12): Buffer[] {
+  async function appendMany(n: number, seed = 1, maxRecords = 12): Promise<Buffer[]> {
     const random = prng(seed);
     const stored: Buffer[] = [];
     for (let i = 0; i < n; i++) {
       const batch = makeBatch(1 + Math.floor(random() * maxRecords), { valueBytes: 20 + Math.floor(random() * 200), timestamp: 1_000 + i });
-      log.appendAsLeader(batch, 3);
+      await log.appendAsLeader(batch, 3);
       stored.push(Buffer.from(batch));
     }
     return stored;
@@ -69,11 +69,11 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     return out;
   }
 
-  it('assigns offsets by rewriting headers in place and reads back the same bytes', () => {
+  it('assigns offsets by rewriting headers in place and reads back the same bytes', async () => {
     const a = makeBatch(5);
     const b = makeBatch(3);
-    const infoA = log.appendAsLeader(a, 7);
-    const infoB = log.appendAsLeader(b, 7);
+    const infoA = await log.appendAsLeader(a, 7);
+    const infoB = await log.appendAsLeader(b, 7);
     expect([infoA.firstOffset, infoA.lastOffset, infoA.recordCount]).toEqual([0, 4, 5]);
     expect([infoB.firstOffset, infoB.lastOffset]).toEqual([5, 7]);
     expect(batchesIn(b)[0]!.baseOffset).toBe(5); // rewritten in the caller's buffer
@@ -85,8 +85,8 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     expect(decoded.records.map((r) => r.offset)).toEqual([5, 6, 7]);
   });
 
-  it('appends many batches across rolls and reads every offset from its batch', () => {
-    const stored = appendMany(150);
+  it('appends many batches across rolls and reads every offset from its batch', async () => {
+    const stored = await appendMany(150);
     expect(readAll()).toEqual(stored);
     const random = prng(99);
     for (let i = 0; i < 100; i++) {
@@ -99,9 +99,9 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     if (config.segmentBytes < 100_000) expect(log.segmentCount).toBeGreaterThan(1);
   });
 
-  it('returns one whole batch when it is larger than maxBytes, and only whole batches', () => {
-    log.appendAsLeader(makeBatch(20, { valueBytes: 100 }), 0);
-    log.appendAsLeader(makeBatch(2), 0);
+  it('returns one whole batch when it is larger than maxBytes, and only whole batches', async () => {
+    await log.appendAsLeader(makeBatch(20, { valueBytes: 100 }), 0);
+    await log.appendAsLeader(makeBatch(2), 0);
     const { records, nextOffset } = log.read(0, 10);
     expect(batchesIn(records)).toHaveLength(1);
     expect(nextOffset).toBe(20);
@@ -110,16 +110,16 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     expect(batchesIn(both.records)).toHaveLength(1); // the second does not fit whole
   });
 
-  it('never returns a batch at or beyond maxOffset (the high watermark)', () => {
-    log.appendAsLeader(makeBatch(4), 0);
-    log.appendAsLeader(makeBatch(4), 0);
+  it('never returns a batch at or beyond maxOffset (the high watermark)', async () => {
+    await log.appendAsLeader(makeBatch(4), 0);
+    await log.appendAsLeader(makeBatch(4), 0);
     expect(batchesIn(log.read(0, 1 << 20, { maxOffset: 4 }).records)).toHaveLength(1);
     expect(log.read(4, 1 << 20, { maxOffset: 4 }).records.length).toBe(0);
     expect(batchesIn(log.read(0, 1 << 20, { maxOffset: 8 }).records)).toHaveLength(2);
   });
 
-  it('answers out-of-range offsets with OFFSET_OUT_OF_RANGE and the end with nothing', () => {
-    log.appendAsLeader(makeBatch(3), 0);
+  it('answers out-of-range offsets with OFFSET_OUT_OF_RANGE and the end with nothing', async () => {
+    await log.appendAsLeader(makeBatch(3), 0);
     expect(() => log.read(4, 100)).toThrow(OffsetOutOfRangeError);
     expect(() => log.read(-1, 100)).toThrow(OffsetOutOfRangeError);
     try {
@@ -130,48 +130,44 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     expect(log.read(3, 100)).toEqual({ records: Buffer.alloc(0), nextOffset: 3 });
   });
 
-  it('rejects a corrupt batch with CORRUPT_MESSAGE and leaves the log unchanged', () => {
-    log.appendAsLeader(makeBatch(2), 0);
+  it('rejects a corrupt batch with CORRUPT_MESSAGE and leaves the log unchanged', async () => {
+    await log.appendAsLeader(makeBatch(2), 0);
     const before = { leo: log.logEndOffset, size: log.size };
     const good = makeBatch(3);
     const bad = makeBatch(3);
     bad[bad.length - 5]! ^= 0xff; // flips a value byte: the CRC no longer matches
     const set = Buffer.concat([good, bad]);
-    expect(() => log.appendAsLeader(set, 0)).toThrow(CorruptRecordError);
-    expect(() => log.appendAsLeader(Buffer.from('not a batch at all, not even close to one, really not it'), 0)).toThrow(CorruptRecordError);
-    expect(() => log.appendAsLeader(Buffer.alloc(0), 0)).toThrow(CorruptRecordError);
+    await expect(log.appendAsLeader(set, 0)).rejects.toThrow(CorruptRecordError);
+    await expect(log.appendAsLeader(Buffer.from('not a batch at all, not even close to one, really not it'), 0)).rejects.toThrow(CorruptRecordError);
+    await expect(log.appendAsLeader(Buffer.alloc(0), 0)).rejects.toThrow(CorruptRecordError);
     expect({ leo: log.logEndOffset, size: log.size }).toEqual(before);
     expect(batchesIn(set.subarray(0, good.length))[0]!.baseOffset).toBe(0); // not rewritten
     expect(readAll()).toHaveLength(1);
   });
 
-  it('rejects a batch above max.message.bytes with MESSAGE_TOO_LARGE', () => {
+  it('rejects a batch above max.message.bytes with MESSAGE_TOO_LARGE', async () => {
     log.updateConfig({ ...config, maxMessageBytes: 500 });
-    const err = (() => {
-      try {
-        log.appendAsLeader(makeBatch(10, { valueBytes: 100 }), 0);
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
+    const err = await log.appendAsLeader(makeBatch(10, { valueBytes: 100 }), 0).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RecordTooLargeError);
     expect((err as RecordTooLargeError).code).toBe(ErrorCode.MESSAGE_TOO_LARGE);
     expect(log.logEndOffset).toBe(0);
   });
 
-  it('keeps everything across a clean close and reopen', () => {
-    const stored = appendMany(60, 5);
+  it('keeps everything across a clean close and reopen', async () => {
+    const stored = await appendMany(60, 5);
     const leo = log.logEndOffset;
-    log.close();
+    await log.close();
     log = open({ hadCleanShutdown: true, recoveryPoint: leo });
     expect(log.logEndOffset).toBe(leo);
     expect(readAll()).toEqual(stored);
-    expect(log.appendAsLeader(makeBatch(1), 4).firstOffset).toBe(leo);
+    expect((await log.appendAsLeader(makeBatch(1), 4)).firstOffset).toBe(leo);
   });
 
-  it('recovers everything after an unclean stop (files never closed)', () => {
-    const stored = appendMany(60, 6);
+  it('recovers everything after an unclean stop (files never closed)', async () => {
+    const stored = await appendMany(60, 6);
     const leo = log.logEndOffset;
     // No close(): the old object is abandoned as a crashed process would leave it.
     const crashed = log;
@@ -182,46 +178,46 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     crashed.close();
   });
 
-  it('appendAsFollower keeps the leader offsets and epochs, and refuses going backwards', () => {
+  it('appendAsFollower keeps the leader offsets and epochs, and refuses going backwards', async () => {
     const b1 = makeBatch(3, { baseOffset: 0, partitionLeaderEpoch: 1 });
     const b2 = makeBatch(2, { baseOffset: 3, partitionLeaderEpoch: 2 });
-    log.appendAsFollower(Buffer.concat([b1, b2]));
+    await log.appendAsFollower(Buffer.concat([b1, b2]));
     expect(log.logEndOffset).toBe(5);
     expect(log.leaderEpochCache.all).toEqual([
       { epoch: 1, startOffset: 0 },
       { epoch: 2, startOffset: 3 },
     ]);
-    expect(() => log.appendAsFollower(makeBatch(1, { baseOffset: 2, partitionLeaderEpoch: 2 }))).toThrow(UnexpectedAppendOffsetError);
+    await expect(log.appendAsFollower(makeBatch(1, { baseOffset: 2, partitionLeaderEpoch: 2 }))).rejects.toThrow(UnexpectedAppendOffsetError);
     const corrupt = makeBatch(1, { baseOffset: 5 });
     corrupt[corrupt.length - 1]! ^= 1;
-    expect(() => log.appendAsFollower(corrupt)).toThrow(CorruptRecordError);
+    await expect(log.appendAsFollower(corrupt)).rejects.toThrow(CorruptRecordError);
     expect(log.logEndOffset).toBe(5);
     expect(log.endOffsetForEpoch(1)).toEqual({ leaderEpoch: 1, endOffset: 3 });
     expect(log.endOffsetForEpoch(2)).toEqual({ leaderEpoch: 2, endOffset: 5 });
   });
 
-  it('truncateTo removes whole batches from the offset and the epochs after it', () => {
-    log.appendAsFollower(makeBatch(3, { baseOffset: 0, partitionLeaderEpoch: 1 }));
+  it('truncateTo removes whole batches from the offset and the epochs after it', async () => {
+    await log.appendAsFollower(makeBatch(3, { baseOffset: 0, partitionLeaderEpoch: 1 }));
     for (let i = 0; i < 30; i++) {
-      log.appendAsFollower(makeBatch(4, { baseOffset: log.logEndOffset, partitionLeaderEpoch: 2 }));
+      await log.appendAsFollower(makeBatch(4, { baseOffset: log.logEndOffset, partitionLeaderEpoch: 2 }));
     }
     log.updateHighWatermark(log.logEndOffset);
-    log.truncateTo(5); // inside the batch 3..6: it goes whole
+    await log.truncateTo(5); // inside the batch 3..6: it goes whole
     expect(log.logEndOffset).toBe(3);
     expect(log.highWatermark).toBe(3);
     expect(log.leaderEpochCache.all).toEqual([{ epoch: 1, startOffset: 0 }]);
     expect(readAll()).toHaveLength(1);
-    log.appendAsLeader(makeBatch(2), 4);
+    await log.appendAsLeader(makeBatch(2), 4);
     expect(log.logEndOffset).toBe(5);
     expect(log.leaderEpochCache.all.at(-1)).toEqual({ epoch: 4, startOffset: 3 });
-    log.close();
+    await log.close();
     log = open({ hadCleanShutdown: false });
     expect(log.logEndOffset).toBe(5);
     expect(readAll()).toHaveLength(2);
   });
 
-  it('finds offsets by timestamp, earliest, latest and max', () => {
-    for (let i = 0; i < 40; i++) log.appendAsLeader(makeBatch(5, { timestamp: 10_000 + i * 10 }), 0);
+  it('finds offsets by timestamp, earliest, latest and max', async () => {
+    for (let i = 0; i < 40; i++) await log.appendAsLeader(makeBatch(5, { timestamp: 10_000 + i * 10 }), 0);
     // Records of batch i carry timestamp 10_000 + 10 i; offsets 5i .. 5i+4.
     expect(log.fetchOffsetByTimestamp(10_000)?.offset).toBe(0);
     expect(log.fetchOffsetByTimestamp(10_001)?.offset).toBe(5);
@@ -232,10 +228,10 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     expect(log.fetchOffsetByTimestamp(MAX_TIMESTAMP)).toEqual({ timestamp: 10_390, offset: 199, leaderEpoch: 0 });
   });
 
-  it('stamps LogAppendTime with the broker clock and keeps the CRC valid', () => {
-    log.close();
+  it('stamps LogAppendTime with the broker clock and keeps the CRC valid', async () => {
+    await log.close();
     log = open({ config: { ...config, messageTimestampType: 'LogAppendTime' }, now: () => 77_777 });
-    log.appendAsLeader(makeBatch(3, { timestamp: 5 }), 0);
+    await log.appendAsLeader(makeBatch(3, { timestamp: 5 }), 0);
     const [stored] = readAll();
     expect(batchMaxTimestamp(stored!)).toBe(77_777);
     const decoded = decodeBatch(stored!);
@@ -255,35 +251,35 @@ describe('PartitionLog retention, rolling and flushing', () => {
     dir = tempDir();
     clock = 1_000_000;
   });
-  afterEach(() => {
-    log.close();
+  afterEach(async () => {
+    await log.close();
     dir.remove();
   });
 
   const segmentFiles = (): string[] => readdirSync(join(dir.path, 'orders-0')).filter((f) => f.endsWith('.log')).sort();
 
-  it('rolls on segment.bytes and names files by base offset', () => {
+  it('rolls on segment.bytes and names files by base offset', async () => {
     log = open({ segmentBytes: 3000 });
-    for (let i = 0; i < 10; i++) log.appendAsLeader(makeBatch(10, { valueBytes: 100 }), 0); // ≈1.3 KB each
+    for (let i = 0; i < 10; i++) await log.appendAsLeader(makeBatch(10, { valueBytes: 100 }), 0); // ≈1.3 KB each
     expect(log.segmentCount).toBeGreaterThanOrEqual(4);
     expect(segmentFiles()[0]).toBe('00000000000000000000.log');
     expect(segmentFiles()).toContain(`${String(log.activeSegment.baseOffset).padStart(20, '0')}.log`);
   });
 
-  it('rolls on segment.ms, measured from the first append', () => {
+  it('rolls on segment.ms, measured from the first append', async () => {
     log = open({ segmentMs: 1000 });
-    log.appendAsLeader(makeBatch(1), 0);
+    await log.appendAsLeader(makeBatch(1), 0);
     clock += 500;
-    log.appendAsLeader(makeBatch(1), 0);
+    await log.appendAsLeader(makeBatch(1), 0);
     expect(log.segmentCount).toBe(1);
     clock += 600;
-    log.appendAsLeader(makeBatch(1), 0);
+    await log.appendAsLeader(makeBatch(1), 0);
     expect(log.segmentBaseOffsets).toEqual([0, 2]);
   });
 
-  it('retention.bytes deletes the oldest whole segments, never the active one, below the HW', () => {
+  it('retention.bytes deletes the oldest whole segments, never the active one, below the HW', async () => {
     log = open({ segmentBytes: 2000, retentionBytes: 5000, fileDeleteDelayMs: 0 });
-    for (let i = 0; i < 20; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
+    for (let i = 0; i < 20; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
     expect(log.deleteOldSegments()).toBe(0); // HW still 0: nothing is deletable
     log.updateHighWatermark(log.logEndOffset);
     const deleted = log.deleteOldSegments();
@@ -297,20 +293,20 @@ describe('PartitionLog retention, rolling and flushing', () => {
     expect(segmentFiles()).toHaveLength(log.segmentCount);
   });
 
-  it('retention.ms deletes segments whose newest record is too old', () => {
+  it('retention.ms deletes segments whose newest record is too old', async () => {
     log = open({ segmentBytes: 1500, retentionMs: 60_000, fileDeleteDelayMs: 0 });
-    for (let i = 0; i < 6; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100, timestamp: clock }), 0);
+    for (let i = 0; i < 6; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100, timestamp: clock }), 0);
     clock += 120_000;
-    for (let i = 0; i < 3; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100, timestamp: clock }), 0);
+    for (let i = 0; i < 3; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100, timestamp: clock }), 0);
     log.updateHighWatermark(log.logEndOffset);
     expect(log.deleteOldSegments()).toBeGreaterThan(0);
     expect(log.logStartOffset).toBeGreaterThanOrEqual(30);
     expect(log.activeSegment.isEmpty || log.activeSegment.maxTimestampSoFar === clock).toBe(true);
   });
 
-  it('keeps deleted files readable until file.delete.delay.ms, and reads already made stay intact', () => {
+  it('keeps deleted files readable until file.delete.delay.ms, and reads already made stay intact', async () => {
     log = open({ segmentBytes: 1500, retentionBytes: 0, fileDeleteDelayMs: 60_000 });
-    for (let i = 0; i < 6; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
+    for (let i = 0; i < 6; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
     const held = log.read(0, 1 << 20).records;
     const copy = Buffer.from(held);
     log.updateHighWatermark(log.logEndOffset);
@@ -318,14 +314,14 @@ describe('PartitionLog retention, rolling and flushing', () => {
     const files = readdirSync(join(dir.path, 'orders-0'));
     expect(files.some((f) => f.endsWith('.log.deleted'))).toBe(true);
     expect(held.equals(copy)).toBe(true);
-    log.close();
+    await log.close();
     log = open({});
     expect(readdirSync(join(dir.path, 'orders-0')).some((f) => f.endsWith('.deleted'))).toBe(false);
   });
 
-  it('maybeIncrementLogStartOffset moves the start, bounded by the high watermark', () => {
+  it('maybeIncrementLogStartOffset moves the start, bounded by the high watermark', async () => {
     log = open({ segmentBytes: 1500, fileDeleteDelayMs: 0 });
-    for (let i = 0; i < 10; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
+    for (let i = 0; i < 10; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
     expect(() => log.maybeIncrementLogStartOffset(20)).toThrow(OffsetOutOfRangeError);
     log.updateHighWatermark(50);
     expect(log.maybeIncrementLogStartOffset(22)).toBe(true);
@@ -336,17 +332,17 @@ describe('PartitionLog retention, rolling and flushing', () => {
     expect(log.segmentBaseOffsets[1] ?? Infinity).toBeGreaterThan(22);
   });
 
-  it('flush.messages fsyncs and advances the recovery point', () => {
+  it('flush.messages fsyncs and advances the recovery point', async () => {
     log = open({ flushMessages: 10 });
-    log.appendAsLeader(makeBatch(4), 0);
+    await log.appendAsLeader(makeBatch(4), 0);
     expect(log.recoveryPoint).toBe(0);
-    log.appendAsLeader(makeBatch(6), 0);
+    await log.appendAsLeader(makeBatch(6), 0);
     expect(log.recoveryPoint).toBe(10);
   });
 
-  it('flush.ms flushes when the last flush is old enough', () => {
+  it('flush.ms flushes when the last flush is old enough', async () => {
     log = open({ flushMs: 1000 });
-    log.appendAsLeader(makeBatch(4), 0);
+    await log.appendAsLeader(makeBatch(4), 0);
     expect(log.flushIfDue()).toBe(false);
     clock += 1500;
     expect(log.flushIfDue()).toBe(true);
@@ -355,7 +351,7 @@ describe('PartitionLog retention, rolling and flushing', () => {
 
   it('advances the recovery point after a roll once the old segment is synced', async () => {
     log = open({ segmentBytes: 1000 });
-    for (let i = 0; i < 5; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
+    for (let i = 0; i < 5; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
     expect(log.segmentCount).toBeGreaterThan(1);
     await new Promise((r) => setTimeout(r, 200));
     expect(log.recoveryPoint).toBe(log.activeSegment.baseOffset);
@@ -374,7 +370,7 @@ describe('PartitionLog under concurrent reads and appends', () => {
     const writer = (async () => {
       const random = prng(7);
       for (let i = 0; i < 400; i++) {
-        log.appendAsLeader(makeBatch(1 + Math.floor(random() * 8), { valueBytes: 50 }), 0);
+        await log.appendAsLeader(makeBatch(1 + Math.floor(random() * 8), { valueBytes: 50 }), 0);
         if (i % 5 === 0) await new Promise((r) => setImmediate(r));
       }
       writing = false;
@@ -406,41 +402,37 @@ describe('PartitionLog under concurrent reads and appends', () => {
     const [reads1, reads2] = await Promise.all([reader(1), reader(2), writer]);
     expect(reads1).toBeGreaterThan(0);
     expect(reads2).toBeGreaterThan(0);
-    log.close();
+    await log.close();
     dir.remove();
   });
 });
 
 describe('PartitionLog I/O failure', () => {
-  it('is sticky: after a failed write every append is refused with KAFKA_STORAGE_ERROR', () => {
+  it('is sticky: after a failed write every append is refused with KAFKA_STORAGE_ERROR', async () => {
     const dir = tempDir();
     const config = { ...DEFAULT_LOG_CONFIG, segmentBytes: 1000 };
     let log = PartitionLog.open({ logDir: dir.path, topicPartition: TP, config });
-    for (let i = 0; i < 3; i++) log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
+    for (let i = 0; i < 3; i++) await log.appendAsLeader(makeBatch(5, { valueBytes: 100 }), 0);
     log.roll();
     const activePath = join(log.dir, `${String(log.activeSegment.baseOffset).padStart(20, '0')}.log`);
-    log.close();
+    await log.close();
     // The next segment's file becomes /dev/full: every write to it fails with ENOSPC.
     unlinkSync(activePath);
     symlinkSync('/dev/full', activePath);
     const failures: Error[] = [];
     log = PartitionLog.open({ logDir: dir.path, topicPartition: TP, config, onIoError: (e) => failures.push(e) });
-    expect(() => log.appendAsLeader(makeBatch(1), 0)).toThrow(KafkaStorageError);
+    await expect(log.appendAsLeader(makeBatch(1), 0)).rejects.toThrow(KafkaStorageError);
     expect(failures).toHaveLength(1);
     expect(log.isFailed).toBe(true);
-    const second = (() => {
-      try {
-        log.appendAsLeader(makeBatch(1), 0);
-      } catch (e) {
-        return e as KafkaStorageError;
-      }
-      return undefined;
-    })();
+    const second = await log.appendAsLeader(makeBatch(1), 0).then(
+      () => undefined,
+      (e: unknown) => e as KafkaStorageError,
+    );
     expect(second?.code).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
     expect(failures).toHaveLength(1);
     // What was acknowledged before stays readable.
     expect(batchesIn(log.read(0, 1 << 20).records).length).toBeGreaterThan(0);
-    log.close();
+    await log.close();
     unlinkSync(activePath);
     writeFileSync(activePath, '');
     expect(existsSync(activePath)).toBe(true);

@@ -124,6 +124,23 @@ export interface TimestampAndOffset {
   leaderEpoch: number;
 }
 
+/** At most this many buffers or bytes go out in one coalesced writev. */
+const MAX_WRITEV_BUFFERS = 512;
+const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
+
+interface PendingWrite {
+  kind: 'write';
+  segment: LogSegment;
+  position: number;
+  records: Buffer;
+  info: LogAppendInfo;
+  resolve: (info: LogAppendInfo) => void;
+  reject: (error: unknown) => void;
+}
+
+/** The write queue: writes, and the sealing of a rolled segment once its writes are done. */
+type QueueItem = PendingWrite | { kind: 'seal'; segment: LogSegment; nextBase: number };
+
 export class PartitionLog {
   readonly dir: string;
   readonly topicPartition: TopicPartition;
@@ -139,6 +156,14 @@ export class PartitionLog {
   private lastFlushMs: number;
   private failure: Error | undefined;
   private closed = false;
+  private filesClosed = false;
+  /** Next offset to assign (≥ writtenEnd while writes are queued). */
+  private assignedEnd = 0;
+  /** Offset after the last batch whose write completed: the log end offset. */
+  private writtenEnd = 0;
+  private readonly writeQueue: QueueItem[] = [];
+  private writing = false;
+  private readonly drainWaiters: (() => void)[] = [];
   private readonly pendingDeletes = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly options: PartitionLogOptions) {
@@ -227,6 +252,8 @@ export class PartitionLog {
       active.offsetIndex.unseal();
       active.timeIndex.unseal();
     }
+    this.writtenEnd = this.activeSegment.nextOffset;
+    this.assignedEnd = this.writtenEnd;
     const first = this.segments[0]!;
     this._logStartOffset = Math.min(Math.max(this.options.logStartOffset ?? first.baseOffset, first.baseOffset), this.logEndOffset);
     this.epochCache.truncateFromEnd(this.logEndOffset);
@@ -251,8 +278,9 @@ export class PartitionLog {
     return this._logStartOffset;
   }
 
+  /** Offset after the last written (readable) batch. */
   get logEndOffset(): number {
-    return this.activeSegment.nextOffset;
+    return this.writtenEnd;
   }
 
   get highWatermark(): number {
@@ -334,18 +362,23 @@ export class PartitionLog {
 
   /**
    * Validates `records` (one or more RecordBatch v2) and appends them with offsets from
-   * logEndOffset, stamping `leaderEpoch`. Rewrites the batches' headers in place: the caller
-   * hands over `records`. All or nothing: an invalid batch rejects the whole call
+   * the end of the log, stamping `leaderEpoch`. Offsets are assigned before this returns
+   * its promise (calls are ordered as made); the promise resolves once the bytes are written
+   * (in the page cache: they survive a kill -9) and readable.
+   *
+   * Rewrites the batches' headers in place: the caller hands `records` over and must not
+   * touch it until the promise settles. All or nothing: an invalid batch rejects the call
    * (CorruptRecordError / RecordTooLargeError) and leaves the log unchanged.
    */
-  appendAsLeader(records: Buffer, leaderEpoch: number): LogAppendInfo {
+  async appendAsLeader(records: Buffer, leaderEpoch: number): Promise<LogAppendInfo> {
     this.ensureWritable();
     const count = this.validateForLeaderLocked(records);
     const appendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
-    let next = this.logEndOffset;
+    let next = this.assignedEnd;
     if (next + count > Number.MAX_SAFE_INTEGER) {
       throw new KafkaStorageError(`${this.where} has reached the largest offset this engine supports (2^53 - 1)`);
     }
+    if (leaderEpoch >= 0 && leaderEpoch > this.epochCache.latestEpoch) this.epochCache.assign(leaderEpoch, next);
     for (let pos = 0; pos < records.length; ) {
       const size = 12 + records.readInt32BE(pos + 8);
       setBatchBaseOffset(records, pos, next);
@@ -354,17 +387,17 @@ export class PartitionLog {
       next += batchLastOffsetDelta(records, pos) + 1;
       pos += size;
     }
-    if (leaderEpoch >= 0 && leaderEpoch > this.epochCache.latestEpoch) this.epochCache.assign(leaderEpoch, this.logEndOffset);
-    return this.appendValidatedLocked(records, appendTimeMs);
+    return this.enqueueWriteLocked(records, appendTimeMs);
   }
 
   /**
    * Appends batches replicated from the leader, keeping their offsets and epochs. Batches
-   * are checked (header, CRC) and must start at or after logEndOffset in increasing order.
+   * are checked (header, CRC) and must start at or after the end of the log, in order.
+   * Same promise and ownership contract as appendAsLeader.
    */
-  appendAsFollower(records: Buffer): LogAppendInfo {
+  async appendAsFollower(records: Buffer): Promise<LogAppendInfo> {
     this.ensureWritable();
-    let expected = this.logEndOffset;
+    let expected = this.assignedEnd;
     for (let pos = 0; pos < records.length; ) {
       const size = validateBatchAt(records, pos, MAX_BATCH_SIZE_LIMIT);
       const base = batchBaseOffset(records, pos);
@@ -383,7 +416,7 @@ export class PartitionLog {
       this.epochCache.assign(batchPartitionLeaderEpoch(records, pos), batchBaseOffset(records, pos));
       pos += 12 + records.readInt32BE(pos + 8);
     }
-    return this.appendValidatedLocked(records, -1);
+    return this.enqueueWriteLocked(records, -1);
   }
 
   /** Validates every batch for a leader append; returns the number of records. */
@@ -402,7 +435,8 @@ export class PartitionLog {
     return count;
   }
 
-  private appendValidatedLocked(records: Buffer, appendTimeMs: number): LogAppendInfo {
+  /** Summarises the (offset-assigned) batches, reserves their place and queues the write. */
+  private enqueueWriteLocked(records: Buffer, appendTimeMs: number): Promise<LogAppendInfo> {
     const info: LogAppendInfo = {
       firstOffset: -1,
       lastOffset: -1,
@@ -413,7 +447,7 @@ export class PartitionLog {
       batchCount: 0,
       bytes: records.length,
     };
-    if (records.length === 0) return info;
+    if (records.length === 0) return Promise.resolve(info);
     for (let pos = 0; pos < records.length; ) {
       const size = 12 + records.readInt32BE(pos + 8);
       if (info.firstOffset < 0) info.firstOffset = batchBaseOffset(records, pos);
@@ -427,22 +461,97 @@ export class PartitionLog {
       info.batchCount++;
       pos += size;
     }
+    let segment: LogSegment;
     try {
-      const segment = this.maybeRollLocked(records.length, info.lastOffset);
-      segment.append(records);
+      segment = this.maybeRollLocked(records.length, info.lastOffset);
     } catch (e) {
       throw this.fail(e);
     }
-    this.unflushedMessages += info.recordCount;
-    if (this.unflushedMessages >= this.config.flushMessages) this.flush();
-    return info;
+    const position = segment.reserve(records.length);
+    this.assignedEnd = info.lastOffset + 1;
+    return new Promise<LogAppendInfo>((resolve, reject) => {
+      this.writeQueue.push({ kind: 'write', segment, position, records, info, resolve, reject });
+      this.pumpWrites();
+    });
+  }
+
+  /**
+   * Runs the write queue: one write in flight per log; everything queued meanwhile for the
+   * same segment goes out in the next single writev (coalescing small appends, as NATS'
+   * flush loop does). Completions are applied in queue order.
+   */
+  private pumpWrites(): void {
+    if (this.writing) return;
+    for (;;) {
+      const head = this.writeQueue[0];
+      if (!head) {
+        for (const waiter of this.drainWaiters.splice(0)) waiter();
+        return;
+      }
+      if (head.kind === 'seal') {
+        this.writeQueue.shift();
+        this.sealRolledSegmentLocked(head.segment, head.nextBase);
+        continue;
+      }
+      break;
+    }
+    const group: PendingWrite[] = [];
+    let bytes = 0;
+    let expectedPosition = -1;
+    while (group.length < MAX_WRITEV_BUFFERS && bytes < MAX_WRITEV_BYTES) {
+      const next = this.writeQueue[0];
+      if (!next || next.kind !== 'write') break;
+      if (group.length > 0 && (next.segment !== group[0]!.segment || next.position !== expectedPosition)) break;
+      this.writeQueue.shift();
+      group.push(next);
+      bytes += next.records.length;
+      expectedPosition = next.position + next.records.length;
+    }
+    const first = group[0]!;
+    this.writing = true;
+    first.segment.write(group.map((w) => w.records), first.position).then(
+      () => {
+        this.writing = false;
+        if (this.failure) {
+          for (const w of group) w.reject(this.storageError());
+        } else {
+          for (const w of group) {
+            w.segment.completeWrite(w.records, w.position);
+            this.writtenEnd = w.info.lastOffset + 1;
+            this.unflushedMessages += w.info.recordCount;
+          }
+          try {
+            if (this.unflushedMessages >= this.config.flushMessages) this.flush();
+            for (const w of group) w.resolve(w.info);
+          } catch (e) {
+            for (const w of group) w.reject(e);
+          }
+        }
+        this.pumpWrites();
+      },
+      (e: unknown) => {
+        this.writing = false;
+        const error = this.fail(e);
+        for (const w of group) w.reject(error);
+        for (const w of this.writeQueue.splice(0)) if (w.kind === 'write') w.reject(error);
+        this.pumpWrites();
+      },
+    );
+  }
+
+  /** Resolves when every queued write has completed (or failed). */
+  drain(): Promise<void> {
+    if (!this.writing && this.writeQueue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private ensureWritable(): void {
     if (this.closed) throw new KafkaStorageError(`${this.where} is closed`);
-    if (this.failure) {
-      throw new KafkaStorageError(`${this.where} is offline after an I/O error: ${this.failure.message}`, { cause: this.failure });
-    }
+    if (this.failure) throw this.storageError();
+  }
+
+  private storageError(): KafkaStorageError {
+    return new KafkaStorageError(`${this.where} is offline after an I/O error: ${this.failure?.message}`, { cause: this.failure });
   }
 
   /** Records a sticky I/O failure and returns the error to throw. */
@@ -463,23 +572,37 @@ export class PartitionLog {
     return this.roll();
   }
 
-  /** Starts a new active segment at logEndOffset; the old one is fsynced in the background. */
+  /**
+   * Starts a new active segment at the end of the log. The old one is sealed once its queued
+   * writes are done, then fsynced in the background; the recovery point follows.
+   */
   roll(): LogSegment {
     const old = this.activeSegment;
     if (old.isEmpty) return old;
-    const base = this.logEndOffset;
-    old.sealIndexes();
+    const base = this.assignedEnd;
     const segment = LogSegment.create(this.dir, base, this.segmentOptions);
     this.segments.push(segment);
+    this.writeQueue.push({ kind: 'seal', segment: old, nextBase: base });
+    this.pumpWrites();
+    return segment;
+  }
+
+  private sealRolledSegmentLocked(old: LogSegment, nextBase: number): void {
+    if (!this.segments.includes(old)) return; // deleted meanwhile
+    try {
+      old.sealIndexes();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
     old.flushAsync().then(
       () => {
-        if (this._recoveryPoint < base && this.segments.includes(segment)) this._recoveryPoint = base;
+        if (this._recoveryPoint < nextBase && this.segments.some((s) => s.baseOffset === nextBase)) this._recoveryPoint = nextBase;
       },
       (e: unknown) => {
         if (!this.closed && this.segments.includes(old)) this.fail(e);
       },
     );
-    return segment;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -492,7 +615,8 @@ export class PartitionLog {
    */
   read(fromOffset: number, maxBytes: number, options: ReadOptions = {}): FetchDataInfo {
     const leo = this.logEndOffset;
-    if (fromOffset < this._logStartOffset || fromOffset > leo) {
+    // Offsets being written right now are in range; they are simply not readable yet.
+    if (fromOffset < this._logStartOffset || fromOffset > this.assignedEnd) {
       throw new OffsetOutOfRangeError(fromOffset, this._logStartOffset, leo, this.where);
     }
     const maxOffset = Math.min(options.maxOffset ?? leo, leo);
@@ -578,11 +702,13 @@ export class PartitionLog {
    * Removes every batch whose last offset is ≥ `offset` (a follower diverging from a new
    * leader). A batch that contains `offset` is removed whole, so logEndOffset ends ≤ offset.
    */
-  truncateTo(offset: number): void {
+  async truncateTo(offset: number): Promise<void> {
+    this.ensureWritable();
+    await this.drain();
     this.ensureWritable();
     if (offset >= this.logEndOffset) return;
     if (offset <= this._logStartOffset) {
-      this.truncateFullyAndStartAt(offset);
+      this.truncateFullyAndStartAtLocked(offset);
       return;
     }
     try {
@@ -599,20 +725,30 @@ export class PartitionLog {
     } catch (e) {
       throw this.fail(e);
     }
+    this.writtenEnd = this.activeSegment.nextOffset;
+    this.assignedEnd = this.writtenEnd;
     this.epochCache.truncateFromEnd(this.logEndOffset);
     this._highWatermark = Math.min(this._highWatermark, this.logEndOffset);
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
   }
 
   /** Deletes everything and restarts the log empty at `offset`. */
-  truncateFullyAndStartAt(offset: number): void {
+  async truncateFullyAndStartAt(offset: number): Promise<void> {
     this.ensureWritable();
+    await this.drain();
+    this.ensureWritable();
+    this.truncateFullyAndStartAtLocked(offset);
+  }
+
+  private truncateFullyAndStartAtLocked(offset: number): void {
     try {
       for (const s of this.segments) s.deleteFiles();
       this.segments = [LogSegment.create(this.dir, offset, this.segmentOptions)];
     } catch (e) {
       throw this.fail(e);
     }
+    this.writtenEnd = offset;
+    this.assignedEnd = offset;
     this.epochCache.clear();
     this._logStartOffset = offset;
     this._highWatermark = offset;
@@ -690,7 +826,7 @@ export class PartitionLog {
 
   /** fsyncs every segment holding offsets ≥ the recovery point; then recoveryPoint = LEO. */
   flush(): void {
-    if (this.closed || this.failure) return;
+    if (this.filesClosed || this.failure) return;
     const leo = this.logEndOffset;
     try {
       for (let i = 0; i < this.segments.length; i++) {
@@ -708,14 +844,23 @@ export class PartitionLog {
 
   /** Applies flush.ms: flushes when the last flush is older than it. */
   flushIfDue(): boolean {
-    if (this.unflushedMessages === 0 || this.now() - this.lastFlushMs < this.config.flushMs) return false;
+    if (this.closed || this.unflushedMessages === 0 || this.now() - this.lastFlushMs < this.config.flushMs) return false;
     this.flush();
     return true;
   }
 
-  /** Flushes and closes the files (a clean shutdown). The log is unusable afterwards. */
-  close(): void {
+  /**
+   * Waits for queued writes, flushes and closes the files (a clean shutdown). The log is
+   * unusable afterwards.
+   */
+  async close(): Promise<void> {
     if (this.closed) return;
+    this.closed = true; // no new appends from here on
+    await this.drain();
+    this.closeLocked();
+  }
+
+  private closeLocked(): void {
     if (!this.failure) {
       try {
         this.flush();
@@ -723,12 +868,12 @@ export class PartitionLog {
         // already recorded as a failure; close the files anyway
       }
     }
-    this.closed = true;
     for (const timer of this.pendingDeletes) {
       clearTimeout(timer);
     }
     this.pendingDeletes.clear();
     for (const s of this.segments) s.close();
+    this.filesClosed = true;
   }
 
   /**
@@ -736,14 +881,16 @@ export class PartitionLog {
    * would (pending index entries are lost, nothing is fsynced). For crash tests.
    */
   abandon(): void {
+    if (this.writing || this.writeQueue.length > 0) throw new Error('abandon() with writes in flight: await them first');
     this.closed = true;
+    this.filesClosed = true;
     for (const timer of this.pendingDeletes) clearTimeout(timer);
     for (const s of this.segments) s.abandon();
   }
 
   /** Closes and removes the partition directory (topic deletion). */
-  delete(): void {
-    this.close();
+  async delete(): Promise<void> {
+    await this.close();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

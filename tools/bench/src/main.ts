@@ -28,7 +28,8 @@ async function main(): Promise<void> {
     console.error(`usage: npm run bench -- <name> [--quick]   (benchmarks: ${names.join(', ')})`);
     process.exit(2);
   }
-  const bench = (await import(join(__dirname, name))).default as Benchmark;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const bench = (require(join(__dirname, name)) as { default: Benchmark }).default;
   const scratchDir = mkdtempSync(join(process.env.TRIBUTARY_BENCH_DIR ?? tmpdir(), `bench-${name}-`));
   console.log(`# ${name}: ${bench.description}${quick ? ' (quick)' : ''}`);
   try {
