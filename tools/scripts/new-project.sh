@@ -52,7 +52,7 @@ JSON
 }
 JSON
 [ -f "$dir/jest.config.js" ] || cat > "$dir/jest.config.js" <<'JS'
-module.exports = require('../../jest.preset.js')(__dirname);
+module.exports = require('../../tools/jest-preset.js')(__dirname);
 JS
 [ -f "$dir/src/index.ts" ] || echo "export {};" > "$dir/src/index.ts"
 echo "created $dir"

@@ -20,4 +20,5 @@ step npx eslint --max-warnings 0 .
 if [ "$setup_failed" -eq 0 ]; then
   npx jest --ci --json --outputFile="$report" "$@"
 fi
-node tools/scripts/summary.js "$report" "$setup_failed"
+node tools/scripts/summary.js "$report" "$setup_failed" | tee reports/summary.txt
+exit "${PIPESTATUS[0]}"

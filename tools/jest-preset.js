@@ -4,7 +4,7 @@ const path = require('node:path');
 
 /** @param {string} projectDir absolute path of the project */
 module.exports = function preset(projectDir) {
-  const root = __dirname;
+  const root = path.join(__dirname, '..');
   return {
     displayName: path.relative(root, projectDir),
     rootDir: projectDir,
