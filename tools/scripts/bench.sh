@@ -5,5 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export NX_DAEMON=false NX_ISOLATE_PLUGINS=false NX_NO_CLOUD=true
 npx nx run proto:generate --output-style=static >/dev/null
+node tools/scripts/build-native.js >/dev/null
 npx tsc -b tools/bench
 exec node tools/bench/dist/main.js "$@"

@@ -14,6 +14,7 @@ step() {
   "$@" || { echo "step failed: $*" >&2; setup_failed=$((setup_failed + 1)); }
 }
 step node tools/scripts/require-tools.js
+step node tools/scripts/build-native.js
 step npx nx run proto:generate --output-style=static
 step npx tsc -b
 step npx eslint --max-warnings 0 .

@@ -126,7 +126,7 @@ export interface TimestampAndOffset {
 
 /** At most this many buffers or bytes go out in one coalesced writev. */
 const MAX_WRITEV_BUFFERS = 512;
-const MAX_WRITEV_BYTES = 8 * 1024 * 1024;
+const MAX_WRITEV_BYTES = 1024 * 1024;
 
 interface PendingWrite {
   kind: 'write';

@@ -90,7 +90,7 @@ const bench: Benchmark = {
     const totalBytes = (ctx.quick ? 192 : 1024) * MiB;
     const rounds = 3;
     const small = makeBatches(16 * 1024, 128);
-    const large = makeBatches(MiB, 8);
+    const large = makeBatches(MiB, Number(process.env.BENCH_LARGE_BUFFERS ?? 8));
     ctx.report(`records per batch: ${small.recordsPerBatch} (16 KiB), ${large.recordsPerBatch} (1 MiB); ${totalBytes / MiB} MiB per round, ${rounds} rounds`);
     const dir = join(ctx.scratchDir, 'log');
     // Warm-up (JIT, allocator) on a small volume.
