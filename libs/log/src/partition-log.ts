@@ -141,6 +141,15 @@ interface PendingWrite {
 /** The write queue: writes, and the sealing of a rolled segment once its writes are done. */
 type QueueItem = PendingWrite | { kind: 'seal'; segment: LogSegment; nextBase: number };
 
+/** Writes handed to the kernel and not yet applied, in queue order. */
+interface WriteInFlight {
+  group: PendingWrite[];
+  state: 'writing' | 'done' | 'failed';
+}
+
+/** Two: the next write waits in libuv while the kernel does the current one. */
+const MAX_WRITES_IN_FLIGHT = 2;
+
 export class PartitionLog {
   readonly dir: string;
   readonly topicPartition: TopicPartition;
@@ -162,7 +171,7 @@ export class PartitionLog {
   /** Offset after the last batch whose write completed: the log end offset. */
   private writtenEnd = 0;
   private readonly writeQueue: QueueItem[] = [];
-  private writing = false;
+  private readonly inFlight: WriteInFlight[] = [];
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pendingDeletes = new Set<NodeJS.Timeout>();
 
@@ -476,25 +485,32 @@ export class PartitionLog {
   }
 
   /**
-   * Runs the write queue: one write in flight per log; everything queued meanwhile for the
-   * same segment goes out in the next single writev (coalescing small appends, as NATS'
-   * flush loop does). Completions are applied in queue order.
+   * Runs the write queue. Up to MAX_WRITES_IN_FLIGHT writes (each a single writev of
+   * everything queued meanwhile for the same segment, coalescing small appends as NATS'
+   * flush loop does) are handed to libuv at once, so the next one is already waiting when
+   * the kernel finishes the previous one, instead of idling until the event loop (busy
+   * validating) notices. Writes land at reserved, disjoint positions; completions are
+   * applied strictly in queue order (a later write never becomes visible, or acknowledged,
+   * before an earlier one). A segment is sealed only once no write is in flight.
    */
   private pumpWrites(): void {
-    if (this.writing) return;
-    for (;;) {
+    while (this.inFlight.length < MAX_WRITES_IN_FLIGHT) {
       const head = this.writeQueue[0];
-      if (!head) {
-        for (const waiter of this.drainWaiters.splice(0)) waiter();
-        return;
-      }
+      if (!head) break;
       if (head.kind === 'seal') {
+        if (this.inFlight.length > 0) break; // its segment's writes are still landing
         this.writeQueue.shift();
         this.sealRolledSegmentLocked(head.segment, head.nextBase);
         continue;
       }
-      break;
+      this.issueWriteLocked();
     }
+    if (this.inFlight.length === 0 && this.writeQueue.length === 0) {
+      for (const waiter of this.drainWaiters.splice(0)) waiter();
+    }
+  }
+
+  private issueWriteLocked(): void {
     const group: PendingWrite[] = [];
     let bytes = 0;
     let expectedPosition = -1;
@@ -507,41 +523,53 @@ export class PartitionLog {
       bytes += next.records.length;
       expectedPosition = next.position + next.records.length;
     }
+    const flight: WriteInFlight = { group, state: 'writing' };
+    this.inFlight.push(flight);
     const first = group[0]!;
-    this.writing = true;
     first.segment.write(group.map((w) => w.records), first.position).then(
       () => {
-        this.writing = false;
-        if (this.failure) {
-          for (const w of group) w.reject(this.storageError());
-        } else {
-          for (const w of group) {
-            w.segment.completeWrite(w.records, w.position);
-            this.writtenEnd = w.info.lastOffset + 1;
-            this.unflushedMessages += w.info.recordCount;
-          }
-          try {
-            if (this.unflushedMessages >= this.config.flushMessages) this.flush();
-            for (const w of group) w.resolve(w.info);
-          } catch (e) {
-            for (const w of group) w.reject(e);
-          }
-        }
-        this.pumpWrites();
+        flight.state = 'done';
+        this.completeWritesLocked();
       },
       (e: unknown) => {
-        this.writing = false;
-        const error = this.fail(e);
-        for (const w of group) w.reject(error);
-        for (const w of this.writeQueue.splice(0)) if (w.kind === 'write') w.reject(error);
-        this.pumpWrites();
+        flight.state = 'failed';
+        this.fail(e);
+        this.completeWritesLocked();
       },
     );
   }
 
+  /** Applies finished writes in order; after a failure, rejects everything pending. */
+  private completeWritesLocked(): void {
+    while (this.inFlight[0] && this.inFlight[0].state !== 'writing') {
+      const { group, state } = this.inFlight.shift()!;
+      if (state === 'failed' || this.failure) {
+        const error = this.storageError();
+        for (const w of group) w.reject(error);
+        continue;
+      }
+      for (const w of group) {
+        w.segment.completeWrite(w.records, w.position);
+        this.writtenEnd = w.info.lastOffset + 1;
+        this.unflushedMessages += w.info.recordCount;
+      }
+      try {
+        if (this.unflushedMessages >= this.config.flushMessages) this.flush();
+        for (const w of group) w.resolve(w.info);
+      } catch (e) {
+        for (const w of group) w.reject(e);
+      }
+    }
+    if (this.failure) {
+      const error = this.storageError();
+      for (const w of this.writeQueue.splice(0)) if (w.kind === 'write') w.reject(error);
+    }
+    this.pumpWrites();
+  }
+
   /** Resolves when every queued write has completed (or failed). */
   drain(): Promise<void> {
-    if (!this.writing && this.writeQueue.length === 0) return Promise.resolve();
+    if (this.inFlight.length === 0 && this.writeQueue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -881,7 +909,7 @@ export class PartitionLog {
    * would (pending index entries are lost, nothing is fsynced). For crash tests.
    */
   abandon(): void {
-    if (this.writing || this.writeQueue.length > 0) throw new Error('abandon() with writes in flight: await them first');
+    if (this.inFlight.length > 0 || this.writeQueue.length > 0) throw new Error('abandon() with writes in flight: await them first');
     this.closed = true;
     this.filesClosed = true;
     for (const timer of this.pendingDeletes) clearTimeout(timer);
