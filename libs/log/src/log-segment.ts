@@ -83,6 +83,8 @@ export class LogSegment {
   size: number;
   /** Bytes written plus bytes reserved by queued writes (what appends and rolls see). */
   reservedSize: number;
+  /** Batches reserved and not yet written (each may add an index entry). */
+  private reservedBatches = 0;
   /** Offset following the last batch (baseOffset when empty). */
   nextOffset: number;
   /** Largest batch maxTimestamp in the segment (-1 if none) and the offset that has it. */
@@ -210,17 +212,22 @@ export class LogSegment {
   }
 
   /** Whether `bytes` more and offsets up to `lastOffset` still fit this segment. */
-  canFit(bytes: number, lastOffset: number, segmentBytes: number): boolean {
+  canFit(bytes: number, batches: number, lastOffset: number, segmentBytes: number): boolean {
     if (this.reservedSize > 0 && this.reservedSize + bytes > segmentBytes) return false;
     if (this.reservedSize + bytes > 0xffff_ffff) return false; // positions are uint32 in the index
     if (lastOffset - this.baseOffset > MAX_RELATIVE_OFFSET) return false;
-    return !this.offsetIndex.isFull && !this.timeIndex.isFull;
+    // Each batch adds at most one entry to each index, when its write completes.
+    const entries = this.reservedBatches + batches;
+    return (
+      this.offsetIndex.entries + entries <= this.offsetIndex.maxEntries && this.timeIndex.entries + entries <= this.timeIndex.maxEntries
+    );
   }
 
   /** Reserves `bytes` at the end for a queued write; returns the position to write at. */
-  reserve(bytes: number): number {
+  reserve(bytes: number, batches: number): number {
     const position = this.reservedSize;
     this.reservedSize += bytes;
+    this.reservedBatches += batches;
     return position;
   }
 
@@ -263,6 +270,7 @@ export class LogSegment {
       const base = batchBaseOffset(buf, pos);
       const last = base + buf.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
       this.trackBatchLocked(base, last, batchMaxTimestamp(buf, pos), position + pos, size);
+      this.reservedBatches--;
       pos += size;
     }
     this.size += buf.length;

@@ -99,6 +99,29 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     if (config.segmentBytes < 100_000) expect(log.segmentCount).toBeGreaterThan(1);
   });
 
+  it('pipelined appends get offsets in call order and complete in that order', async () => {
+    const batches = Array.from({ length: 120 }, (_, i) => makeBatch(1 + (i % 7), { valueBytes: 10 + ((i * 37) % 500) }));
+    const copies: Buffer[] = [];
+    const completed: number[] = [];
+    const pending = batches.map((b, i) =>
+      log.appendAsLeader(b, 2).then((info) => {
+        completed.push(i);
+        return info;
+      }),
+    );
+    expect(log.logEndOffset).toBe(0); // nothing written yet: offsets are assigned, not readable
+    const infos = await Promise.all(pending);
+    for (const b of batches) copies.push(Buffer.from(b));
+    expect(completed).toEqual(batches.map((_, i) => i));
+    let expected = 0;
+    for (const info of infos) {
+      expect(info.firstOffset).toBe(expected);
+      expected = info.lastOffset + 1;
+    }
+    expect(log.logEndOffset).toBe(expected);
+    expect(readAll()).toEqual(copies);
+  });
+
   it('returns one whole batch when it is larger than maxBytes, and only whole batches', async () => {
     await log.appendAsLeader(makeBatch(20, { valueBytes: 100 }), 0);
     await log.appendAsLeader(makeBatch(2), 0);

@@ -5,28 +5,31 @@
  *   logStartOffset ≤ highWatermark ≤ logEndOffset
  *   logStartOffset  first offset still readable (retention moves it forward)
  *   highWatermark   set by replication; consumers read below it (`read(..., { maxOffset })`)
- *   logEndOffset    next offset to assign (LEO)
+ *   logEndOffset    offset after the last written batch (LEO)
  *   recoveryPoint   everything below it is fsynced; only later segments are scanned on an
  *                   unclean restart
  *
  * Appends take encoded RecordBatch v2 bytes. As leader, batches are validated (header, CRC,
  * record framing, size) and then offsets are assigned by rewriting baseOffset and
  * partitionLeaderEpoch IN PLACE in the caller's buffer (the CRC does not cover them): no
- * re-encoding, no per-record objects. As follower, the leader's offsets are kept. Either way
- * the bytes are written with one write per segment and reads return them unchanged.
+ * re-encoding, no per-record objects. As follower, the leader's offsets are kept. The bytes
+ * are then queued for writing; reads return them unchanged.
  *
  * Offsets are plain numbers inside the engine: appends refuse to go past 2^53 - 1
  * (Number.MAX_SAFE_INTEGER), which at a million records a second is 285 years away; API
  * edges convert to bigint.
  *
- * Concurrency: every method is synchronous and runs to completion, so a partition's appends
- * are serialised and a read sees either all of an append or none of it (this is "the
- * partition lock"). The only background work is the fsync of a rolled segment, which never
- * touches the in-memory state except to advance the recovery point when it completes.
+ * Concurrency ("the partition lock"): validation and offset assignment run synchronously in
+ * the append call, so offsets follow call order. Writes then run on libuv's thread pool (two
+ * in flight, each coalescing whatever queued meanwhile) while the event loop validates the
+ * next appends; they become visible to reads, and their promises resolve, strictly in order
+ * and only once in the page cache. logEndOffset is the end of WRITTEN data; offsets being
+ * written are in range but not yet readable. Reads, truncation and retention are synchronous
+ * (truncation and close first wait for queued writes).
  *
  * Failure: an I/O error during a write makes the log fail permanently (sticky, as NATS' mb.werr
- * and Kafka's offline log dirs): every later append throws KafkaStorageError and `onIoError`
- * tells the owner (LogManager marks the whole directory offline).
+ * and Kafka's offline log dirs): queued and later appends are rejected with
+ * KafkaStorageError and `onIoError` tells the owner (LogManager marks the directory offline).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -472,11 +475,11 @@ export class PartitionLog {
     }
     let segment: LogSegment;
     try {
-      segment = this.maybeRollLocked(records.length, info.lastOffset);
+      segment = this.maybeRollLocked(records.length, info.batchCount, info.lastOffset);
     } catch (e) {
       throw this.fail(e);
     }
-    const position = segment.reserve(records.length);
+    const position = segment.reserve(records.length, info.batchCount);
     this.assignedEnd = info.lastOffset + 1;
     return new Promise<LogAppendInfo>((resolve, reject) => {
       this.writeQueue.push({ kind: 'write', segment, position, records, info, resolve, reject });
@@ -548,16 +551,17 @@ export class PartitionLog {
         for (const w of group) w.reject(error);
         continue;
       }
-      for (const w of group) {
-        w.segment.completeWrite(w.records, w.position);
-        this.writtenEnd = w.info.lastOffset + 1;
-        this.unflushedMessages += w.info.recordCount;
-      }
       try {
+        for (const w of group) {
+          w.segment.completeWrite(w.records, w.position);
+          this.writtenEnd = w.info.lastOffset + 1;
+          this.unflushedMessages += w.info.recordCount;
+        }
         if (this.unflushedMessages >= this.config.flushMessages) this.flush();
         for (const w of group) w.resolve(w.info);
       } catch (e) {
-        for (const w of group) w.reject(e);
+        const error = this.fail(e);
+        for (const w of group) w.reject(error);
       }
     }
     if (this.failure) {
@@ -593,10 +597,10 @@ export class PartitionLog {
     return new KafkaStorageError(`${this.where}: write failed, the log is now offline: ${error.message}`, { cause: error });
   }
 
-  private maybeRollLocked(bytes: number, lastOffset: number): LogSegment {
+  private maybeRollLocked(bytes: number, batches: number, lastOffset: number): LogSegment {
     const segment = this.activeSegment;
     const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > this.config.segmentMs;
-    if (!expired && segment.canFit(bytes, lastOffset, this.config.segmentBytes)) return segment;
+    if (!expired && segment.canFit(bytes, batches, lastOffset, this.config.segmentBytes)) return segment;
     return this.roll();
   }
 
