@@ -2,3 +2,4 @@
 // `nx run proto:generate` (buf + ts-proto) from proto/ and must not be edited.
 export * from './gen/tributary/v1/errors';
 export * from './gen/tributary/v1/broker';
+export * from './gen/tributary/v1/coordination';

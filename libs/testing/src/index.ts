@@ -1,0 +1,2 @@
+// Test harness for integration tests: real ZooKeeper servers, free ports, service processes.
+export {};
