@@ -1,3 +1,77 @@
-// Shared service plumbing: config, logging, metrics, admin HTTP, gRPC server and client
-// helpers, graceful shutdown, error mapping. (Filled in by the coordination-service work.)
-export {};
+/**
+ * Public entry of `@tributary/runtime`: the plumbing every Tributary service shares — config
+ * (flags > env > file > defaults), JSON logs, the metrics registry, the admin HTTP server
+ * (/metrics, /healthz, /readyz), the gRPC server helper (interceptors, principals, error
+ * mapping, metrics) and client helpers, retry with backoff, and graceful shutdown.
+ */
+export {
+  ConfigError,
+  HelpRequested,
+  loadConfig,
+  loadConfigOrExit,
+  helpText,
+  flagName,
+  envName,
+  ENV_PREFIX,
+  CONFIG_FILE_ENV,
+} from './config';
+export type { LoadConfigOptions, ConfigExitIo } from './config';
+export { createLogger, LOG_LEVELS } from './logger';
+export type { Logger, LogLevel, LoggerOptions } from './logger';
+export {
+  createMetrics,
+  getOrCreateCounter,
+  getOrCreateGauge,
+  getOrCreateHistogram,
+  checkMetricName,
+  DURATION_BUCKETS_SECONDS,
+  SIZE_BUCKETS_BYTES,
+} from './metrics';
+export type { Metrics, MetricsOptions, CounterOptions, GaugeOptions, HistogramOptions } from './metrics';
+export { startAdminServer } from './admin-server';
+export type { AdminServer, AdminServerOptions, Readiness } from './admin-server';
+export {
+  GrpcStatusError,
+  Status,
+  ERROR_CODE_METADATA_KEY,
+  RETRIABLE_METADATA_KEY,
+  grpcStatusForErrorCode,
+  toGrpcStatus,
+  fromGrpcError,
+} from './grpc-errors';
+export type { GrpcStatusObject } from './grpc-errors';
+export { createGrpcServer, ANONYMOUS, GRPC_SERVER_DEFAULTS } from './grpc-server';
+export type {
+  GrpcServer,
+  GrpcServerOptions,
+  Principal,
+  Interceptor,
+  InterceptorInfo,
+  CallContext,
+  ServerStream,
+  UnaryHandler,
+  ServerStreamingHandler,
+  ClientStreamingHandler,
+  BidiStreamingHandler,
+  HandlerFor,
+  ServiceHandlers,
+  ServiceDefinitionLike,
+  MethodDefinitionLike,
+  RequestOf,
+  ResponseOf,
+} from './grpc-server';
+export { unary, serverStream, bidi, createClient, clientChannelOptions, GRPC_CLIENT_DEFAULTS } from './grpc-client';
+export type {
+  BidiCall,
+  CallOptions,
+  ClientConstructor,
+  CreateClientOptions,
+  GrpcClientSettings,
+  MethodsOfKind,
+  ClientRequest,
+  ClientResponse,
+} from './grpc-client';
+export { retry, backoffDelayMs, isRetriableError, abortableSleep, RETRY_DEFAULTS } from './retry';
+export type { RetryOptions, RetryEvent } from './retry';
+export { installShutdown } from './shutdown';
+export type { Shutdown, ShutdownHook, ShutdownOptions } from './shutdown';

@@ -1,0 +1,276 @@
+/**
+ * Calling generated grpc-js clients with promises and async iterables, and the channel
+ * defaults every Tributary client uses (in {@link GRPC_CLIENT_DEFAULTS}, nowhere else).
+ *
+ * - `unary(client, 'get', request, opts)` → `Promise<Response>`
+ * - `serverStream(client, 'watch', request, opts)` → async iterable of responses; leaving the
+ *   `for await` loop early cancels the call
+ * - `bidi(client, 'keepAlive', opts)` → `{ write, end, cancel }` plus an async iterable of
+ *   responses
+ *
+ * Method names and message types come from the generated client interface
+ * (`CoordinationServiceClient`), so a wrong name or request type does not compile.
+ *
+ * Errors: a status carrying `tributary-error-code` becomes the `TributaryError` (Kafka code,
+ * message, retriable); any other status a `GrpcStatusError` (`.code`, `.metadata`). When the
+ * caller's `signal` aborts, the call is cancelled and the promise or iterator rejects with
+ * `signal.reason` (as `fetch` does).
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Readable } from 'node:stream';
+import { fromGrpcError } from './grpc-errors';
+import { iterateStream } from './stream-iterator';
+
+/** Client channel defaults, in one place. */
+export const GRPC_CLIENT_DEFAULTS = {
+  /** Ping the server after this long without traffic, to notice dead connections. */
+  keepaliveTimeMs: 10_000,
+  /** Consider the connection dead when a ping is unanswered this long. */
+  keepaliveTimeoutMs: 5_000,
+  /** Ping even with no call in flight (idle watch and lease channels must stay alive). */
+  keepalivePermitWithoutCalls: true,
+  /** Largest request sent (Produce batches): 16 MiB, the servers' receive limit. */
+  maxSendMessageBytes: 16 * 1024 * 1024,
+  /** Largest response accepted (Fetch): 64 MiB, the servers' send limit. */
+  maxReceiveMessageBytes: 64 * 1024 * 1024,
+  /** First reconnect delay after a connection fails. */
+  initialReconnectBackoffMs: 100,
+  /** Reconnect delays grow up to this (grpc-js' own default is 120 s: too slow for failover). */
+  maxReconnectBackoffMs: 5_000,
+  /** Deadline of a unary call when the caller gives none (pass `Infinity` for none). */
+  unaryDeadlineMs: 30_000,
+} as const;
+
+/** Overrides of {@link GRPC_CLIENT_DEFAULTS}. */
+export type GrpcClientSettings = { -readonly [K in keyof typeof GRPC_CLIENT_DEFAULTS]?: (typeof GRPC_CLIENT_DEFAULTS)[K] extends boolean ? boolean : number };
+
+/** grpc-js channel options from {@link GRPC_CLIENT_DEFAULTS} and `overrides`. */
+export function clientChannelOptions(overrides: GrpcClientSettings = {}): grpc.ChannelOptions {
+  const s = { ...GRPC_CLIENT_DEFAULTS, ...overrides };
+  return {
+    'grpc.keepalive_time_ms': s.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': s.keepaliveTimeoutMs,
+    'grpc.keepalive_permit_without_calls': s.keepalivePermitWithoutCalls ? 1 : 0,
+    'grpc.max_send_message_length': s.maxSendMessageBytes,
+    'grpc.max_receive_message_length': s.maxReceiveMessageBytes,
+    'grpc.initial_reconnect_backoff_ms': s.initialReconnectBackoffMs,
+    'grpc.max_reconnect_backoff_ms': s.maxReconnectBackoffMs,
+  };
+}
+
+/** A generated client constructor, e.g. `CoordinationServiceClient`. */
+export type ClientConstructor<C> = new (address: string, credentials: grpc.ChannelCredentials, options?: Partial<grpc.ClientOptions>) => C;
+
+/** Options of {@link createClient}. */
+export interface CreateClientOptions {
+  /** Transport credentials (default plaintext; the TLS work passes its own). */
+  credentials?: grpc.ChannelCredentials;
+  /** Overrides of {@link GRPC_CLIENT_DEFAULTS}. */
+  settings?: GrpcClientSettings;
+  /** Extra grpc-js channel options, applied last. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
+export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
+  return new ctor(address, options.credentials ?? grpc.credentials.createInsecure(), {
+    ...clientChannelOptions(options.settings),
+    ...options.channelOptions,
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Types derived from the generated client interface
+
+/** What a generated client method is, from its last (fullest) overload. */
+type CallShape<F> = F extends (...args: never[]) => grpc.ClientDuplexStream<infer Req, infer Res>
+  ? { kind: 'bidi'; req: Req; res: Res }
+  : F extends (request: infer Req, ...rest: never[]) => grpc.ClientReadableStream<infer Res>
+    ? { kind: 'serverStream'; req: Req; res: Res }
+    : F extends (...args: never[]) => grpc.ClientWritableStream<infer Req>
+      ? { kind: 'clientStream'; req: Req; res: unknown }
+      : F extends (
+            request: infer Req,
+            metadata: grpc.Metadata,
+            options: Partial<grpc.CallOptions>,
+            callback: (error: grpc.ServiceError | null, response: infer Res) => void,
+          ) => grpc.ClientUnaryCall
+        ? { kind: 'unary'; req: Req; res: Res }
+        : never;
+
+type OwnMethods<C> = Exclude<keyof C, keyof grpc.Client> & string;
+
+/** Names of the client's methods of one kind (`'unary'`, `'serverStream'`, `'bidi'`). */
+export type MethodsOfKind<C, K extends string> = {
+  [M in OwnMethods<C>]: CallShape<C[M]> extends { kind: K } ? M : never;
+}[OwnMethods<C>];
+
+/** Request type of a client method. */
+export type ClientRequest<C, M extends keyof C> = CallShape<C[M]> extends { req: infer R } ? R : never;
+/** Response type of a client method. */
+export type ClientResponse<C, M extends keyof C> = CallShape<C[M]> extends { res: infer R } ? R : never;
+
+/** Per-call options. */
+export interface CallOptions {
+  /**
+   * Deadline in ms from now. Unary calls default to {@link GRPC_CLIENT_DEFAULTS.unaryDeadlineMs};
+   * streams have none unless given. `Infinity` means none.
+   */
+  deadlineMs?: number;
+  /** Cancels the call; the promise/iterator then rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Request metadata, as `Metadata` or a plain object of string values. */
+  metadata?: grpc.Metadata | Record<string, string>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+type RawMethod = (this: grpc.Client, ...args: unknown[]) => unknown;
+
+function rawMethod(client: grpc.Client, method: string): RawMethod {
+  const fn = (client as unknown as Record<string, unknown>)[method];
+  if (typeof fn !== 'function') throw new TypeError(`the client has no method ${method}`);
+  return fn as RawMethod;
+}
+
+function grpcCallOptions(options: CallOptions, defaultDeadlineMs: number | undefined): Partial<grpc.CallOptions> {
+  const ms = options.deadlineMs ?? defaultDeadlineMs;
+  return ms === undefined || !Number.isFinite(ms) ? {} : { deadline: Date.now() + ms };
+}
+
+function toMetadata(m: CallOptions['metadata']): grpc.Metadata {
+  if (m instanceof grpc.Metadata) return m;
+  const metadata = new grpc.Metadata();
+  for (const [k, v] of Object.entries(m ?? {})) metadata.set(k, v);
+  return metadata;
+}
+
+/** Calls a unary method; resolves to its response (see the file header for errors). */
+export function unary<C extends grpc.Client, M extends MethodsOfKind<C, 'unary'>>(
+  client: C,
+  method: M,
+  request: ClientRequest<C, M>,
+  options: CallOptions = {},
+): Promise<ClientResponse<C, M>> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  const fn = rawMethod(client, method);
+  return new Promise((resolve, reject) => {
+    const call = fn.call(
+      client,
+      request,
+      toMetadata(options.metadata),
+      grpcCallOptions(options, GRPC_CLIENT_DEFAULTS.unaryDeadlineMs),
+      (error: grpc.ServiceError | null, response: ClientResponse<C, M>) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (error === null) resolve(response);
+        else reject(signal?.aborted ? signal.reason : fromGrpcError(error));
+      },
+    ) as grpc.ClientUnaryCall;
+    const onAbort = (): void => call.cancel();
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Starts a server-streaming call at once and returns its responses as an async iterable.
+ * Leaving the loop early (or aborting `signal`) cancels the call. At most 16 responses are
+ * buffered; beyond that the server is held back by flow control.
+ */
+export function serverStream<C extends grpc.Client, M extends MethodsOfKind<C, 'serverStream'>>(
+  client: C,
+  method: M,
+  request: ClientRequest<C, M>,
+  options: CallOptions = {},
+): AsyncIterableIterator<ClientResponse<C, M>> {
+  const { signal } = options;
+  const call = rawMethod(client, method).call(
+    client,
+    request,
+    toMetadata(options.metadata),
+    grpcCallOptions(options, undefined),
+  ) as grpc.ClientReadableStream<ClientResponse<C, M>>;
+  return cancellable(call, signal);
+}
+
+/** A bidi call: write requests, iterate responses. */
+export interface BidiCall<Req, Res> extends AsyncIterableIterator<Res> {
+  /**
+   * Sends one request; resolves at once while the transport has room, else when it drains.
+   * Rejects once the call has ended (with its error if it failed).
+   */
+  write(message: Req): Promise<void>;
+  /** Half-closes: no more requests; responses keep coming until the server ends. */
+  end(): void;
+  /** Cancels the call (the iterator then throws a CANCELLED `GrpcStatusError`). */
+  cancel(): void;
+}
+
+/** Starts a bidi-streaming call (see {@link BidiCall}). */
+export function bidi<C extends grpc.Client, M extends MethodsOfKind<C, 'bidi'>>(
+  client: C,
+  method: M,
+  options: CallOptions = {},
+): BidiCall<ClientRequest<C, M>, ClientResponse<C, M>> {
+  const { signal } = options;
+  const call = rawMethod(client, method).call(
+    client,
+    toMetadata(options.metadata),
+    grpcCallOptions(options, undefined),
+  ) as grpc.ClientDuplexStream<ClientRequest<C, M>, ClientResponse<C, M>>;
+  // The call's error, converted once so the iterator and `write` reject with the same object.
+  let finished: { error: unknown } | undefined;
+  const convert = (e: unknown): unknown => {
+    finished ??= { error: fromGrpcError(e) };
+    return finished.error;
+  };
+  call.on('error', convert);
+  call.on('status', (status: grpc.StatusObject) => {
+    if (status.code === grpc.status.OK) finished ??= { error: new Error('the call has ended') };
+  });
+  const responses = cancellable(call, signal, convert);
+  const write = (message: ClientRequest<C, M>): Promise<void> => {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (finished) return Promise.reject(finished.error);
+    if (call.writableEnded) return Promise.reject(new Error('the call was half-closed'));
+    if (call.write(message)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        call.off('drain', done);
+        call.off('status', done);
+        if (finished) reject(finished.error);
+        else resolve();
+      };
+      call.on('drain', done);
+      call.on('status', done);
+    });
+  };
+  return Object.assign(responses, {
+    write(message: ClientRequest<C, M>) {
+      const done = write(message);
+      done.catch(() => undefined); // an ignored write must not become an unhandled rejection
+      return done;
+    },
+    end: () => {
+      if (!call.writableEnded) call.end();
+    },
+    cancel: () => call.cancel(),
+  });
+}
+
+function cancellable<T>(
+  call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>,
+  signal: AbortSignal | undefined,
+  mapError: (e: unknown) => unknown = fromGrpcError,
+): AsyncIterableIterator<T> {
+  const onAbort = (): void => call.cancel();
+  if (signal?.aborted) call.cancel();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  call.on('status', () => signal?.removeEventListener('abort', onAbort));
+  return iterateStream<T>(call as unknown as Readable, {
+    ...(signal ? { signal } : {}),
+    mapError,
+    onReturn: () => call.cancel(),
+  });
+}

@@ -1,0 +1,433 @@
+/**
+ * The ONE way Tributary creates gRPC servers (ARCHITECTURE.md §10). `createGrpcServer` wraps a
+ * grpc-js `Server` so that every call, whatever its service:
+ * - runs the interceptor chain first, which yields the call's {@link Principal} (anonymous
+ *   until the security work adds SCRAM/mTLS authentication and ACL authorization as
+ *   interceptors) or rejects the call;
+ * - reaches an ASYNC handler typed from the generated service definition, with a
+ *   {@link CallContext} (principal, metadata, peer, logger, deadline, AbortSignal);
+ * - turns what the handler throws into a status (grpc-errors.ts: TributaryError → mapped
+ *   status + `tributary-error-code`; GrpcStatusError → as is; anything else → INTERNAL,
+ *   logged with its stack);
+ * - is counted: `tributary_grpc_server_requests_total{method,code}`,
+ *   `tributary_grpc_server_handling_seconds{method}`, `tributary_grpc_server_active_streams{method}`.
+ *
+ * Handler shapes (`ctx.signal` aborts when the client cancels, the deadline passes or the
+ * server is force-stopped; streams written after that reject with the abort reason):
+ * - unary: `(request, ctx) => Promise<Response>`
+ * - server streaming: `(request, stream, ctx) => Promise<void>`; `await stream.write(msg)`
+ *   waits while the transport's buffer is full (back-pressure); returning ends the stream OK
+ * - client streaming: `(requests: AsyncIterable<Req>, ctx) => Promise<Response>`
+ * - bidi: `(requests: AsyncIterable<Req>, stream, ctx) => Promise<void>`
+ * Methods without a handler answer UNIMPLEMENTED.
+ *
+ * Concurrency: handlers run concurrently (one promise per call); the wrapper settles each call
+ * exactly once and records its metrics exactly once, whichever of handler completion,
+ * cancellation or deadline comes first.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { Readable } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger';
+import { DURATION_BUCKETS_SECONDS, getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './metrics';
+import { GrpcStatusError, Status, toGrpcStatus } from './grpc-errors';
+import { iterateStream } from './stream-iterator';
+
+// ---------------------------------------------------------------------------------------------
+// Principals and interceptors
+
+/** Who is calling. Closed set; the security work adds its cases here. */
+export type Principal =
+  | { kind: 'anonymous' }
+  /** An authenticated user (SCRAM user name, or mTLS certificate subject). */
+  | { kind: 'user'; name: string }
+  /** Another Tributary service (broker, controller, ...), for internal APIs. */
+  | { kind: 'service'; name: string };
+
+/** The principal of a call when no interceptor names one. */
+export const ANONYMOUS: Principal = Object.freeze({ kind: 'anonymous' });
+
+/** What an interceptor sees besides metadata and peer. */
+export interface InterceptorInfo {
+  /** Full method name, e.g. `tributary.v1.CoordinationService/Get`. */
+  method: string;
+  /** The principal set by the interceptors before this one (anonymous at first). */
+  principal: Principal;
+}
+
+/**
+ * Runs before every handler, in order. Returns a principal to set it for the rest of the
+ * chain and the handler, nothing to keep the current one, or throws (usually a
+ * `GrpcStatusError` with UNAUTHENTICATED or PERMISSION_DENIED) to reject the call.
+ */
+export type Interceptor = (metadata: grpc.Metadata, peer: string, info: InterceptorInfo) => Promise<Principal | void>;
+
+// ---------------------------------------------------------------------------------------------
+// Handler types
+
+/** What every handler receives about its call. */
+export interface CallContext {
+  /** Full method name, e.g. `tributary.v1.CoordinationService/Get`. */
+  readonly method: string;
+  /** Who is calling (from the interceptor chain). */
+  readonly principal: Principal;
+  /** Request metadata (headers). */
+  readonly metadata: grpc.Metadata;
+  /** The client's address, e.g. `127.0.0.1:53422`. */
+  readonly peer: string;
+  /** The server logger with `{ method }` bound. */
+  readonly logger: Logger;
+  /** The client's deadline as epoch milliseconds, or undefined when it set none. */
+  readonly deadline: number | undefined;
+  /** Aborted when the client cancels, the deadline passes or the server is force-stopped. */
+  readonly signal: AbortSignal;
+}
+
+/** The response side of a server-streaming or bidi call. */
+export interface ServerStream<Res> {
+  /**
+   * Sends one message. Resolves at once while the transport has room, otherwise when it
+   * drains; rejects with the abort reason once the call is cancelled or over.
+   */
+  write(message: Res): Promise<void>;
+}
+
+/** Unary handler. */
+export type UnaryHandler<Req, Res> = (request: Req, ctx: CallContext) => Promise<Res>;
+/** Server-streaming handler: resolve to end the stream with OK. */
+export type ServerStreamingHandler<Req, Res> = (request: Req, stream: ServerStream<Res>, ctx: CallContext) => Promise<void>;
+/** Client-streaming handler: consume `requests`, resolve to the single response. */
+export type ClientStreamingHandler<Req, Res> = (requests: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>;
+/** Bidi handler: resolve to end the stream with OK. */
+export type BidiStreamingHandler<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  stream: ServerStream<Res>,
+  ctx: CallContext,
+) => Promise<void>;
+
+/** The part of a generated method definition the server uses. */
+export interface MethodDefinitionLike {
+  path: string;
+  requestStream: boolean;
+  responseStream: boolean;
+  requestDeserialize: (bytes: Buffer) => unknown;
+  responseSerialize: (value: never) => Buffer;
+}
+
+/** A generated service definition, e.g. `CoordinationServiceService`. */
+export type ServiceDefinitionLike = { readonly [method: string]: MethodDefinitionLike };
+
+/** Request type of a method definition. */
+export type RequestOf<M> = M extends { requestDeserialize: (bytes: Buffer) => infer Req } ? Req : never;
+/** Response type of a method definition. */
+export type ResponseOf<M> = M extends { responseSerialize: (value: infer Res) => Buffer } ? Res : never;
+
+/** The handler type a method definition calls for. */
+export type HandlerFor<M> = M extends { requestStream: false; responseStream: false }
+  ? UnaryHandler<RequestOf<M>, ResponseOf<M>>
+  : M extends { requestStream: false; responseStream: true }
+    ? ServerStreamingHandler<RequestOf<M>, ResponseOf<M>>
+    : M extends { requestStream: true; responseStream: false }
+      ? ClientStreamingHandler<RequestOf<M>, ResponseOf<M>>
+      : BidiStreamingHandler<RequestOf<M>, ResponseOf<M>>;
+
+/** Handlers of a whole service, keyed like the generated definition (`get`, `watch`, ...). */
+export type ServiceHandlers<D extends ServiceDefinitionLike> = { [K in keyof D]: HandlerFor<D[K]> };
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+/** Server defaults, in one place. */
+export const GRPC_SERVER_DEFAULTS = {
+  /** Largest request accepted (Produce batches): 16 MiB. */
+  maxReceiveMessageBytes: 16 * 1024 * 1024,
+  /** Largest response sent (Fetch answers up to fetch.max.bytes, 50 MiB in Kafka): 64 MiB. */
+  maxSendMessageBytes: 64 * 1024 * 1024,
+  /** Ping an idle client connection this often to find dead peers (clients ping every 10 s too). */
+  keepaliveTimeMs: 30_000,
+  /** Drop the connection when a ping is not answered within this time. */
+  keepaliveTimeoutMs: 10_000,
+  /** Default grace period of `shutdown()`. */
+  shutdownGraceMs: 10_000,
+} as const;
+
+/** What {@link createGrpcServer} needs. */
+export interface GrpcServerOptions {
+  logger: Logger;
+  /** The process registry (see metrics.ts). */
+  registry: Registry;
+  /** Run in order before every handler; default: none, every call is anonymous. */
+  interceptors?: readonly Interceptor[];
+  /** Default {@link GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes}. */
+  maxReceiveMessageBytes?: number;
+  /** Default {@link GRPC_SERVER_DEFAULTS.maxSendMessageBytes}. */
+  maxSendMessageBytes?: number;
+  /** Default {@link GRPC_SERVER_DEFAULTS.keepaliveTimeMs}. */
+  keepaliveTimeMs?: number;
+  /** Default {@link GRPC_SERVER_DEFAULTS.keepaliveTimeoutMs}. */
+  keepaliveTimeoutMs?: number;
+  /** Transport credentials (default plaintext; the TLS work passes its own). */
+  credentials?: grpc.ServerCredentials;
+  /** Extra grpc-js channel options, applied last. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/** A gRPC server built by {@link createGrpcServer}. */
+export interface GrpcServer {
+  /** Registers a service; `handlers` may omit methods (they answer UNIMPLEMENTED). */
+  addService<D extends ServiceDefinitionLike>(definition: D, handlers: Partial<ServiceHandlers<D>>): void;
+  /** Binds and starts serving; port 0 picks a free port. Resolves to the bound port. */
+  listen(host: string, port: number): Promise<number>;
+  /**
+   * Stops accepting calls and waits for running ones up to `graceMs` (default 10 s), then
+   * cancels what is left (their `ctx.signal` aborts). Resolves when the server is stopped.
+   */
+  shutdown(graceMs?: number): Promise<void>;
+}
+
+/** Creates a gRPC server (see the file header). */
+export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
+  const logger = options.logger.child({ component: 'grpc-server' });
+  const interceptors = options.interceptors ?? [];
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes,
+    'grpc.max_send_message_length': options.maxSendMessageBytes ?? GRPC_SERVER_DEFAULTS.maxSendMessageBytes,
+    'grpc.keepalive_time_ms': options.keepaliveTimeMs ?? GRPC_SERVER_DEFAULTS.keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': options.keepaliveTimeoutMs ?? GRPC_SERVER_DEFAULTS.keepaliveTimeoutMs,
+    ...options.channelOptions,
+  });
+  const requests = getOrCreateCounter(options.registry, {
+    name: 'tributary_grpc_server_requests_total',
+    help: 'gRPC calls completed by the server, by method and status code',
+    labelNames: ['method', 'code'],
+  });
+  const handling = getOrCreateHistogram(options.registry, {
+    name: 'tributary_grpc_server_handling_seconds',
+    help: 'Time from the start of a gRPC call to its status, by method',
+    labelNames: ['method'],
+    buckets: DURATION_BUCKETS_SECONDS,
+  });
+  const activeStreams = getOrCreateGauge(options.registry, {
+    name: 'tributary_grpc_server_active_streams',
+    help: 'Streaming gRPC calls in progress, by method',
+    labelNames: ['method'],
+  });
+  const instruments: Instruments = { requests, handling, activeStreams };
+  let stopping: Promise<void> | undefined;
+
+  return {
+    addService(definition, handlers) {
+      for (const name of Object.keys(handlers)) {
+        if (!(name in definition)) throw new Error(`addService: ${name} is not a method of the service`);
+      }
+      const implementation: grpc.UntypedServiceImplementation = {};
+      for (const [name, def] of Object.entries(definition)) {
+        const method = def.path.replace(/^\//, '');
+        const streaming = def.requestStream || def.responseStream;
+        // Known label sets from the start, so dashboards never see missing series.
+        requests.inc({ method, code: 'OK' }, 0);
+        handling.zero({ method });
+        if (streaming) activeStreams.set({ method }, 0);
+        const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
+        if (handler === undefined) continue;
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments };
+        implementation[name] = wrapHandler(def, env);
+      }
+      server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
+    },
+
+    listen(host, port) {
+      const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+      return new Promise<number>((resolve, reject) => {
+        server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
+          if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }));
+          else {
+            logger.info({ host, port: bound }, 'grpc server listening');
+            resolve(bound);
+          }
+        });
+      });
+    },
+
+    shutdown(graceMs = GRPC_SERVER_DEFAULTS.shutdownGraceMs) {
+      stopping ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          logger.warn({ graceMs }, 'grpc calls still running after the grace period: cancelling them');
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }).then(() => logger.info('grpc server stopped'));
+      return stopping;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-call wrapper
+
+/** A client cancellation this close to the call's deadline counts as DEADLINE_EXCEEDED. */
+const DEADLINE_CANCEL_SLACK_MS = 50;
+
+type AnyHandler = (...args: never[]) => Promise<unknown>;
+
+interface Instruments {
+  requests: ReturnType<typeof getOrCreateCounter<'method' | 'code'>>;
+  handling: ReturnType<typeof getOrCreateHistogram<'method'>>;
+  activeStreams: ReturnType<typeof getOrCreateGauge<'method'>>;
+}
+
+interface CallEnv {
+  method: string;
+  streaming: boolean;
+  handler: AnyHandler;
+  interceptors: readonly Interceptor[];
+  logger: Logger;
+  instruments: Instruments;
+}
+
+/** The grpc-js call object of any kind, as far as the wrapper uses it. */
+type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> & Partial<grpc.ServerWritableStream<unknown, unknown>>;
+type SendUnary = grpc.sendUnaryData<unknown>;
+
+function wrapHandler(def: MethodDefinitionLike, env: CallEnv): grpc.UntypedHandleCall {
+  const kind = def.requestStream ? (def.responseStream ? 'bidi' : 'clientStream') : def.responseStream ? 'serverStream' : 'unary';
+  return ((call: AnyServerCall, callback?: SendUnary) => {
+    void runCall(kind, call, callback, env);
+  }) as grpc.UntypedHandleCall;
+}
+
+async function runCall(
+  kind: 'unary' | 'serverStream' | 'clientStream' | 'bidi',
+  call: AnyServerCall,
+  callback: SendUnary | undefined,
+  env: CallEnv,
+): Promise<void> {
+  const started = process.hrtime.bigint();
+  const { method, instruments } = env;
+  const controller = new AbortController();
+  let settled = false;
+  if (env.streaming) instruments.activeStreams.inc({ method });
+
+  const rawDeadline = call.getDeadline();
+  const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : Number.isFinite(rawDeadline) ? rawDeadline : undefined;
+  let deadlineTimer: NodeJS.Timeout | undefined;
+
+  /** Records the outcome once; returns false if the call was already settled. */
+  const settle = (code: Status): boolean => {
+    if (settled) return false;
+    settled = true;
+    if (deadlineTimer) clearTimeout(deadlineTimer);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    instruments.requests.inc({ method, code: Status[code] ?? String(code) });
+    instruments.handling.observe({ method }, seconds);
+    if (env.streaming) instruments.activeStreams.dec({ method });
+    if (env.logger.isLevelEnabled('debug')) {
+      env.logger.debug({ code: Status[code], durationMs: Math.round(seconds * 1e6) / 1e3 }, 'grpc call');
+    }
+    return true;
+  };
+
+  const expire = (): void => {
+    if (settle(Status.DEADLINE_EXCEEDED)) controller.abort(new GrpcStatusError(Status.DEADLINE_EXCEEDED, 'deadline exceeded'));
+  };
+  call.on('cancelled', () => {
+    // The client's own deadline timer usually fires a moment before ours and cancels the
+    // call: a cancellation at the deadline is the deadline.
+    if (deadlineMs !== undefined && Date.now() >= deadlineMs - DEADLINE_CANCEL_SLACK_MS) expire();
+    else if (settle(Status.CANCELLED)) controller.abort(new GrpcStatusError(Status.CANCELLED, 'call cancelled by the client'));
+  });
+  if (deadlineMs !== undefined) {
+    // grpc-js answers DEADLINE_EXCEEDED by itself; this tells the handler to stop.
+    deadlineTimer = setTimeout(expire, Math.max(0, deadlineMs - Date.now()));
+  }
+
+  const sendError = (e: unknown): void => {
+    const status = toGrpcStatus(e);
+    if (!settle(status.code)) return;
+    if (status.unexpected) env.logger.error({ err: e }, 'grpc handler failed');
+    const statusObject = { code: status.code, details: status.details, metadata: status.metadata };
+    if (callback) callback(statusObject);
+    else call.emit('error', statusObject); // grpc-js stream calls: an 'error' event sends the status
+  };
+
+  try {
+    const peer = call.getPeer();
+    let principal: Principal = ANONYMOUS;
+    for (const interceptor of env.interceptors) {
+      const result = await interceptor(call.metadata, peer, { method, principal });
+      if (result) principal = result;
+    }
+    if (controller.signal.aborted) return;
+    const ctx: CallContext = {
+      method,
+      principal,
+      metadata: call.metadata,
+      peer,
+      logger: env.logger,
+      deadline: deadlineMs,
+      signal: controller.signal,
+    };
+    const handler = env.handler as (...args: unknown[]) => Promise<unknown>;
+    switch (kind) {
+      case 'unary': {
+        const response = await handler(call.request, ctx);
+        if (settle(Status.OK)) (callback as SendUnary)(null, response);
+        return;
+      }
+      case 'clientStream': {
+        const response = await handler(requestIterable(call, controller.signal), ctx);
+        if (settle(Status.OK)) (callback as SendUnary)(null, response);
+        return;
+      }
+      case 'serverStream':
+        await handler(call.request, streamWriter(call, controller.signal), ctx);
+        break;
+      case 'bidi':
+        await handler(requestIterable(call, controller.signal), streamWriter(call, controller.signal), ctx);
+        break;
+    }
+    if (settle(Status.OK)) (call as unknown as grpc.ServerWritableStream<unknown, unknown>).end();
+  } catch (e) {
+    sendError(e);
+  }
+}
+
+function requestIterable(call: AnyServerCall, signal: AbortSignal): AsyncIterable<unknown> {
+  // A client's RST_STREAM reaches the request stream as an end a few ticks before grpc-js
+  // reports the cancellation: wait one macrotask so the handler sees the cancellation.
+  return iterateStream<unknown>(call as unknown as Readable, { signal, settleEnd: () => new Promise((r) => setImmediate(r)) });
+}
+
+function streamWriter(call: AnyServerCall, signal: AbortSignal): ServerStream<unknown> {
+  const writable = call as unknown as grpc.ServerWritableStream<unknown, unknown>;
+  const write = (message: unknown): Promise<void> => {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    if (writable.writableEnded) return Promise.reject(new Error('write after the stream ended'));
+    if (writable.write(message)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        writable.off('drain', onDrain);
+        reject(signal.reason);
+      };
+      writable.once('drain', onDrain);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  };
+  return {
+    write(message) {
+      const done = write(message);
+      // A handler that drops the promise (fire-and-forget write) must not crash the process
+      // with an unhandled rejection once the call is cancelled; awaiting callers still see it.
+      done.catch(() => undefined);
+      return done;
+    },
+  };
+}
