@@ -55,8 +55,21 @@ export interface ServiceCounters {
 
 export class CoordinationHandlers {
   readonly counters: ServiceCounters = { activeWatches: 0 };
+  private readonly stopping = new AbortController();
 
   constructor(private readonly backend: Backend) {}
+
+  /**
+   * Ends every open stream and pending campaign (clients resume on another connection or
+   * after the restart), so a graceful shutdown does not wait for long-lived calls.
+   */
+  closeStreams(): void {
+    this.stopping.abort(new CoordinationError('UNAVAILABLE', 'the coordination service is shutting down'));
+  }
+
+  private withStop(signal: AbortSignal): AbortSignal {
+    return AbortSignal.any([signal, this.stopping.signal]);
+  }
 
   async create(req: CreateRequest): Promise<CreateResponse> {
     const created = await this.backend.create(validatePath(req.path), validateData(req.data), {
@@ -129,7 +142,7 @@ export class CoordinationHandlers {
     const path = validatePath(req.path);
     this.counters.activeWatches++;
     try {
-      for await (const update of watchPath(this.backend, path, { children: req.children, fromRevision: req.fromRevision, signal })) {
+      for await (const update of watchPath(this.backend, path, { children: req.children, fromRevision: req.fromRevision, signal: this.withStop(signal) })) {
         switch (update.type) {
           case 'node-changed':
             yield { type: WatchEvent_Type.TYPE_NODE_CHANGED, path, data: update.data, stat: update.stat, children: [], revision: update.revision };
@@ -157,8 +170,9 @@ export class CoordinationHandlers {
 
   /** One answer per refresh; ends (throws LEASE_EXPIRED) when the lease is gone. */
   async *keepAlive(requests: AsyncIterable<KeepAliveRequest>, signal: AbortSignal): AsyncGenerator<KeepAliveResponse> {
+    const stop = this.withStop(signal);
     for await (const req of requests) {
-      if (signal.aborted) return;
+      if (stop.aborted) return;
       const lease = await this.backend.keepAlive(validLeaseId(req.leaseId, false));
       yield { leaseId: lease.id, ttlMs: lease.ttlMs };
     }
@@ -171,7 +185,7 @@ export class CoordinationHandlers {
 
   async campaign(req: CampaignRequest, signal: AbortSignal): Promise<CampaignResponse> {
     validateData(req.candidate);
-    const leadership = await campaign(this.backend, validateElectionName(req.election), req.candidate, validLeaseId(req.leaseId, false), signal);
+    const leadership = await campaign(this.backend, validateElectionName(req.election), req.candidate, validLeaseId(req.leaseId, false), this.withStop(signal));
     return { leader: toLeaderEvent(leadership), key: leadership.key };
   }
 
@@ -184,7 +198,7 @@ export class CoordinationHandlers {
     const name = validateElectionName(req.election);
     this.counters.activeWatches++;
     try {
-      for await (const leadership of observe(this.backend, name, signal)) yield toLeaderEvent(leadership);
+      for await (const leadership of observe(this.backend, name, this.withStop(signal))) yield toLeaderEvent(leadership);
     } finally {
       this.counters.activeWatches--;
     }

@@ -105,6 +105,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 type Callback<T> = (error: ServiceError | null, response: T) => void;
 
+/**
+ * Call metadata asking grpc-js to wait (within the deadline) for the channel to connect
+ * instead of failing at once while it reconnects: clients ride out a service restart.
+ */
+function waitForReady(): Metadata {
+  return new Metadata({ waitForReady: true });
+}
+
 export class CoordinationClient {
   readonly raw: CoordinationServiceClient;
   private readonly deadlineMs: number;
@@ -130,7 +138,9 @@ export class CoordinationClient {
   ): Promise<Res> {
     if (this.closed) return Promise.reject(new CoordinationClientError('CANCELLED', 'the coordination client is closed'));
     return new Promise((resolve, reject) => {
-      method.call(this.raw, request, new Metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (error: ServiceError | null, response: Res) =>
+      // waitForReady: ride out a restart of the service within the deadline instead of
+      // failing at once while the channel reconnects.
+      method.call(this.raw, request, waitForReady(), { deadline: new Date(Date.now() + deadlineMs) }, (error: ServiceError | null, response: Res) =>
         error ? reject(toClientError(error)) : resolve(response),
       );
     });
@@ -227,7 +237,7 @@ export class CoordinationClient {
     const run = async (): Promise<void> => {
       for (let attempt = 0; !cancelled && !this.closed; ) {
         const ended = await new Promise<CoordinationClientError | undefined>((resolve) => {
-          const stream = this.raw.watch({ path, children: handlers.children ?? false, fromRevision: revision });
+          const stream = this.raw.watch({ path, children: handlers.children ?? false, fromRevision: revision }, waitForReady());
           current = stream;
           stream.on('data', (event: WatchEvent) => {
             attempt = 0;
@@ -274,7 +284,7 @@ export class CoordinationClient {
   async campaign(election: string, candidate: Buffer, leaseId: bigint, signal?: AbortSignal): Promise<{ leader: LeaderEvent; key: string }> {
     if (this.closed) throw new CoordinationClientError('CANCELLED', 'the coordination client is closed');
     return new Promise((resolve, reject) => {
-      const call = this.raw.campaign({ election, candidate, leaseId }, (error, response) =>
+      const call = this.raw.campaign({ election, candidate, leaseId }, waitForReady(), (error, response) =>
         error ? reject(toClientError(error)) : resolve({ leader: response.leader!, key: response.key }),
       );
       signal?.addEventListener('abort', () => call.cancel(), { once: true });
@@ -292,7 +302,7 @@ export class CoordinationClient {
     const run = async (): Promise<void> => {
       for (let attempt = 0; !cancelled && !this.closed; ) {
         await new Promise<void>((resolve) => {
-          const stream = this.raw.observe({ election });
+          const stream = this.raw.observe({ election }, waitForReady());
           current = stream;
           stream.on('data', (event: LeaderEvent) => {
             attempt = 0;
@@ -327,7 +337,7 @@ export class CoordinationClient {
 
   /** @internal for LeaseKeeper */
   openKeepAlive(): ReturnType<CoordinationServiceClient['keepAlive']> {
-    return this.raw.keepAlive();
+    return this.raw.keepAlive(waitForReady());
   }
 
   /** @internal */

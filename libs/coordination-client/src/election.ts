@@ -72,14 +72,16 @@ export class Election {
     if (this.stopped) return;
     this.stopped = true;
     this.control.abort();
-    const wasLeading = this.leading;
-    this.leading = false;
+    // Stop acting as leader before anyone else can be elected.
+    if (this.leading) {
+      this.leading = false;
+      this.options.onLost('stopped');
+    }
     try {
       if (this.key) await this.client.resign(this.options.name, this.key);
       await this.lease?.revoke();
     } catch {
       this.lease?.stop(); // unreachable: the lease expires by itself
     }
-    if (wasLeading) this.options.onLost('stopped');
   }
 }
