@@ -1,2 +1,28 @@
 // Test harness for integration tests: real ZooKeeper servers, free ports, service processes.
-export {};
+export { freePort, freePorts, fourLetterWord } from './net';
+export { exitedWithin, liveProcesses, spawnProcess, stopAllProcesses } from './process';
+export type { ProcessExit, SpawnedProcess, SpawnOptions } from './process';
+export { removeDir, removeTempDirs, tempDir } from './temp';
+export { sleep, waitFor, withTimeout } from './wait';
+export type { WaitForOptions } from './wait';
+export {
+  SLF4J_SIMPLE_JAR,
+  startZooKeeper,
+  startZooKeeperEnsemble,
+  ZOOKEEPER_INSTALL_COMMAND,
+  ZOOKEEPER_JAR,
+  zooKeeperInstalled,
+} from './zookeeper';
+export type { StartOptions, ZooKeeperEnsemble, ZooKeeperMode, ZooKeeperOptions, ZooKeeperServer } from './zookeeper';
+
+import { stopAllProcesses } from './process';
+import { removeTempDirs } from './temp';
+
+/**
+ * Stops every process this harness started in this test file (ZooKeeper servers included)
+ * and removes its temp directories: `afterAll(cleanupAll)`.
+ */
+export async function cleanupAll(): Promise<void> {
+  await stopAllProcesses();
+  removeTempDirs();
+}
