@@ -1,0 +1,321 @@
+/**
+ * One ZooKeeper session over node-zookeeper-client 1.1.3, with promises instead of callbacks
+ * and the few places where the library's public API is not enough, reached deliberately:
+ *
+ * - `create` and `multi` are queued as raw jute requests on the client's ConnectionManager,
+ *   because the reply header carries the transaction's zxid (the public `create` drops it):
+ *   a created node's stat is then exact without a second, racy read (czxid = mzxid = pzxid =
+ *   that zxid, versions 0). And `Transaction.check/setData/remove` turn version 0 into -1
+ *   (`version || -1`), which would make a compare-and-set on a fresh node match anything.
+ * - `close()` waits for the ConnectionManager to reach CLOSED, and makes sure a client that
+ *   is between reconnect attempts never reconnects after it.
+ *
+ * The library itself: reconnects by itself within the session (re-registering watches with
+ * SetWatches from the last zxid it saw, so no change is missed); reports expiry once, at the
+ * first reconnect after the server dropped the session, and then stays dead; queues calls
+ * made while disconnected WITHOUT a deadline and never answers those queued when the session
+ * expires — every call here is therefore raced against a deadline and the session's death.
+ * It cannot remove a watcher: a watch that is no longer wanted is only ignored when it fires.
+ */
+import * as zookeeper from 'node-zookeeper-client';
+
+// Internals of node-zookeeper-client 1.1.3 used here (pinned in package.json).
+interface JuteRecord {
+  [field: string]: unknown;
+}
+interface JuteModule {
+  OP_CODES: { CREATE: number; DELETE: number; SET_DATA: number; CHECK: number; MULTI: number; ERROR: number };
+  protocol: {
+    RequestHeader: new () => JuteRecord;
+    CreateRequest: new () => JuteRecord;
+  };
+  Request: new (header: JuteRecord, payload: unknown) => unknown;
+  TransactionRequest: new (ops: RawTxnOp[]) => unknown;
+}
+interface JuteResponse {
+  header: { zxid: Buffer; err: number };
+  payload: unknown;
+}
+interface ConnectionManagerInternals {
+  state: number;
+  socket?: { remoteAddress?: string; remotePort?: number; destroy(): void };
+  queue(request: unknown, callback: (error: Error | null, response?: JuteResponse) => void): void;
+  connect(): void;
+  setState(state: number): void;
+  on(event: 'state', listener: (state: number) => void): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const jute = require('node-zookeeper-client/lib/jute') as JuteModule;
+const CM_CLOSED = -2;
+
+export const ZK_ERROR = zookeeper.Exception as unknown as {
+  OK: number;
+  CONNECTION_LOSS: number;
+  OPERATION_TIMEOUT: number;
+  BAD_ARGUMENTS: number;
+  NO_NODE: number;
+  NO_AUTH: number;
+  BAD_VERSION: number;
+  NO_CHILDREN_FOR_EPHEMERALS: number;
+  NODE_EXISTS: number;
+  NOT_EMPTY: number;
+  SESSION_EXPIRED: number;
+  RUNTIME_INCONSISTENCY: number;
+};
+
+/** A ZooKeeper error code (`ZK_ERROR`), or a failure of the call itself. */
+export class ZooKeeperCallError extends Error {
+  constructor(
+    readonly zkCode: number | undefined,
+    message: string,
+    /** For a failed multi: the index of the op that failed. */
+    readonly opIndex?: number,
+  ) {
+    super(message);
+    this.name = 'ZooKeeperCallError';
+  }
+
+  static from(e: unknown, what: string): ZooKeeperCallError {
+    if (e instanceof ZooKeeperCallError) return e;
+    const code = (e as { code?: unknown } | null)?.code;
+    const message = e instanceof Error ? e.message : String(e);
+    return new ZooKeeperCallError(typeof code === 'number' ? code : undefined, `${what}: ${message}`);
+  }
+}
+
+export interface ZkStat {
+  czxid: Buffer;
+  mzxid: Buffer;
+  pzxid: Buffer;
+  version: number;
+  cversion: number;
+  ephemeralOwner: Buffer;
+  dataLength: number;
+  numChildren: number;
+}
+
+export type RawTxnOp =
+  | { type: number; path: string; data: Buffer; acls: unknown[]; mode: number }
+  | { type: number; path: string; data: Buffer; version: number }
+  | { type: number; path: string; version: number };
+
+export type TxnOpResult = { type: number; path?: string; stat?: ZkStat; err?: number };
+
+export type SessionEvent = 'connected' | 'disconnected' | 'expired';
+
+export type Watcher = (event: unknown) => void;
+
+export const CREATE_MODE = zookeeper.CreateMode;
+/** World-readable and -writable: access control is the coordination service's job. */
+export const OPEN_ACL = (zookeeper.ACL as unknown as { OPEN_ACL_UNSAFE: unknown[] }).OPEN_ACL_UNSAFE;
+export const OP = jute.OP_CODES;
+
+let nextSessionNumber = 1;
+
+export class ZooKeeperSession {
+  /** A number for logs (the server's session id is known only once connected). */
+  readonly number = nextSessionNumber++;
+  private readonly client: zookeeper.Client;
+  private readonly cm: ConnectionManagerInternals;
+  private readonly listeners: ((event: SessionEvent) => void)[] = [];
+  private ended = false;
+  private connectedNow = false;
+  private deathReject!: (e: ZooKeeperCallError) => void;
+  /** Rejects once the session is unusable for good (expired or closed). Never resolves. */
+  readonly dead: Promise<never>;
+
+  constructor(connectionString: string, sessionTimeoutMs: number, reconnectDelayMs: number) {
+    this.client = zookeeper.createClient(connectionString, {
+      sessionTimeout: sessionTimeoutMs,
+      spinDelay: reconnectDelayMs,
+      retries: 0,
+    });
+    this.cm = (this.client as unknown as { connectionManager: ConnectionManagerInternals }).connectionManager;
+    this.dead = new Promise<never>((_, reject) => {
+      this.deathReject = reject;
+    });
+    this.dead.catch(() => undefined);
+    this.client.on('state', (state: zookeeper.State) => {
+      if (this.ended) return;
+      if (state === zookeeper.State.SYNC_CONNECTED) {
+        this.connectedNow = true;
+        this.emit('connected');
+      } else if (state === zookeeper.State.DISCONNECTED) {
+        this.connectedNow = false;
+        this.emit('disconnected');
+      } else if (state === zookeeper.State.EXPIRED) {
+        this.connectedNow = false;
+        this.end(new ZooKeeperCallError(ZK_ERROR.SESSION_EXPIRED, `ZooKeeper session ${this.idHex} expired`));
+        this.emit('expired');
+      }
+    });
+  }
+
+  connect(): void {
+    this.client.connect();
+  }
+
+  onEvent(listener: (event: SessionEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  get connected(): boolean {
+    return this.connectedNow && !this.ended;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** The server's session id (valid once connected; 0n before). */
+  get id(): bigint {
+    return this.client.getSessionId().readBigInt64BE(0);
+  }
+
+  get idHex(): string {
+    return `0x${this.id.toString(16)}`;
+  }
+
+  /** The timeout the server granted (the requested one until connected). */
+  get timeoutMs(): number {
+    return this.client.getSessionTimeout();
+  }
+
+  /** `host:port` of the server this session is connected to, if any. */
+  get server(): string | undefined {
+    const s = this.cm.socket;
+    return this.connected && s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Calls. Each rejects with ZooKeeperCallError; none has a deadline of its own (see call()).
+
+  getData(path: string, watcher?: Watcher): Promise<{ data: Buffer; stat: ZkStat }> {
+    return this.call(`getData ${path}`, (cb) => {
+      const done = (e: unknown, data: Buffer | undefined, stat: ZkStat): void =>
+        cb(e, { data: data ?? Buffer.alloc(0), stat });
+      if (watcher) this.client.getData(path, watcher, done as never);
+      else this.client.getData(path, done as never);
+    });
+  }
+
+  /** The stat, or null if the node does not exist (a watcher then waits for its creation). */
+  exists(path: string, watcher?: Watcher): Promise<ZkStat | null> {
+    return this.call(`exists ${path}`, (cb) => {
+      const done = (e: unknown, stat: ZkStat | null | undefined): void => cb(e, stat ?? null);
+      if (watcher) this.client.exists(path, watcher, done as never);
+      else this.client.exists(path, done as never);
+    });
+  }
+
+  getChildren(path: string, watcher?: Watcher): Promise<{ children: string[]; stat: ZkStat }> {
+    return this.call(`getChildren ${path}`, (cb) => {
+      const done = (e: unknown, children: string[] | undefined, stat: ZkStat): void =>
+        cb(e, { children: children ?? [], stat });
+      if (watcher) this.client.getChildren(path, watcher, done as never);
+      else this.client.getChildren(path, done as never);
+    });
+  }
+
+  setData(path: string, data: Buffer, version: number): Promise<ZkStat> {
+    return this.call(`setData ${path}`, (cb) => this.client.setData(path, data, version, cb as never));
+  }
+
+  remove(path: string, version: number): Promise<void> {
+    return this.call(`remove ${path}`, (cb) => this.client.remove(path, version, (e) => cb(e, undefined)));
+  }
+
+  /** Creates a node; returns its actual path (sequential suffix included) and the txn zxid. */
+  create(path: string, data: Buffer, mode: number): Promise<{ path: string; zxid: bigint }> {
+    const header = new jute.protocol.RequestHeader();
+    header['type'] = jute.OP_CODES.CREATE;
+    const payload = new jute.protocol.CreateRequest();
+    payload['path'] = path;
+    payload['acl'] = OPEN_ACL.map((a) => (a as unknown as { toRecord(): unknown }).toRecord());
+    payload['flags'] = mode;
+    payload['data'] = Buffer.from(data);
+    return this.raw(`create ${path}`, new jute.Request(header, payload)).then((r) => ({
+      path: (r.payload as { path: string }).path,
+      zxid: r.header.zxid.readBigInt64BE(0),
+    }));
+  }
+
+  /**
+   * Runs a transaction. On failure rejects with the failing op's code and index (ZooKeeper
+   * answers OK for the ops before it and RUNTIME_INCONSISTENCY for those after).
+   */
+  async multi(ops: RawTxnOp[]): Promise<{ results: TxnOpResult[]; zxid: bigint }> {
+    const header = new jute.protocol.RequestHeader();
+    header['type'] = jute.OP_CODES.MULTI;
+    const response = await this.raw('multi', new jute.Request(header, new jute.TransactionRequest(ops)));
+    const results = (response.payload as { results: TxnOpResult[] }).results;
+    const failed = (r: TxnOpResult): boolean => r.type === jute.OP_CODES.ERROR && r.err !== ZK_ERROR.OK;
+    let index = results.findIndex((r) => failed(r) && r.err !== ZK_ERROR.RUNTIME_INCONSISTENCY);
+    if (index < 0) index = results.findIndex(failed);
+    if (index >= 0) {
+      const code = results[index]?.err;
+      throw new ZooKeeperCallError(code, `multi op ${index} failed with ZooKeeper error ${code}`, index);
+    }
+    return { results, zxid: response.header.zxid.readBigInt64BE(0) };
+  }
+
+  /**
+   * Ends the session: ZooKeeper deletes its ephemeral nodes before answering. Resolves when
+   * the client is closed (at most `timeoutMs`; then the socket is dropped and the server
+   * expires the session after its timeout).
+   */
+  async close(timeoutMs = 3_000): Promise<void> {
+    const wasConnected = this.connected;
+    this.end(new ZooKeeperCallError(ZK_ERROR.CONNECTION_LOSS, `ZooKeeper session ${this.idHex} is closed`));
+    if (this.cm.state !== CM_CLOSED) {
+      const closed = new Promise<void>((resolve) => {
+        this.cm.on('state', (s) => {
+          if (s === CM_CLOSED) resolve();
+        });
+      });
+      if (wasConnected) {
+        this.client.close();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([closed, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+        clearTimeout(timer);
+      }
+    }
+    // Never reconnect after this (a client between reconnect attempts would otherwise
+    // connect again and revive the session), and drop the socket if it is still there.
+    this.cm.connect = () => this.cm.setState(CM_CLOSED);
+    if (this.cm.state !== CM_CLOSED) {
+      this.cm.setState(CM_CLOSED);
+      this.cm.socket?.destroy();
+    }
+  }
+
+  private end(reason: ZooKeeperCallError): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.connectedNow = false;
+    this.deathReject(reason);
+  }
+
+  private emit(event: SessionEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  private call<T>(what: string, start: (cb: (e: unknown, value: T) => void) => void): Promise<T> {
+    if (this.ended) return this.dead;
+    const result = new Promise<T>((resolve, reject) => {
+      try {
+        start((e, value) => (e ? reject(ZooKeeperCallError.from(e, what)) : resolve(value)));
+      } catch (e) {
+        // The library asserts on bad arguments (paths) synchronously.
+        reject(new ZooKeeperCallError(ZK_ERROR.BAD_ARGUMENTS, `${what}: ${(e as Error).message}`));
+      }
+    });
+    return Promise.race([result, this.dead]);
+  }
+
+  private raw(what: string, request: unknown): Promise<JuteResponse> {
+    return this.call<JuteResponse>(what, (cb) =>
+      this.cm.queue(request, (e, response) => cb(e, response as JuteResponse)),
+    );
+  }
+}
