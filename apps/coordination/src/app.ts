@@ -8,6 +8,7 @@ import { createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { Backend } from './backend';
 import type { CoordinationConfig } from './config';
 import { EmbeddedBackend } from './embedded-backend';
+import { ZooKeeperBackend } from './zookeeper-backend';
 import { addCoordinationService } from './grpc';
 import { CoordinationHandlers } from './service';
 
@@ -23,10 +24,6 @@ export async function createBackend(config: CoordinationConfig, logger: Logger):
   if (config.backend === 'embedded') {
     return new EmbeddedBackend({ dataDir: config.dataDir });
   }
-  // Loaded only when used, so the embedded mode never touches ZooKeeper code.
-  const modulePath = './zookeeper-backend';
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { ZooKeeperBackend } = require(modulePath) as { ZooKeeperBackend: new (o: object) => Backend & { start(): Promise<void> } };
   const backend = new ZooKeeperBackend({
     connectionString: config.zookeeperConnect,
     chroot: config.zookeeperChroot,
