@@ -11,6 +11,8 @@ import { CoordinationError } from './backend';
 import type { CoordinationHandlers } from './service';
 
 export const COORDINATION_ERROR_METADATA_KEY = 'tributary-coordination-error';
+/** Operations one Execute stream may have running at once. */
+const MAX_EXECUTE_IN_FLIGHT = 1024;
 
 const STATUS_OF: Record<CoordinationErrorCode, Status> = {
   NODE_EXISTS: Status.ALREADY_EXISTS,
@@ -56,6 +58,38 @@ export function addCoordinationService(server: GrpcServer, handlers: Coordinatio
       mapped(async () => {
         for await (const event of handlers.observe(req, ctx.signal)) await stream.write(event);
       }),
+    execute: async (requests, stream, ctx) => {
+      // Operations run concurrently; answers are written as they complete. At most
+      // MAX_EXECUTE_IN_FLIGHT run per stream: beyond that, reading requests waits.
+      const stop = handlers.linkStop(ctx.signal);
+      const stopped = new Promise<IteratorResult<never>>((resolve) => {
+        if (stop.aborted) resolve({ done: true, value: undefined });
+        stop.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
+      });
+      const iterator = requests[Symbol.asyncIterator]();
+      let inFlight = 0;
+      let wake: (() => void) | undefined;
+      const running = new Set<Promise<void>>();
+      for (;;) {
+        const next = await Promise.race([iterator.next(), stopped]);
+        if (next.done) break;
+        const req = next.value;
+        while (inFlight >= MAX_EXECUTE_IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+        inFlight++;
+        const p = handlers
+          .execute(req)
+          .then((answer) => stream.write(answer))
+          .catch(() => undefined) // the stream is gone: the client sees the call end
+          .finally(() => {
+            inFlight--;
+            running.delete(p);
+            wake?.();
+            wake = undefined;
+          });
+        running.add(p);
+      }
+      await Promise.all(running);
+    },
     keepAlive: (requests, stream, ctx) =>
       mapped(async () => {
         for await (const answer of handlers.keepAlive(requests, ctx.signal)) await stream.write(answer);

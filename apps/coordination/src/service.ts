@@ -17,6 +17,8 @@ import type {
   CreateResponse,
   DeleteRequest,
   DeleteResponse,
+  ExecuteRequest,
+  ExecuteResponse,
   GetRequest,
   GetResponse,
   GrantRequest,
@@ -65,6 +67,11 @@ export class CoordinationHandlers {
    */
   closeStreams(): void {
     this.stopping.abort(new CoordinationError('UNAVAILABLE', 'the coordination service is shutting down'));
+  }
+
+  /** `signal`, also aborted when the service starts shutting down. */
+  linkStop(signal: AbortSignal): AbortSignal {
+    return this.withStop(signal);
   }
 
   private withStop(signal: AbortSignal): AbortSignal {
@@ -136,6 +143,38 @@ export class CoordinationHandlers {
     return {
       results: results.map((r) => (r.kind === 'create' ? { path: r.path, stat: r.stat } : r.kind === 'set' ? { path: '', stat: r.stat } : { path: '' })),
     };
+  }
+
+  /**
+   * Runs one operation of an Execute stream; never throws: failures become an `error`
+   * result with the same code a unary call would carry.
+   */
+  async execute(req: ExecuteRequest): Promise<ExecuteResponse> {
+    const id = req.id;
+    try {
+      const op = req.op;
+      switch (op?.$case) {
+        case 'create':
+          return { id, result: { $case: 'create', value: await this.create(op.value) } };
+        case 'get':
+          return { id, result: { $case: 'get', value: await this.get(op.value) } };
+        case 'set':
+          return { id, result: { $case: 'set', value: await this.set(op.value) } };
+        case 'delete':
+          return { id, result: { $case: 'delete', value: await this.delete(op.value) } };
+        case 'children':
+          return { id, result: { $case: 'children', value: await this.children(op.value) } };
+        case 'multi':
+          return { id, result: { $case: 'multi', value: await this.multi(op.value) } };
+        default:
+          throw new CoordinationError('INVALID_ARGUMENT', 'an Execute request needs one of create, get, set, delete, children, multi');
+      }
+    } catch (e) {
+      if (e instanceof CoordinationError) {
+        return { id, result: { $case: 'error', value: { code: e.code, message: e.message, opIndex: e.opIndex ?? -1 } } };
+      }
+      return { id, result: { $case: 'error', value: { code: 'UNAVAILABLE', message: `unexpected failure: ${(e as Error).message}`, opIndex: -1 } } };
+    }
   }
 
   async *watch(req: WatchRequest, signal: AbortSignal): AsyncGenerator<WatchEvent> {

@@ -14,10 +14,16 @@
  * - `campaign` / `observe` for elections; `Election` (election.ts) wraps them.
  */
 import { Metadata, credentials as grpcCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import type { ChannelCredentials, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import type { ChannelCredentials, ClientDuplexStream, ClientOptions, ServiceError } from '@grpc/grpc-js';
 import type {
   ChildrenResponse,
+  CreateResponse,
+  DeleteResponse,
+  ExecuteRequest,
+  ExecuteResponse,
   GetResponse,
+  MultiResponse,
+  SetResponse,
   KeepAliveResponse,
   LeaderEvent,
   NodeStat,
@@ -118,6 +124,7 @@ export class CoordinationClient {
   private readonly deadlineMs: number;
   private readonly closers = new Set<() => void>();
   private closed = false;
+  private pipe: ExecutePipe | undefined;
 
   constructor(private readonly options: CoordinationClientOptions) {
     this.raw = new CoordinationServiceClient(options.address, options.credentials ?? grpcCredentials.createInsecure(), {
@@ -146,13 +153,28 @@ export class CoordinationClient {
     });
   }
 
+  /**
+   * Runs a tree operation over the shared Execute stream (opened on first use, re-opened
+   * after a failure) and returns its result of the expected kind.
+   */
+  private async execute<K extends keyof ExecuteResults>(op: NonNullable<ExecuteRequest['op']>, expect: K): Promise<ExecuteResults[K]> {
+    if (this.closed) throw new CoordinationClientError('CANCELLED', 'the coordination client is closed');
+    this.pipe ??= new ExecutePipe(this.raw, this.deadlineMs);
+    const result = await this.pipe.request(op);
+    if (result.$case === 'error') {
+      throw new CoordinationClientError(result.value.code as CoordinationClientErrorCode, result.value.message);
+    }
+    if (result.$case !== expect) throw new CoordinationClientError('INTERNAL', `expected a ${expect} result, got ${result.$case}`);
+    return result.value as ExecuteResults[K];
+  }
+
   async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: NodeStat }> {
-    const res = await this.call(this.raw.create, { path, data, leaseId: options.leaseId ?? 0n, sequential: options.sequential ?? false });
+    const res = await this.execute({ $case: 'create', value: { path, data, leaseId: options.leaseId ?? 0n, sequential: options.sequential ?? false } }, 'create');
     return { path: res.path, stat: res.stat! };
   }
 
   async get(path: string): Promise<{ data: Buffer; stat: NodeStat }> {
-    const res: GetResponse = await this.call(this.raw.get, { path });
+    const res = await this.execute({ $case: 'get', value: { path } }, 'get');
     return { data: res.data, stat: res.stat! };
   }
 
@@ -167,20 +189,20 @@ export class CoordinationClient {
   }
 
   async set(path: string, data: Buffer, expectedVersion = -1): Promise<NodeStat> {
-    return (await this.call(this.raw.set, { path, data, expectedVersion })).stat!;
+    return (await this.execute({ $case: 'set', value: { path, data, expectedVersion } }, 'set')).stat!;
   }
 
   async delete(path: string, expectedVersion = -1): Promise<void> {
-    await this.call(this.raw.delete, { path, expectedVersion });
+    await this.execute({ $case: 'delete', value: { path, expectedVersion } }, 'delete');
   }
 
   async children(path: string): Promise<{ children: string[]; stat: NodeStat }> {
-    const res: ChildrenResponse = await this.call(this.raw.children, { path });
+    const res = await this.execute({ $case: 'children', value: { path } }, 'children');
     return { children: res.children, stat: res.stat! };
   }
 
   async multi(ops: Op[]): Promise<OpResult[]> {
-    return (await this.call(this.raw.multi, { ops })).results;
+    return (await this.execute({ $case: 'multi', value: { ops } }, 'multi')).results;
   }
 
   /** Creates every missing node of `path` (persistent, empty). */
@@ -332,6 +354,7 @@ export class CoordinationClient {
     if (this.closed) return;
     this.closed = true;
     for (const close of [...this.closers]) close();
+    this.pipe?.close();
     this.raw.close();
   }
 
@@ -343,6 +366,92 @@ export class CoordinationClient {
   /** @internal */
   get log(): CoordinationClientOptions['logger'] {
     return this.options.logger;
+  }
+}
+
+type ExecuteResult = NonNullable<ExecuteResponse['result']>;
+
+/** What each Execute operation answers. */
+interface ExecuteResults {
+  create: CreateResponse;
+  get: GetResponse;
+  set: SetResponse;
+  delete: DeleteResponse;
+  children: ChildrenResponse;
+  multi: MultiResponse;
+}
+
+/**
+ * The client side of the Execute stream: ids, pending operations, deadlines. Operations
+ * written while the channel connects wait for it (waitForReady), each within its deadline.
+ * When the stream breaks, the operations in flight fail with UNAVAILABLE (their outcome is
+ * unknown, as for a unary call cut off) and the next operation opens a new stream.
+ */
+class ExecutePipe {
+  private stream: ClientDuplexStream<ExecuteRequest, ExecuteResponse> | undefined;
+  private readonly pending = new Map<bigint, { resolve(r: ExecuteResult): void; reject(e: unknown): void; deadline: number }>();
+  private nextId = 1n;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly raw: CoordinationServiceClient,
+    private readonly deadlineMs: number,
+  ) {
+    this.sweeper = setInterval(() => this.expire(), Math.min(250, deadlineMs));
+    this.sweeper.unref();
+  }
+
+  request(op: NonNullable<ExecuteRequest['op']>): Promise<ExecuteResult> {
+    const stream = (this.stream ??= this.open());
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, deadline: Date.now() + this.deadlineMs });
+      stream.write({ id, op });
+    });
+  }
+
+  private open(): ClientDuplexStream<ExecuteRequest, ExecuteResponse> {
+    const stream = this.raw.execute(waitForReady());
+    stream.on('data', (res: ExecuteResponse) => {
+      const waiter = this.pending.get(res.id);
+      if (!waiter) return; // timed out meanwhile
+      this.pending.delete(res.id);
+      if (res.result) waiter.resolve(res.result);
+      else waiter.reject(new CoordinationClientError('INTERNAL', 'empty Execute answer'));
+    });
+    const broken = (e?: unknown): void => {
+      if (this.stream !== stream) return;
+      this.stream = undefined;
+      const reason = e ? toClientError(e) : undefined;
+      const error = new CoordinationClientError(
+        'UNAVAILABLE',
+        `the stream to the coordination service ended${reason ? ` (${reason.message})` : ''}; operations in flight may or may not have been applied`,
+      );
+      for (const waiter of this.pending.values()) waiter.reject(error);
+      this.pending.clear();
+    };
+    stream.on('error', broken);
+    stream.on('end', () => broken());
+    return stream;
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [id, waiter] of this.pending) {
+      if (waiter.deadline <= now) {
+        this.pending.delete(id);
+        waiter.reject(new CoordinationClientError('UNAVAILABLE', `no answer from the coordination service within ${this.deadlineMs} ms`));
+      }
+    }
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    const stream = this.stream;
+    this.stream = undefined;
+    for (const waiter of this.pending.values()) waiter.reject(new CoordinationClientError('CANCELLED', 'the coordination client is closed'));
+    this.pending.clear();
+    stream?.cancel();
   }
 }
 
