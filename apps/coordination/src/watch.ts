@@ -33,6 +33,7 @@ export async function* watchPath(backend: Backend, path: string, options: WatchO
   const grace = options.unavailableGraceMs ?? 10_000;
   let last = options.fromRevision;
   let unavailableSince = 0;
+  const abortion = aborted(signal); // one listener for the whole stream
   while (!signal.aborted) {
     let update: WatchUpdate;
     let changed: Promise<WatchFired>;
@@ -63,7 +64,7 @@ export async function* watchPath(backend: Backend, path: string, options: WatchO
       last = update.revision;
       yield update;
     }
-    const outcome = await Promise.race([changed, aborted(signal)]);
+    const outcome = await Promise.race([changed, abortion]);
     if (outcome === 'aborted') {
       cancel();
       return;
