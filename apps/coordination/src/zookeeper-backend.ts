@@ -134,6 +134,11 @@ export class ZooKeeperBackend implements Backend {
     return this.leases.size;
   }
 
+  /** ZooKeeper's id of the main session (0n before the first connection; changes after an expiry). */
+  get sessionId(): bigint {
+    return this.session.id;
+  }
+
   /** `host:port` of the ZooKeeper server the main session is connected to (diagnostics, tests). */
   get connectedServer(): string | undefined {
     return this.session.server;

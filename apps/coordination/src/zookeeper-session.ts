@@ -16,6 +16,13 @@
  * made while disconnected WITHOUT a deadline and never answers those queued when the session
  * expires — every call here is therefore raced against a deadline and the session's death.
  * It cannot remove a watcher: a watch that is no longer wanted is only ignored when it fires.
+ * And it has no read timeout at all: a server that accepts the TCP connection but never
+ * answers (ZooKeeper 3.8 does exactly that to a client connecting while it loads its
+ * database: an NPE in its worker leaves the socket open) or a half-open connection would
+ * hang the session forever. `watchLiveness` adds the Java client's timeouts: a handshake
+ * must complete within min(2 s, session timeout / servers / 2), and a connected session
+ * must hear from the server within 2/3 of the session timeout (it pings every 1/3);
+ * otherwise the socket is dropped and the library reconnects, to the next server.
  */
 import * as zookeeper from 'node-zookeeper-client';
 
@@ -38,7 +45,10 @@ interface JuteResponse {
 }
 interface ConnectionManagerInternals {
   state: number;
+  servers: unknown[];
   socket?: { remoteAddress?: string; remotePort?: number; destroy(): void };
+  onSocketConnected(this: ConnectionManagerInternals): void;
+  onSocketData(this: ConnectionManagerInternals, data: Buffer): void;
   queue(request: unknown, callback: (error: Error | null, response?: JuteResponse) => void): void;
   connect(): void;
   setState(state: number): void;
@@ -46,6 +56,8 @@ interface ConnectionManagerInternals {
 }
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const jute = require('node-zookeeper-client/lib/jute') as JuteModule;
+const CM_CONNECTING = 1;
+const CM_CONNECTED = 2;
 const CM_CLOSED = -2;
 
 export const ZK_ERROR = zookeeper.Exception as unknown as {
@@ -121,6 +133,9 @@ export class ZooKeeperSession {
   private ended = false;
   private connectedNow = false;
   private deathReject!: (e: ZooKeeperCallError) => void;
+  private readonly liveness: NodeJS.Timeout;
+  private socketConnectedAt = 0;
+  private lastReceivedAt = 0;
   /** Rejects once the session is unusable for good (expired or closed). Never resolves. */
   readonly dead: Promise<never>;
 
@@ -135,6 +150,7 @@ export class ZooKeeperSession {
       this.deathReject = reject;
     });
     this.dead.catch(() => undefined);
+    this.liveness = this.watchLiveness(sessionTimeoutMs);
     this.client.on('state', (state: zookeeper.State) => {
       if (this.ended) return;
       if (state === zookeeper.State.SYNC_CONNECTED) {
@@ -289,9 +305,48 @@ export class ZooKeeperSession {
     }
   }
 
+  private watchLiveness(requestedTimeoutMs: number): NodeJS.Timeout {
+    const cm = this.cm;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    const onSocketConnected = cm.onSocketConnected;
+    const onSocketData = cm.onSocketData;
+    // The library binds these per socket at connect time, so instance overrides take effect.
+    cm.onSocketConnected = function () {
+      self.socketConnectedAt = Date.now();
+      self.lastReceivedAt = self.socketConnectedAt;
+      onSocketConnected.call(this);
+    };
+    cm.onSocketData = function (data: Buffer) {
+      self.lastReceivedAt = Date.now();
+      onSocketData.call(this, data);
+    };
+    // A new attempt (CONNECTING) or a finished handshake (CONNECTED) ends the handshake clock.
+    cm.on('state', (state) => {
+      if (state === CM_CONNECTING || state === CM_CONNECTED) this.socketConnectedAt = 0;
+    });
+    const handshakeTimeoutMs = Math.max(200, Math.min(2_000, Math.floor(requestedTimeoutMs / Math.max(1, cm.servers.length) / 2)));
+    const timer = setInterval(
+      () => {
+        if (this.ended || cm.socket === undefined) return;
+        const now = Date.now();
+        const handshakeStuck = cm.state === CM_CONNECTING && this.socketConnectedAt > 0 && now - this.socketConnectedAt > handshakeTimeoutMs;
+        const silent = cm.state === CM_CONNECTED && now - this.lastReceivedAt > (this.timeoutMs * 2) / 3;
+        if (handshakeStuck || silent) {
+          this.socketConnectedAt = 0;
+          cm.socket.destroy(); // -> DISCONNECTED, then the library reconnects
+        }
+      },
+      Math.max(50, Math.min(1_000, Math.floor(requestedTimeoutMs / 10))),
+    );
+    timer.unref();
+    return timer;
+  }
+
   private end(reason: ZooKeeperCallError): void {
     if (this.ended) return;
     this.ended = true;
+    clearInterval(this.liveness);
     this.connectedNow = false;
     this.deathReject(reason);
   }

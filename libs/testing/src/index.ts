@@ -2,6 +2,8 @@
 export { freePort, freePorts, fourLetterWord } from './net';
 export { exitedWithin, liveProcesses, spawnProcess, stopAllProcesses } from './process';
 export type { ProcessExit, SpawnedProcess, SpawnOptions } from './process';
+export { startTcpProxy } from './proxy';
+export type { TcpProxy } from './proxy';
 export { removeDir, removeTempDirs, tempDir } from './temp';
 export { sleep, waitFor, withTimeout } from './wait';
 export type { WaitForOptions } from './wait';

@@ -7,6 +7,8 @@ import { removeTempDirs, tempDir } from './temp';
 import { waitFor, withTimeout } from './wait';
 import { startZooKeeper, startZooKeeperEnsemble, ZooKeeperEnsemble, ZooKeeperServer } from './zookeeper';
 
+jest.setTimeout(30_000);
+
 // Every client call is wrapped in a promise with a deadline: an assertion failing inside a
 // node-zookeeper-client callback would otherwise hang the test instead of failing it.
 interface Client {
@@ -165,7 +167,8 @@ describe('leak protection', () => {
     // when the child is SIGKILLed, the harness' reaper must kill the java process.
     const dir = tempDir('leak');
     const swc = await import('@swc/core');
-    for (const name of ['index', 'net', 'process', 'temp', 'wait', 'zookeeper']) {
+    const sources = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && !f.endsWith('.spec.ts'));
+    for (const name of sources.map((f) => f.slice(0, -3))) {
       const out = await swc.transformFile(path.join(__dirname, `${name}.ts`), {
         jsc: { parser: { syntax: 'typescript' }, target: 'es2022' },
         module: { type: 'commonjs' },
@@ -178,10 +181,14 @@ describe('leak protection', () => {
        setInterval(() => {}, 1000);`,
     );
     const child = spawnProcess({ command: process.execPath, args: [path.join(dir, 'main.js')] });
-    const line = await waitFor(() => /java-pid (\d+)/.exec(child.outputTail()), {
-      timeoutMs: 30_000,
-      message: `the child's ZooKeeper (output: ${child.outputTail()})`,
-    });
+    const line = await waitFor(
+      () => {
+        const found = /java-pid (\d+)/.exec(child.outputTail());
+        if (!found && !child.running) throw new Error(`the child exited: ${child.outputTail(10)}`);
+        return found;
+      },
+      { timeoutMs: 20_000, message: "the child's ZooKeeper" },
+    );
     const javaPid = Number(line[1]);
     expect(() => process.kill(javaPid, 0)).not.toThrow();
     child.kill('SIGKILL');
