@@ -343,8 +343,9 @@ describe('ZooKeeperBackend: ZooKeeper restarts and session expiry', () => {
 
     await zk.stop();
     await waitFor(() => backend.state === 'disconnected', { message: 'the backend to notice' });
-    // Calls fail within the bound instead of hanging; a write is not left queued.
-    for (const call of [backend.get('/r'), backend.create('/while-down', b(''))]) {
+    // Calls fail within the bound instead of hanging; a write is not left queued to be
+    // applied after the caller gave up (on the main session or a lease's).
+    for (const call of [backend.get('/r'), backend.create('/while-down', b('')), backend.create('/r/eph-while-down', b(''), { leaseId: longLease.id })]) {
       const started = Date.now();
       expect(await codeOf(call)).toBe('UNAVAILABLE');
       expect(Date.now() - started).toBeLessThan(2_000);
@@ -362,6 +363,7 @@ describe('ZooKeeperBackend: ZooKeeper restarts and session expiry', () => {
     expect(fired.map((f) => f())).toEqual(['changed', 'changed', 'changed']);
 
     expect(await backend.exists('/while-down')).toBeUndefined();
+    expect(await backend.exists('/r/eph-while-down')).toBeUndefined();
     await backend.keepAlive(longLease.id);
     expect(await backend.exists('/r/long')).toBeDefined();
     // The short lease was disconnected for a whole ttl: it is gone, and so is its node soon.

@@ -97,7 +97,6 @@ export class ZooKeeperBackend implements Backend {
   private readonly watches = new Map<ZooKeeperSession, Set<PendingWatch>>();
   private readonly leases = new Map<bigint, LeaseEntry>();
   private readonly listeners: ((state: BackendState) => void)[] = [];
-  private readonly connectWaiters = new Set<() => void>();
   private _state: BackendState = 'disconnected';
   private chrootReady: Promise<void> | undefined;
   private closed = false;
@@ -283,25 +282,12 @@ export class ZooKeeperBackend implements Backend {
       throw new CoordinationError('INVALID_ARGUMENT', `lease ttl ${ttlMs} ms must be a positive integer`);
     }
     const session = new ZooKeeperSession(this.connectionString, ttlMs, this.reconnectDelayMs);
-    const connected = new Promise<void>((resolve) => session.onEvent((e) => e === 'connected' && resolve()));
     session.connect();
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        connected,
-        session.dead,
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new CoordinationError('UNAVAILABLE', `no ZooKeeper connection for a lease session within ${this.operationTimeoutMs} ms`)),
-            this.operationTimeoutMs,
-          );
-        }),
-      ]);
+      await session.waitConnected(Date.now() + this.operationTimeoutMs);
     } catch (e) {
       await session.close();
-      throw toCoordinationError(e, 'grantLease');
-    } finally {
-      clearTimeout(timer);
+      throw new CoordinationError('UNAVAILABLE', `grantLease: no ZooKeeper session within ${this.operationTimeoutMs} ms (${toCoordinationError(e, 'connect').message})`);
     }
     if (this.closed) {
       await session.close();
@@ -339,8 +325,6 @@ export class ZooKeeperBackend implements Backend {
     this.loseWatches(main);
     await main.close();
     this.setState('closed');
-    for (const wake of this.connectWaiters) wake();
-    this.connectWaiters.clear();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -358,8 +342,6 @@ export class ZooKeeperBackend implements Backend {
             'ZooKeeper session connected',
           );
           this.setState('connected');
-          for (const wake of this.connectWaiters) wake();
-          this.connectWaiters.clear();
           break;
         case 'disconnected':
           this.log.warn({ sessionId: session.idHex }, 'ZooKeeper connection lost; reconnecting within the session');
@@ -394,22 +376,13 @@ export class ZooKeeperBackend implements Backend {
   private async connectedSession(deadline: number, what: string): Promise<ZooKeeperSession> {
     for (;;) {
       this.ensureOpen();
-      if (this.session.connected) return this.session;
-      const left = deadline - Date.now();
-      if (left <= 0) {
+      const session = this.session;
+      if (session.connected) return session;
+      if (Date.now() >= deadline) {
         throw new CoordinationError('UNAVAILABLE', `${what}: no ZooKeeper connection (${this.connectionString}) within ${this.operationTimeoutMs} ms`);
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          this.connectWaiters.delete(wake);
-          resolve();
-        }, left);
-        const wake = (): void => {
-          clearTimeout(timer);
-          resolve();
-        };
-        this.connectWaiters.add(wake);
-      });
+      // Ends at the deadline, at connection, or when the session expires (a new one replaces it).
+      await session.waitConnected(deadline).catch(() => undefined);
     }
   }
 
@@ -468,7 +441,12 @@ export class ZooKeeperBackend implements Backend {
       session = await this.connectedSession(deadline, what);
     } else {
       session = lease.session;
-      if (session.isEnded || !this.leases.has(lease.id)) throw leaseExpired(lease.id);
+      try {
+        await session.waitConnected(deadline);
+      } catch {
+        if (session.isEnded || !this.leases.has(lease.id)) throw leaseExpired(lease.id);
+        throw new CoordinationError('UNAVAILABLE', `${what}: the lease's ZooKeeper session is not connected (${this.operationTimeoutMs} ms)`);
+      }
     }
     try {
       return await this.withDeadline(call(session), deadline, what);

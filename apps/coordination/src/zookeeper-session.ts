@@ -130,6 +130,7 @@ export class ZooKeeperSession {
   private readonly client: zookeeper.Client;
   private readonly cm: ConnectionManagerInternals;
   private readonly listeners: ((event: SessionEvent) => void)[] = [];
+  private readonly connectWaiters = new Set<() => void>();
   private ended = false;
   private connectedNow = false;
   private deathReject!: (e: ZooKeeperCallError) => void;
@@ -155,6 +156,8 @@ export class ZooKeeperSession {
       if (this.ended) return;
       if (state === zookeeper.State.SYNC_CONNECTED) {
         this.connectedNow = true;
+        for (const wake of this.connectWaiters) wake();
+        this.connectWaiters.clear();
         this.emit('connected');
       } else if (state === zookeeper.State.DISCONNECTED) {
         this.connectedNow = false;
@@ -201,6 +204,37 @@ export class ZooKeeperSession {
   get server(): string | undefined {
     const s = this.cm.socket;
     return this.connected && s?.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : undefined;
+  }
+
+  /**
+   * Resolves once connected. Rejects with CONNECTION_LOSS at `deadline`, or with the reason
+   * when the session ends. A call is only issued once connected: the library would queue it
+   * without a deadline and send it whenever the connection comes back, long after the
+   * caller gave up.
+   */
+  async waitConnected(deadline: number): Promise<void> {
+    if (this.connected) return;
+    if (this.ended) return this.dead;
+    let timer: NodeJS.Timeout | undefined;
+    let wake: (() => void) | undefined;
+    try {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          wake = resolve;
+          this.connectWaiters.add(resolve);
+        }),
+        this.dead,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new ZooKeeperCallError(ZK_ERROR.CONNECTION_LOSS, 'not connected to ZooKeeper')),
+            Math.max(0, deadline - Date.now()),
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (wake !== undefined) this.connectWaiters.delete(wake);
+    }
   }
 
   // ---------------------------------------------------------------------------------------
