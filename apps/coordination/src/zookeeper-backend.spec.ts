@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zookeeper from 'node-zookeeper-client';
 import type { ZooKeeperEnsemble, ZooKeeperServer } from '@tributary/testing';
-import { spawnProcess, startTcpProxy, startZooKeeper, startZooKeeperEnsemble, stopAllProcesses, tempDir, waitFor, withTimeout } from '@tributary/testing';
+import { removeTempDirs, spawnProcess, startTcpProxy, startZooKeeper, startZooKeeperEnsemble, stopAllProcesses, tempDir, waitFor, withTimeout } from '@tributary/testing';
 import type { Backend, BackendState, WatchFired } from './backend';
 import { CoordinationError } from './backend';
 import { describeBackendConformance } from './backend-conformance';
@@ -35,6 +35,7 @@ afterEach(async () => {
 afterAll(async () => {
   await zk?.cleanup();
   await stopAllProcesses();
+  removeTempDirs();
 });
 
 async function backendOn(connectionString: string, options: Partial<ZooKeeperBackendOptions> = {}): Promise<ZooKeeperBackend> {
