@@ -14,7 +14,7 @@
  * - `campaign` / `observe` for elections; `Election` (election.ts) wraps them.
  */
 import { Metadata, credentials as grpcCredentials, status as GrpcStatus } from '@grpc/grpc-js';
-import type { ChannelCredentials, ClientDuplexStream, ClientOptions, ServiceError } from '@grpc/grpc-js';
+import type { ChannelCredentials, ClientDuplexStream, ClientOptions, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import type {
   ChildrenResponse,
   CreateResponse,
@@ -254,24 +254,39 @@ export class CoordinationClient {
    */
   watch(path: string, handlers: { children?: boolean; fromRevision?: bigint; onEvent: (event: WatchEvent) => void; onError?: (e: CoordinationClientError) => void }): { cancel(): void } {
     let revision = handlers.fromRevision ?? 0n;
+    return this.follow<WatchEvent>(
+      () => this.raw.watch({ path, children: handlers.children ?? false, fromRevision: revision }, waitForReady()),
+      (event) => {
+        revision = event.revision;
+        handlers.onEvent(event);
+      },
+      handlers.onError,
+    );
+  }
+
+  /**
+   * Keeps a server stream open: re-opens it (with backoff) when it ends or fails with a
+   * transient error, until cancelled. A permanent error (bad path, ...) ends it and goes to
+   * `onPermanentError`.
+   */
+  private follow<T>(open: () => ClientReadableStream<T>, onData: (message: T) => void, onPermanentError?: (e: CoordinationClientError) => void): { cancel(): void } {
     let cancelled = false;
     let current: { cancel(): void } | undefined;
     const run = async (): Promise<void> => {
       for (let attempt = 0; !cancelled && !this.closed; ) {
         const ended = await new Promise<CoordinationClientError | undefined>((resolve) => {
-          const stream = this.raw.watch({ path, children: handlers.children ?? false, fromRevision: revision }, waitForReady());
+          const stream = open();
           current = stream;
-          stream.on('data', (event: WatchEvent) => {
+          stream.on('data', (message: T) => {
             attempt = 0;
-            revision = event.revision;
-            handlers.onEvent(event);
+            onData(message);
           });
           stream.on('error', (e) => resolve(toClientError(e)));
           stream.on('end', () => resolve(undefined));
         });
         if (cancelled || this.closed) return;
         if (ended && !ended.retriable && ended.code !== 'INTERNAL') {
-          handlers.onError?.(ended);
+          onPermanentError?.(ended);
           return;
         }
         await sleep(backoffMs(attempt++));
@@ -319,34 +334,7 @@ export class CoordinationClient {
 
   /** Follows the leader of an election (re-subscribing after failures). */
   observe(election: string, onLeader: (event: LeaderEvent) => void): { cancel(): void } {
-    let cancelled = false;
-    let current: { cancel(): void } | undefined;
-    const run = async (): Promise<void> => {
-      for (let attempt = 0; !cancelled && !this.closed; ) {
-        await new Promise<void>((resolve) => {
-          const stream = this.raw.observe({ election }, waitForReady());
-          current = stream;
-          stream.on('data', (event: LeaderEvent) => {
-            attempt = 0;
-            onLeader(event);
-          });
-          stream.on('error', () => resolve());
-          stream.on('end', () => resolve());
-        });
-        if (cancelled || this.closed) return;
-        await sleep(backoffMs(attempt++));
-      }
-    };
-    void run();
-    const handle = {
-      cancel: () => {
-        cancelled = true;
-        current?.cancel();
-        this.closers.delete(handle.cancel);
-      },
-    };
-    this.closers.add(handle.cancel);
-    return handle;
+    return this.follow<LeaderEvent>(() => this.raw.observe({ election }, waitForReady()), onLeader);
   }
 
   /** Stops every background activity and closes the channel (leases are not revoked). */

@@ -376,71 +376,28 @@ export function validateUncompressedFast(buf: Buffer, start: number, end: number
   let maxTimestamp = -Infinity;
   let deltaOfMax = 0;
   let nullKeys = 0;
-  let b = 0;
   let raw = 0;
-  let shift = 0;
   for (let i = 0; i < count; i++) {
     // length
-    raw = buf[p++]!;
-    if (raw & 0x80) {
-      raw &= 0x7f;
-      shift = 7;
-      do {
-        b = buf[p++]!;
-        raw |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 28);
-    } else {
-      b = raw;
-    }
-    if (b & 0x80 || p > end) return undefined;
+    raw = readRawVarint28(buf, p);
+    p = varintEnd;
+    if (raw < 0 || p > end) return undefined;
     const length = (raw >>> 1) ^ -(raw & 1);
     if (length < MIN_RECORD_BYTES - 1 || length > end - p) return undefined;
     const recordEnd = p + length;
-    p += 1; // attributes
-    // timestampDelta
-    raw = buf[p++]!;
-    if (raw & 0x80) {
-      raw &= 0x7f;
-      shift = 7;
-      do {
-        b = buf[p++]!;
-        raw |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 28);
-    } else {
-      b = raw;
-    }
-    if (b & 0x80) return undefined;
+    // attributes (1 byte), timestampDelta
+    raw = readRawVarint28(buf, p + 1);
+    p = varintEnd;
+    if (raw < 0) return undefined;
     const ts = baseTimestamp + ((raw >>> 1) ^ -(raw & 1));
     // offsetDelta must be i
-    raw = buf[p++]!;
-    if (raw & 0x80) {
-      raw &= 0x7f;
-      shift = 7;
-      do {
-        b = buf[p++]!;
-        raw |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 28);
-    } else {
-      b = raw;
-    }
-    if (b & 0x80 || p >= recordEnd || ((raw >>> 1) ^ -(raw & 1)) !== i) return undefined;
+    raw = readRawVarint28(buf, p);
+    p = varintEnd;
+    if (raw < 0 || p >= recordEnd || ((raw >>> 1) ^ -(raw & 1)) !== i) return undefined;
     // keyLength and the key
-    raw = buf[p++]!;
-    if (raw & 0x80) {
-      raw &= 0x7f;
-      shift = 7;
-      do {
-        b = buf[p++]!;
-        raw |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 28);
-    } else {
-      b = raw;
-    }
-    if (b & 0x80 || p >= recordEnd) return undefined;
+    raw = readRawVarint28(buf, p);
+    p = varintEnd;
+    if (raw < 0 || p >= recordEnd) return undefined;
     if (raw & 1) {
       if (raw !== 1) return undefined; // only -1 (null) may be negative
       nullKeys++;
@@ -448,19 +405,9 @@ export function validateUncompressedFast(buf: Buffer, start: number, end: number
       p += raw >>> 1;
     }
     // valueLength and the value
-    raw = buf[p++]!;
-    if (raw & 0x80) {
-      raw &= 0x7f;
-      shift = 7;
-      do {
-        b = buf[p++]!;
-        raw |= (b & 0x7f) << shift;
-        shift += 7;
-      } while (b & 0x80 && shift < 28);
-    } else {
-      b = raw;
-    }
-    if (b & 0x80 || p >= recordEnd) return undefined;
+    raw = readRawVarint28(buf, p);
+    p = varintEnd;
+    if (raw < 0 || p >= recordEnd) return undefined;
     if (raw & 1) {
       if (raw !== 1) return undefined;
     } else {
@@ -479,6 +426,33 @@ export function validateUncompressedFast(buf: Buffer, start: number, end: number
   }
   if (p !== end) return undefined;
   return { recordsCount: count, maxTimestamp, offsetDeltaOfMaxTimestamp: deltaOfMax, nullKeyCount: nullKeys, uncompressedBytes: end - start };
+}
+
+/** Where the last readRawVarint28 stopped (module state, so the hot loop allocates nothing). */
+let varintEnd = 0;
+
+/**
+ * The raw (still zig-zag encoded) varint of at most 4 bytes (28 bits) at `p`, or -1 when it
+ * is longer; sets `varintEnd`. Past the end of `buf` bytes read as 0, which ends the varint:
+ * the callers' bound checks then reject the record.
+ */
+function readRawVarint28(buf: Buffer, p: number): number {
+  let b = buf[p++]!;
+  if (!(b & 0x80)) {
+    varintEnd = p;
+    return b;
+  }
+  let raw = b & 0x7f;
+  for (let shift = 7; shift < 28; shift += 7) {
+    b = buf[p++]!;
+    raw |= (b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      varintEnd = p;
+      return raw;
+    }
+  }
+  varintEnd = p;
+  return -1;
 }
 
 const nativeValidate = nativeRecords?.validateRecords;
