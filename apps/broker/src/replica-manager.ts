@@ -1,0 +1,311 @@
+/**
+ * ReplicaManager: the partitions this broker hosts and the data-plane requests on them —
+ * Produce, Fetch (long-poll), ListOffsets — with Kafka's per-partition error codes.
+ *
+ * A hosted partition has a role, a closed set of cases: `leader` (with its leader epoch and
+ * in-sync replicas) or `follower` (of a leader, at an epoch). Only leaders take produce and
+ * consumer fetches. Until replication exists (issue 5) a leader's ISR is itself, so its high
+ * watermark follows its log end offset as soon as an append is written.
+ *
+ * Waiting requests live in purgatories keyed by `topic-partition` (purgatory.ts): a fetch
+ * that found fewer than min_bytes is parked until an append to one of its partitions
+ * completes it or max_wait_ms passes — no polling.
+ *
+ * Buffers: produced record bytes are the request's own buffer, handed to the log (which
+ * rewrites offsets in place); fetched bytes are views the log read for this response.
+ */
+import type {
+  FetchPartitionResponse,
+  FetchRequest,
+  FetchResponse,
+  ListOffsetsPartitionResponse,
+  ListOffsetsRequest,
+  ListOffsetsResponse,
+  ProducePartitionResponse,
+  ProduceRequest,
+  ProduceResponse,
+} from '@tributary/proto';
+import type { LogManager, PartitionLog, TopicPartition } from '@tributary/log';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP } from '@tributary/log';
+import { ErrorCode, TributaryError } from '@tributary/records';
+import { Purgatory } from './purgatory';
+
+export type ReplicaRole =
+  | { kind: 'leader'; leaderEpoch: number; isr: readonly number[] }
+  | { kind: 'follower'; leaderId: number; leaderEpoch: number };
+
+export interface HostedPartition {
+  topicPartition: TopicPartition;
+  log: PartitionLog;
+  role: ReplicaRole;
+  /** min.insync.replicas of the topic. */
+  minInsyncReplicas: number;
+}
+
+export interface ReplicaManagerOptions {
+  brokerId: number;
+  logManager: LogManager;
+  /** Longest long-poll a fetch may ask for (default 30 s). */
+  maxFetchWaitMs?: number;
+}
+
+const CONSUMER_REPLICA_ID = -1;
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** The per-partition error of a failure, keeping Kafka codes and saying what happened. */
+function errorOf(e: unknown): { errorCode: ErrorCode; errorMessage: string } {
+  const error = TributaryError.from(e);
+  return { errorCode: error.code, errorMessage: error.message };
+}
+
+export class ReplicaManager {
+  private readonly partitions = new Map<string, HostedPartition>();
+  readonly fetchPurgatory = new Purgatory('fetch');
+  private readonly maxFetchWaitMs: number;
+
+  constructor(private readonly options: ReplicaManagerOptions) {
+    this.maxFetchWaitMs = options.maxFetchWaitMs ?? 30_000;
+  }
+
+  get brokerId(): number {
+    return this.options.brokerId;
+  }
+
+  /** Hosts `tp` as leader at `leaderEpoch` (creating its log if needed). */
+  becomeLeader(tp: TopicPartition, leaderEpoch: number, options: { minInsyncReplicas?: number } = {}): HostedPartition {
+    const log = this.options.logManager.getOrCreateLog(tp);
+    const hosted: HostedPartition = {
+      topicPartition: tp,
+      log,
+      role: { kind: 'leader', leaderEpoch, isr: [this.options.brokerId] },
+      minInsyncReplicas: options.minInsyncReplicas ?? 1,
+    };
+    // Alone in the ISR: everything written is committed.
+    log.updateHighWatermark(log.logEndOffset);
+    this.partitions.set(partitionKey(tp.topic, tp.partition), hosted);
+    return hosted;
+  }
+
+  getPartition(topic: string, partition: number): HostedPartition | undefined {
+    return this.partitions.get(partitionKey(topic, partition));
+  }
+
+  allPartitions(): HostedPartition[] {
+    return [...this.partitions.values()];
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Produce
+
+  async produce(req: ProduceRequest): Promise<ProduceResponse> {
+    const acksValid = req.acks === 0 || req.acks === 1 || req.acks === -1;
+    const topics = await Promise.all(
+      req.topics.map(async (topic) => ({
+        name: topic.name,
+        partitions: await Promise.all(
+          topic.partitions.map(async (p): Promise<ProducePartitionResponse> => {
+            const base = { index: p.index, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
+            if (!acksValid) {
+              return { ...base, errorCode: ErrorCode.INVALID_REQUIRED_ACKS, errorMessage: `acks must be -1 (all), 0 or 1, not ${req.acks}` };
+            }
+            const hosted = this.getPartition(topic.name, p.index);
+            const refusal = this.leaderRefusal(topic.name, p.index, hosted);
+            if (refusal || !hosted) return { ...base, ...refusal! };
+            const role = hosted.role as Extract<ReplicaRole, { kind: 'leader' }>;
+            if (req.acks === -1 && role.isr.length < hosted.minInsyncReplicas) {
+              return {
+                ...base,
+                errorCode: ErrorCode.NOT_ENOUGH_REPLICAS,
+                errorMessage: `${topic.name}-${p.index} has ${role.isr.length} in-sync replicas, min.insync.replicas is ${hosted.minInsyncReplicas}`,
+              };
+            }
+            const segmentBytes = hosted.log.currentConfig.segmentBytes;
+            if (p.records.length > segmentBytes) {
+              return {
+                ...base,
+                errorCode: ErrorCode.RECORD_LIST_TOO_LARGE,
+                errorMessage: `${p.records.length} bytes of records for ${topic.name}-${p.index} exceed segment.bytes ${segmentBytes}`,
+              };
+            }
+            try {
+              const info = await hosted.log.appendAsLeader(p.records, role.leaderEpoch);
+              this.onLeaderAppend(hosted);
+              return {
+                index: p.index,
+                errorCode: ErrorCode.NONE,
+                errorMessage: '',
+                baseOffset: BigInt(info.firstOffset),
+                logAppendTimeMs: BigInt(info.logAppendTimeMs),
+                logStartOffset: BigInt(hosted.log.logStartOffset),
+              };
+            } catch (e) {
+              return { ...base, ...errorOf(e) };
+            }
+          }),
+        ),
+      })),
+    );
+    return { topics, throttleTimeMs: 0 };
+  }
+
+  /** After a write on a leader: move the HW (ISR of one) and wake waiting fetches. */
+  private onLeaderAppend(hosted: HostedPartition): void {
+    if (hosted.role.kind === 'leader' && hosted.role.isr.length === 1) {
+      hosted.log.maybeAdvanceHighWatermark(hosted.log.logEndOffset);
+    }
+    this.fetchPurgatory.checkAndComplete(partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition));
+  }
+
+  /** Why a partition cannot serve as leader here, or undefined if it can. */
+  private leaderRefusal(topic: string, partition: number, hosted: HostedPartition | undefined, currentLeaderEpoch = -1): { errorCode: ErrorCode; errorMessage: string } | undefined {
+    if (!hosted) {
+      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `this broker does not host ${topic}-${partition} (refresh metadata)` };
+    }
+    if (hosted.role.kind !== 'leader') {
+      return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: `broker ${this.options.brokerId} is not the leader of ${topic}-${partition} (refresh metadata)` };
+    }
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch < hosted.role.leaderEpoch) {
+      return { errorCode: ErrorCode.FENCED_LEADER_EPOCH, errorMessage: `leader epoch ${currentLeaderEpoch} is older than ${hosted.role.leaderEpoch}` };
+    }
+    if (currentLeaderEpoch > hosted.role.leaderEpoch) {
+      return { errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH, errorMessage: `leader epoch ${currentLeaderEpoch} is newer than ${hosted.role.leaderEpoch}` };
+    }
+    return undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Fetch
+
+  /**
+   * Answers at once when min_bytes are available (or on any error, or max_wait_ms 0);
+   * otherwise waits in the purgatory until an append brings enough bytes or max_wait_ms
+   * passes. At least one whole batch is returned for the first partition with data, even
+   * above max_bytes, so a consumer never stalls.
+   */
+  fetch(req: FetchRequest): Promise<FetchResponse> {
+    if (req.maxWaitMs < 0 || req.minBytes < 0 || req.maxBytes < 0) {
+      return Promise.resolve(this.fetchError(req, ErrorCode.INVALID_FETCH_SIZE, 'max_wait_ms, min_bytes and max_bytes must not be negative'));
+    }
+    const maxWaitMs = Math.min(req.maxWaitMs, this.maxFetchWaitMs);
+    return new Promise((resolve) => {
+      let latest: { response: FetchResponse; bytes: number; errors: boolean } | undefined;
+      const attempt = (): boolean => {
+        latest = this.readForFetch(req);
+        return latest.errors || latest.bytes >= Math.max(1, req.minBytes) || maxWaitMs === 0;
+      };
+      const keys = req.topics.flatMap((t) => t.partitions.map((p) => partitionKey(t.name, p.index)));
+      this.fetchPurgatory.watch(
+        {
+          tryComplete: () => {
+            if (!attempt()) return false;
+            resolve(latest!.response);
+            return true;
+          },
+          onExpire: () => {
+            attempt();
+            resolve(latest!.response);
+          },
+        },
+        keys,
+        maxWaitMs,
+      );
+    });
+  }
+
+  private readForFetch(req: FetchRequest): { response: FetchResponse; bytes: number; errors: boolean } {
+    const isConsumer = req.replicaId === CONSUMER_REPLICA_ID;
+    let budget = req.maxBytes > 0 ? req.maxBytes : Number.MAX_SAFE_INTEGER;
+    let bytes = 0;
+    let errors = false;
+    let firstWithData = true;
+    const topics = req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p): FetchPartitionResponse => {
+        const hosted = this.getPartition(t.name, p.index);
+        const empty = { index: p.index, highWatermark: -1n, logStartOffset: -1n, records: Buffer.alloc(0) };
+        const refusal = this.leaderRefusal(t.name, p.index, hosted, p.currentLeaderEpoch);
+        if (refusal || !hosted) {
+          errors = true;
+          return { ...empty, ...refusal! };
+        }
+        const log = hosted.log;
+        const hw = log.highWatermark;
+        const meta = { index: p.index, highWatermark: BigInt(hw), logStartOffset: BigInt(log.logStartOffset) };
+        const offset = Number(p.fetchOffset);
+        if (!Number.isSafeInteger(offset) || offset < 0) {
+          errors = true;
+          return { ...meta, records: Buffer.alloc(0), errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: `fetch offset ${p.fetchOffset} is not valid` };
+        }
+        const limit = Math.min(p.partitionMaxBytes > 0 ? p.partitionMaxBytes : budget, budget);
+        try {
+          const { records } = log.read(offset, limit, { maxOffset: isConsumer ? hw : log.logEndOffset, minOneBatch: firstWithData });
+          if (records.length > 0) {
+            firstWithData = false;
+            budget = Math.max(0, budget - records.length);
+            bytes += records.length;
+          }
+          return { ...meta, records, errorCode: ErrorCode.NONE, errorMessage: '' };
+        } catch (e) {
+          errors = true;
+          return { ...meta, records: Buffer.alloc(0), ...errorOf(e) };
+        }
+      }),
+    }));
+    return { response: { topics, throttleTimeMs: 0 }, bytes, errors };
+  }
+
+  private fetchError(req: FetchRequest, errorCode: ErrorCode, errorMessage: string): FetchResponse {
+    return {
+      throttleTimeMs: 0,
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ index: p.index, errorCode, errorMessage, highWatermark: -1n, logStartOffset: -1n, records: Buffer.alloc(0) })),
+      })),
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // ListOffsets
+
+  listOffsets(req: ListOffsetsRequest): ListOffsetsResponse {
+    const isConsumer = req.replicaId === CONSUMER_REPLICA_ID;
+    return {
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p): ListOffsetsPartitionResponse => {
+          const none = { index: p.index, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
+          const hosted = this.getPartition(t.name, p.index);
+          const refusal = this.leaderRefusal(t.name, p.index, hosted, p.currentLeaderEpoch);
+          if (refusal || !hosted) return { ...none, ...refusal! };
+          const log = hosted.log;
+          const visibleEnd = isConsumer ? log.highWatermark : log.logEndOffset;
+          const ts = Number(p.timestamp);
+          if (!Number.isSafeInteger(ts) || ts < MAX_TIMESTAMP) {
+            return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp ${p.timestamp} is not valid (-1 latest, -2 earliest, -3 max, or ms ≥ 0)` };
+          }
+          if (ts === LATEST_TIMESTAMP) {
+            return { ...none, offset: BigInt(visibleEnd), leaderEpoch: log.latestEpoch, errorCode: ErrorCode.NONE, errorMessage: '' };
+          }
+          if (ts === EARLIEST_TIMESTAMP) {
+            return { ...none, offset: BigInt(log.logStartOffset), leaderEpoch: log.leaderEpochCache.all[0]?.epoch ?? -1, errorCode: ErrorCode.NONE, errorMessage: '' };
+          }
+          try {
+            const found = log.fetchOffsetByTimestamp(ts);
+            if (!found || found.offset >= visibleEnd) return { ...none, errorCode: ErrorCode.NONE, errorMessage: '' };
+            return { index: p.index, timestamp: BigInt(found.timestamp), offset: BigInt(found.offset), leaderEpoch: found.leaderEpoch, errorCode: ErrorCode.NONE, errorMessage: '' };
+          } catch (e) {
+            return { ...none, ...errorOf(e) };
+          }
+        }),
+      })),
+    };
+  }
+
+  /** Answers every parked request (shutdown). */
+  shutdown(): void {
+    this.fetchPurgatory.expireAll();
+  }
+}
