@@ -20,11 +20,58 @@
  *   disconnected for a whole ttl (ZooKeeper may have expired it: the holder must not
  *   believe it still holds the lease); if this process dies, ZooKeeper expires it after
  *   the ttl. Either way the ephemerals vanish.
+ * - Lease failover: several replicas serve one ensemble and a lease must survive the replica
+ *   that granted it (crashed, or the client's connection moved). See "Lease failover" below.
  * - Watches are ZooKeeper's one-shot watches set by getData / getChildren (or exists on an
  *   absent node, which fires on creation) on the main session. A disconnection keeps them
  *   (the client re-registers them on reconnect and the server fires those whose node changed
  *   meanwhile); a session expiry or close loses them: pending watches then resolve 'lost'.
  */
+/*
+ * Lease failover
+ * --------------
+ * Stored: at grant, the lease's own session creates the EPHEMERAL node
+ * `<chroot>/.leases/<id as 16 hex digits>` holding JSON `{ password, ttlMs, holder }`:
+ * the session password (hex) — with the id, all a replica needs to re-attach to the session
+ * (node-zookeeper-client `createClient(..., { sessionId, sessionPassword })`) —, the ttl, and
+ * an opaque token of the replica currently holding the session's connection. The node
+ * vanishes with the session. `/.leases` (created with the chroot) is RESERVED: user paths
+ * under it are refused (INVALID_ARGUMENT, here and in paths.ts) and it is left out of the
+ * root's children (the root's numChildren too; its cversion/pzxid do count it).
+ * SECURITY: whoever can read the ZooKeeper tree can take over any lease (and end it). The
+ * Tributary API never returns these nodes; ZooKeeper itself must be protected (ACLs/auth,
+ * network policy) — today every node is OPEN_ACL_UNSAFE.
+ *
+ * Adoption: keepAlive / create / multi with a lease / revoke for a lease this replica does
+ * not hold: read `/.leases/<id>` (absent → LEASE_EXPIRED), write holder := this replica
+ * (through the main session), THEN re-attach a session with id + password and the lease
+ * ttl as timeout (expired → LEASE_EXPIRED), and hold it like a granted lease (same keepAlive
+ * deadline and rules). Concurrent adoptions in one replica share one attempt.
+ *
+ * Takeover: ZooKeeper lets one connection hold a session; when another client re-attaches,
+ * the server closes the older connection (same server), or that connection stays open but
+ * no longer owns the session (another server of an ensemble). node-zookeeper-client would
+ * reconnect the dropped one and steal the session back (ping-pong), so a lease session is
+ * never reconnected by the library: once connected, a lost connection DETACHES it
+ * (`ZooKeeperSession.abandon()`: socket dropped, no closeSession, the session lives on in
+ * ZooKeeper). A detached lease stays known here with its deadline: a keepAlive for it
+ * re-attaches (LEASE_EXPIRED if the session is gone; answered as alive if ZooKeeper does
+ * not answer within ttl/4, the attempt going on); a create / multi / revoke re-attaches
+ * first (bounded by the operation timeout). That covers both a network blip and a lease that
+ * came back after being served elsewhere; only clients' calls move a session, never the
+ * replicas by themselves.
+ *
+ * Ending: when no keepAlive came within the ttl (or a lease stayed detached a whole ttl, or
+ * on close()), the replica reads the holder token first: if another replica has adopted
+ * the lease, it only forgets it locally (never closeSession: ZooKeeper does not check who
+ * closes a session, so a stale connection could kill the adopter's lease). Otherwise it
+ * ends the session (closeSession if attached; if detached the session expires in ZooKeeper
+ * within the ttl since no one is connected to it) and remembers the id as ended, so this
+ * replica answers LEASE_EXPIRED for it even if ZooKeeper (e.g. restored after a restart)
+ * still has the session for a while. A replica that dies holds nothing: its leases live
+ * on in ZooKeeper for their ttl, adoptable by any replica.
+ */
+import { randomBytes } from 'node:crypto';
 import type {
   Backend,
   BackendState,
@@ -69,11 +116,29 @@ export interface ZooKeeperBackendOptions {
 interface LeaseEntry {
   id: bigint;
   ttlMs: number;
-  session: ZooKeeperSession;
+  password: Buffer;
+  /** The attached session; undefined while detached (see "Lease failover"). */
+  session: ZooKeeperSession | undefined;
+  /** A re-attach in progress. */
+  attaching: Promise<ZooKeeperSession> | undefined;
   /** Fires when no keepAlive came within the ttl. */
   deadline: NodeJS.Timeout;
-  /** Runs while the session is disconnected; fires after a whole ttl without a connection. */
-  disconnectedTimer?: NodeJS.Timeout;
+  /** When the deadline is due (a keepAlive during the holder check keeps the lease). */
+  expiresAt: number;
+  /** Runs while detached; fires after a whole ttl without a session. */
+  detachedTimer?: NodeJS.Timeout;
+}
+
+/** The reserved top-level node (under the chroot) holding one node per live lease. */
+export const LEASES_DIR = '/.leases';
+const LEASES_NAME = LEASES_DIR.slice(1);
+/** How many ended lease ids a replica remembers (answering LEASE_EXPIRED without a look-up). */
+const ENDED_LEASES_KEPT = 10_000;
+
+interface LeaseRecord {
+  password: string;
+  ttlMs: number;
+  holder: string;
 }
 
 /** A pending one-shot watch; `resolve` is dropped on cancel so nothing stays reachable. */
@@ -96,9 +161,17 @@ export class ZooKeeperBackend implements Backend {
   /** Watches pending on each main session: resolved 'lost' when that session ends. */
   private readonly watches = new Map<ZooKeeperSession, Set<PendingWatch>>();
   private readonly leases = new Map<bigint, LeaseEntry>();
+  /** Adoptions in progress (one per lease id). */
+  private readonly adopting = new Map<bigint, Promise<LeaseEntry>>();
+  /** Leases this replica ended (see "Ending"), oldest first. */
+  private readonly ended = new Set<bigint>();
+  /** This replica's holder token in lease nodes. */
+  readonly replicaToken = randomBytes(8).toString('hex');
   private readonly listeners: ((state: BackendState) => void)[] = [];
   private _state: BackendState = 'disconnected';
   private chrootReady: Promise<void> | undefined;
+  /** `/.leases` exists under the chroot (the root's numChildren then leaves it out). */
+  private leasesDirReady = false;
   private closed = false;
 
   constructor(options: ZooKeeperBackendOptions) {
@@ -149,21 +222,21 @@ export class ZooKeeperBackend implements Backend {
   async get(path: string): Promise<NodeData> {
     return this.read(`get ${path}`, async (s) => {
       const { data, stat } = await s.getData(this.full(path));
-      return { data, stat: toNodeStat(stat) };
+      return { data, stat: this.statOf(path, stat) };
     });
   }
 
   async exists(path: string): Promise<NodeStat | undefined> {
     return this.read(`exists ${path}`, async (s) => {
       const stat = await s.exists(this.full(path));
-      return stat === null ? undefined : toNodeStat(stat);
+      return stat === null ? undefined : this.statOf(path, stat);
     });
   }
 
   async children(path: string): Promise<{ names: string[]; stat: NodeStat }> {
     return this.read(`children ${path}`, async (s) => {
       const { children, stat } = await s.getChildren(this.full(path));
-      return { names: [...children].sort(), stat: toNodeStat(stat) };
+      return { names: this.userChildren(path, children), stat: this.statOf(path, stat) };
     });
   }
 
@@ -175,7 +248,7 @@ export class ZooKeeperBackend implements Backend {
         try {
           try {
             const { data, stat } = await s.getData(full, watch.watcher);
-            return { node: { data, stat: toNodeStat(stat) }, changed: watch.changed, cancel: watch.cancel };
+            return { node: { data, stat: this.statOf(path, stat) }, changed: watch.changed, cancel: watch.cancel };
           } catch (e) {
             if (!isNoNode(e)) throw e;
           }
@@ -202,7 +275,7 @@ export class ZooKeeperBackend implements Backend {
           try {
             const { children, stat } = await s.getChildren(full, watch.watcher);
             return {
-              children: { names: [...children].sort(), stat: toNodeStat(stat) },
+              children: { names: this.userChildren(path, children), stat: this.statOf(path, stat) },
               changed: watch.changed,
               cancel: watch.cancel,
             };
@@ -225,16 +298,17 @@ export class ZooKeeperBackend implements Backend {
   // Writes: one attempt each (a lost connection leaves the outcome unknown: UNAVAILABLE).
 
   async create(path: string, data: Buffer, options: CreateOptions = {}): Promise<{ path: string; stat: NodeStat }> {
-    const lease = this.leaseFor(options.leaseId);
-    const mode = modeOf(lease !== undefined, options.sequential === true);
-    return this.write(`create ${path}`, lease, async (s) => {
-      const created = await s.create(this.full(path), data, mode);
-      return { path: this.relative(created.path), stat: freshStat(created.zxid, data.length, lease?.id ?? 0n) };
+    const full = this.full(path);
+    const leaseId = options.leaseId === undefined || options.leaseId === 0n ? undefined : options.leaseId;
+    const mode = modeOf(leaseId !== undefined, options.sequential === true);
+    return this.write(`create ${path}`, leaseId, async (s) => {
+      const created = await s.create(full, data, mode);
+      return { path: this.relative(created.path), stat: freshStat(created.zxid, data.length, leaseId ?? 0n) };
     });
   }
 
   async set(path: string, data: Buffer, expectedVersion: number): Promise<NodeStat> {
-    return this.write(`set ${path}`, undefined, async (s) => toNodeStat(await s.setData(this.full(path), data, expectedVersion)));
+    return this.write(`set ${path}`, undefined, async (s) => this.statOf(path, await s.setData(this.full(path), data, expectedVersion)));
   }
 
   async delete(path: string, expectedVersion: number): Promise<void> {
@@ -250,7 +324,7 @@ export class ZooKeeperBackend implements Backend {
       throw new CoordinationError('INVALID_ARGUMENT', 'a multi can create ephemeral nodes of one lease only');
     }
     const [leaseId] = leaseIds;
-    const lease = this.leaseFor(leaseId);
+    this.ensureOpen();
     const raw: RawTxnOp[] = ops.map((op) => {
       const path = this.full(op.path);
       switch (op.kind) {
@@ -267,9 +341,9 @@ export class ZooKeeperBackend implements Backend {
           return { type: OP.CHECK, path, version: op.expectedVersion };
       }
     });
-    return this.write('multi', lease, async (s) => {
+    return this.write('multi', leaseId, async (s) => {
       const { results, zxid } = await s.multi(raw);
-      return ops.map((op, i) => this.opResult(op, results[i], zxid, lease?.id ?? 0n));
+      return ops.map((op, i) => this.opResult(op, results[i], zxid, leaseId ?? 0n));
     });
   }
 
@@ -281,38 +355,85 @@ export class ZooKeeperBackend implements Backend {
     if (!Number.isInteger(ttlMs) || ttlMs <= 0) {
       throw new CoordinationError('INVALID_ARGUMENT', `lease ttl ${ttlMs} ms must be a positive integer`);
     }
-    const session = new ZooKeeperSession(this.connectionString, ttlMs, this.reconnectDelayMs);
+    const deadline = Date.now() + this.operationTimeoutMs;
+    await this.ensureChroot(deadline);
+    const session = new ZooKeeperSession(this.connectionString, ttlMs, this.reconnectDelayMs, { detachOnDisconnect: true });
     session.connect();
     try {
-      await session.waitConnected(Date.now() + this.operationTimeoutMs);
+      await session.waitConnected(deadline);
     } catch (e) {
       await session.close();
       throw new CoordinationError('UNAVAILABLE', `grantLease: no ZooKeeper session within ${this.operationTimeoutMs} ms (${toCoordinationError(e, 'connect').message})`);
+    }
+    const id = session.id;
+    const granted = session.timeoutMs;
+    const password = session.password;
+    try {
+      // Created by the lease's own session: it vanishes with the lease.
+      await this.withDeadline(session.create(this.leasePath(id), this.leaseRecord(password, granted), CREATE_MODE.EPHEMERAL), deadline, 'grantLease');
+    } catch (e) {
+      await session.close();
+      throw new CoordinationError('UNAVAILABLE', `grantLease: could not record the lease (${toCoordinationError(e, 'create').message})`);
     }
     if (this.closed) {
       await session.close();
       throw closedError();
     }
-    const id = session.id;
-    const granted = session.timeoutMs;
-    const entry: LeaseEntry = { id, ttlMs: granted, session, deadline: this.leaseDeadline(id, granted) };
-    this.leases.set(id, entry);
-    session.onEvent((event) => this.onLeaseSessionEvent(entry, event));
+    this.hold(id, granted, password, session);
     this.log.info({ leaseId: session.idHex, requestedTtlMs: ttlMs, ttlMs: granted }, 'lease granted');
     return { id, ttlMs: granted };
   }
 
   async keepAlive(leaseId: bigint): Promise<Lease> {
     this.ensureOpen();
-    const entry = this.leases.get(leaseId);
-    if (entry === undefined) throw leaseExpired(leaseId);
-    clearTimeout(entry.deadline);
-    entry.deadline = this.leaseDeadline(leaseId, entry.ttlMs);
+    const entry = this.leases.get(leaseId) ?? (await this.adopt(leaseId, Date.now() + this.operationTimeoutMs));
+    if (this.leases.get(leaseId) !== entry) throw leaseExpired(leaseId);
+    this.armDeadline(entry);
+    if (entry.session === undefined) {
+      // Detached: re-attach. A lease ZooKeeper says is gone is LEASE_EXPIRED; one that cannot
+      // be re-attached quickly (ZooKeeper unreachable) is answered as alive meanwhile, as
+      // while a connection is being re-established — until it has been detached a whole ttl.
+      const attempt = this.attach(entry, Date.now() + this.operationTimeoutMs);
+      attempt.catch(() => undefined);
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        attempt.then(
+          () => 'ok',
+          (e: unknown) => (e instanceof CoordinationError && e.code === 'LEASE_EXPIRED' ? 'expired' : 'unknown'),
+        ),
+        new Promise<string>((resolve) => (timer = setTimeout(() => resolve('unknown'), Math.max(50, Math.floor(entry.ttlMs / 4))))),
+      ]);
+      clearTimeout(timer);
+      if (outcome === 'expired') throw leaseExpired(leaseId);
+    }
     return { id: leaseId, ttlMs: entry.ttlMs };
   }
 
   async revokeLease(leaseId: bigint): Promise<void> {
-    await this.endLease(leaseId, 'revoked');
+    this.ensureOpen();
+    try {
+      await this.leaseSession(leaseId, Date.now() + this.operationTimeoutMs);
+    } catch (e) {
+      if (e instanceof CoordinationError && e.code === 'LEASE_EXPIRED') return;
+      // Known here but not re-attachable now: forget it (its session expires in ZooKeeper).
+      if (!this.leases.has(leaseId)) throw e;
+    }
+    await this.endLease(leaseId, 'revoked', 'end');
+  }
+
+  /** Models a crash of this process: every connection dropped, no session closed. Then closed. */
+  async abandon(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.leases.values()) {
+      clearTimeout(entry.deadline);
+      clearTimeout(entry.detachedTimer);
+      entry.session?.abandon();
+    }
+    this.leases.clear();
+    this.loseWatches(this.session);
+    this.session.abandon();
+    this.setState('closed');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -321,7 +442,7 @@ export class ZooKeeperBackend implements Backend {
     if (this.closed) return;
     this.closed = true;
     const main = this.session;
-    await Promise.all([...this.leases.keys()].map((id) => this.endLease(id, 'backend closed')));
+    await Promise.all([...this.leases.values()].map((entry) => this.expire(entry, 'closing')));
     this.loseWatches(main);
     await main.close();
     this.setState('closed');
@@ -387,12 +508,11 @@ export class ZooKeeperBackend implements Backend {
   }
 
   private async ensureChroot(deadline: number): Promise<void> {
-    if (this.chroot === '') return;
     if (this.chrootReady === undefined) {
       const attempt = (async () => {
         const s = await this.connectedSession(deadline, 'creating the chroot');
         let path = '';
-        for (const part of this.chroot.slice(1).split('/')) {
+        for (const part of [...this.chroot.slice(1).split('/').filter((p) => p !== ''), LEASES_NAME]) {
           path += `/${part}`;
           try {
             await this.withDeadline(s.create(path, Buffer.alloc(0), CREATE_MODE.PERSISTENT), deadline, `create ${path}`);
@@ -400,6 +520,7 @@ export class ZooKeeperBackend implements Backend {
             if (!(e instanceof ZooKeeperCallError && e.zkCode === ZK_ERROR.NODE_EXISTS)) throw e;
           }
         }
+        this.leasesDirReady = true;
       })();
       this.chrootReady = attempt;
       attempt.catch(() => {
@@ -409,7 +530,7 @@ export class ZooKeeperBackend implements Backend {
     try {
       await this.chrootReady;
     } catch (e) {
-      throw toCoordinationError(e, `creating the chroot ${this.chroot}`);
+      throw toCoordinationError(e, `creating the chroot ${this.chroot || '/'} and ${LEASES_DIR}`);
     }
   }
 
@@ -432,30 +553,23 @@ export class ZooKeeperBackend implements Backend {
     }
   }
 
-  /** One attempt of a write, on the main session or on a lease's. */
-  private async write<T>(what: string, lease: LeaseEntry | undefined, call: (s: ZooKeeperSession) => Promise<T>): Promise<T> {
-    const deadline = Date.now() + this.operationTimeoutMs;
+  /** One attempt of a write, on the main session or on a lease's (adopted or re-attached first if needed). */
+  private async write<T>(
+    what: string,
+    leaseId: bigint | undefined,
+    call: (s: ZooKeeperSession) => Promise<T>,
+    deadline = Date.now() + this.operationTimeoutMs,
+  ): Promise<T> {
     await this.ensureChroot(deadline);
-    let session: ZooKeeperSession;
-    if (lease === undefined) {
-      session = await this.connectedSession(deadline, what);
-    } else {
-      session = lease.session;
-      try {
-        await session.waitConnected(deadline);
-      } catch {
-        if (session.isEnded || !this.leases.has(lease.id)) throw leaseExpired(lease.id);
-        throw new CoordinationError('UNAVAILABLE', `${what}: the lease's ZooKeeper session is not connected (${this.operationTimeoutMs} ms)`);
-      }
-    }
+    const session = leaseId === undefined ? await this.connectedSession(deadline, what) : await this.leaseSession(leaseId, deadline, what);
     try {
       return await this.withDeadline(call(session), deadline, what);
     } catch (e) {
-      if (lease !== undefined && e instanceof ZooKeeperCallError && e.zkCode === ZK_ERROR.SESSION_EXPIRED) {
-        void this.endLease(lease.id, 'session expired');
-        throw leaseExpired(lease.id);
+      if (leaseId !== undefined && e instanceof ZooKeeperCallError && e.zkCode === ZK_ERROR.SESSION_EXPIRED) {
+        void this.endLease(leaseId, 'session expired', 'end');
+        throw leaseExpired(leaseId);
       }
-      if (lease !== undefined && session.isEnded && !this.leases.has(lease.id)) throw leaseExpired(lease.id);
+      if (leaseId !== undefined && session.isEnded && !this.leases.has(leaseId)) throw leaseExpired(leaseId);
       throw toCoordinationError(e, what);
     }
   }
@@ -517,44 +631,239 @@ export class ZooKeeperBackend implements Backend {
   // ---------------------------------------------------------------------------------------
   // Leases
 
-  private leaseFor(leaseId: bigint | undefined): LeaseEntry | undefined {
-    if (leaseId === undefined || leaseId === 0n) return undefined;
-    this.ensureOpen();
-    const entry = this.leases.get(leaseId);
-    if (entry === undefined || entry.session.isEnded) throw leaseExpired(leaseId);
-    return entry;
+  private leasePath(id: bigint): string {
+    return `${this.chroot}${LEASES_DIR}/${BigInt.asUintN(64, id).toString(16).padStart(16, '0')}`;
   }
 
-  private leaseDeadline(id: bigint, ttlMs: number): NodeJS.Timeout {
-    return setTimeout(() => void this.endLease(id, 'no keepAlive within the ttl'), ttlMs);
+  private leaseRecord(password: Buffer, ttlMs: number): Buffer {
+    const record: LeaseRecord = { password: password.toString('hex'), ttlMs, holder: this.replicaToken };
+    return Buffer.from(JSON.stringify(record));
   }
 
-  private onLeaseSessionEvent(entry: LeaseEntry, event: 'connected' | 'disconnected' | 'expired'): void {
-    if (this.leases.get(entry.id) !== entry) return;
-    switch (event) {
-      case 'connected':
-        clearTimeout(entry.disconnectedTimer);
-        entry.disconnectedTimer = undefined;
-        break;
-      case 'disconnected':
-        clearTimeout(entry.disconnectedTimer);
-        entry.disconnectedTimer = setTimeout(() => void this.endLease(entry.id, 'disconnected for a whole ttl'), entry.ttlMs);
-        break;
-      case 'expired':
-        void this.endLease(entry.id, 'session expired');
-        break;
+  /** The lease node's record, or undefined if the lease is gone (one attempt, on the main session). */
+  private async readLease(id: bigint, deadline: number): Promise<LeaseRecord | undefined> {
+    const path = this.leasePath(id);
+    try {
+      const s = this.session;
+      await s.waitConnected(deadline);
+      const { data, stat } = await this.withDeadline(s.getData(path), deadline, `read ${path}`);
+      if (toBigInt(stat.ephemeralOwner) !== id) return undefined;
+      const record = JSON.parse(data.toString()) as Partial<LeaseRecord>;
+      if (typeof record.password !== 'string' || typeof record.ttlMs !== 'number') return undefined;
+      return { password: record.password, ttlMs: record.ttlMs, holder: String(record.holder ?? '') };
+    } catch (e) {
+      if (isNoNode(e)) return undefined;
+      throw toCoordinationError(e, `lease 0x${id.toString(16)}`);
     }
   }
 
-  private async endLease(id: bigint, reason: string): Promise<void> {
+  /** Starts holding an attached lease session here. */
+  private hold(id: bigint, ttlMs: number, password: Buffer, session: ZooKeeperSession): LeaseEntry {
+    const entry: LeaseEntry = { id, ttlMs, password, session: undefined, attaching: undefined, deadline: setTimeout(() => undefined, 0), expiresAt: 0 };
+    this.ended.delete(id);
+    this.leases.set(id, entry);
+    this.armDeadline(entry);
+    this.attached(entry, session);
+    return entry;
+  }
+
+  private attached(entry: LeaseEntry, session: ZooKeeperSession): void {
+    entry.session = session;
+    clearTimeout(entry.detachedTimer);
+    entry.detachedTimer = undefined;
+    session.onEvent((event) => {
+      if (this.leases.get(entry.id) !== entry || entry.session !== session) return;
+      if (event === 'expired') {
+        void this.endLease(entry.id, 'session expired', 'end');
+      } else if (event === 'detached') {
+        // Lost connection, or another replica took the session over: never reconnect by
+        // ourselves (see "Takeover"); a call for the lease re-attaches.
+        entry.session = undefined;
+        this.log.info({ leaseId: session.idHex }, 'lease session detached (connection lost or taken over by another replica)');
+        clearTimeout(entry.detachedTimer);
+        entry.detachedTimer = setTimeout(() => void this.expire(entry, 'detached'), entry.ttlMs);
+      }
+    });
+  }
+
+  private armDeadline(entry: LeaseEntry): void {
+    clearTimeout(entry.deadline);
+    entry.expiresAt = Date.now() + entry.ttlMs;
+    entry.deadline = setTimeout(() => void this.expire(entry, 'deadline'), entry.ttlMs);
+  }
+
+  /** The lease's connected session: held here, re-attached, or adopted. LEASE_EXPIRED if gone. */
+  private async leaseSession(leaseId: bigint, deadline: number, what = 'lease'): Promise<ZooKeeperSession> {
+    this.ensureOpen();
+    const entry = this.leases.get(leaseId) ?? (await this.adopt(leaseId, deadline));
+    const session = entry.session;
+    if (session !== undefined && !session.isEnded) {
+      try {
+        await session.waitConnected(deadline);
+        return session;
+      } catch {
+        if (session.isEnded && entry.session === session) entry.session = undefined;
+        if (!this.leases.has(leaseId)) throw leaseExpired(leaseId);
+        if (entry.session === session) {
+          throw new CoordinationError('UNAVAILABLE', `${what}: the lease's ZooKeeper session is not connected (${this.operationTimeoutMs} ms)`);
+        }
+      }
+    }
+    return this.attach(entry, deadline);
+  }
+
+  /** Re-attaches a detached lease held here (one attempt at a time). */
+  private attach(entry: LeaseEntry, deadline: number): Promise<ZooKeeperSession> {
+    if (entry.session !== undefined && !entry.session.isEnded) return Promise.resolve(entry.session);
+    if (entry.attaching === undefined) {
+      const attempt = this.reattach(entry.id, entry.password, entry.ttlMs, deadline).then(
+        (session) => {
+          if (this.leases.get(entry.id) !== entry || this.closed) {
+            session.abandon();
+            throw leaseExpired(entry.id);
+          }
+          this.attached(entry, session);
+          this.log.info({ leaseId: session.idHex }, 'lease session re-attached');
+          return session;
+        },
+        (e: unknown) => {
+          if (e instanceof CoordinationError && e.code === 'LEASE_EXPIRED') void this.endLease(entry.id, 'session expired', 'end');
+          throw e;
+        },
+      );
+      entry.attaching = attempt;
+      void attempt.then(
+        () => (entry.attaching = undefined),
+        () => (entry.attaching = undefined),
+      );
+    }
+    return entry.attaching;
+  }
+
+  /** Takes over a lease granted by another replica (or forgotten here), through its `/.leases` node. */
+  private adopt(leaseId: bigint, deadline: number): Promise<LeaseEntry> {
+    if (this.ended.has(leaseId) || leaseId <= 0n) return Promise.reject(leaseExpired(leaseId));
+    let attempt = this.adopting.get(leaseId);
+    if (attempt === undefined) {
+      attempt = (async () => {
+        await this.ensureChroot(deadline);
+        const record = await this.readLease(leaseId, deadline);
+        if (record === undefined) throw leaseExpired(leaseId);
+        const password = Buffer.from(record.password, 'hex');
+        const session = await this.reattach(leaseId, password, record.ttlMs, deadline);
+        if (this.closed) {
+          session.abandon();
+          throw closedError();
+        }
+        const existing = this.leases.get(leaseId);
+        if (existing !== undefined) {
+          // Granted/adopted meanwhile (cannot happen with one attempt per id; be safe).
+          session.abandon();
+          return existing;
+        }
+        this.log.info({ leaseId: session.idHex, ttlMs: record.ttlMs, previousHolder: record.holder }, 'lease adopted from another replica');
+        return this.hold(leaseId, record.ttlMs, password, session);
+      })();
+      this.adopting.set(leaseId, attempt);
+      const done = attempt;
+      void done.then(
+        () => this.adopting.delete(leaseId),
+        () => this.adopting.delete(leaseId),
+      );
+    }
+    return attempt;
+  }
+
+  /**
+   * Claims the lease (holder := this replica, so a replica losing it knows it moved), then
+   * re-attaches a session with its id and password. LEASE_EXPIRED if the session is gone.
+   */
+  private async reattach(id: bigint, password: Buffer, ttlMs: number, deadline: number): Promise<ZooKeeperSession> {
+    const path = this.leasePath(id);
+    const record = this.leaseRecord(password, ttlMs);
+    try {
+      await this.write(`claim lease ${path}`, undefined, (s) => s.setData(path, record, -1), deadline);
+    } catch (e) {
+      if (e instanceof CoordinationError && e.code === 'NO_NODE') throw leaseExpired(id);
+      throw e;
+    }
+    const session = new ZooKeeperSession(this.connectionString, ttlMs, this.reconnectDelayMs, { attach: { id, password }, detachOnDisconnect: true });
+    session.connect();
+    try {
+      await session.waitConnected(deadline);
+    } catch (e) {
+      session.abandon();
+      if (e instanceof ZooKeeperCallError && e.zkCode === ZK_ERROR.SESSION_EXPIRED) throw leaseExpired(id);
+      throw new CoordinationError('UNAVAILABLE', `lease 0x${id.toString(16)}: could not re-attach its ZooKeeper session within ${this.operationTimeoutMs} ms`);
+    }
+    if (session.id !== id) {
+      void session.close();
+      throw leaseExpired(id);
+    }
+    return session;
+  }
+
+  /**
+   * The lease's time is up here (no keepAlive, detached too long, or closing). If another
+   * replica has adopted it, only forget it; otherwise end it (see "Ending").
+   */
+  private async expire(entry: LeaseEntry, why: 'deadline' | 'detached' | 'closing'): Promise<void> {
+    if (this.leases.get(entry.id) !== entry) return;
+    const reason = { deadline: 'no keepAlive within the ttl', detached: 'detached for a whole ttl', closing: 'backend closed' }[why];
+    let holder: string | undefined;
+    try {
+      holder = (await this.readLease(entry.id, Date.now() + Math.min(this.operationTimeoutMs, entry.ttlMs)))?.holder;
+    } catch {
+      holder = undefined; // ZooKeeper unreachable: the lease is ours to end
+    }
+    if (this.leases.get(entry.id) !== entry) return;
+    if (holder !== undefined && holder !== this.replicaToken) {
+      await this.endLease(entry.id, `${reason}; held by another replica now`, 'forget');
+      return;
+    }
+    // A keepAlive (or a re-attach) came while reading: the lease goes on.
+    if (why === 'deadline' && entry.expiresAt > Date.now()) return;
+    if (why === 'detached' && entry.session !== undefined) return;
+    await this.endLease(entry.id, reason, 'end');
+  }
+
+  /**
+   * 'end': closes the session if attached (ZooKeeper deletes its nodes), remembers the id as
+   * ended. 'forget': drops the connection only; the session lives on (held elsewhere).
+   */
+  private async endLease(id: bigint, reason: string, how: 'end' | 'forget'): Promise<void> {
     const entry = this.leases.get(id);
     if (entry === undefined) return;
     this.leases.delete(id);
     clearTimeout(entry.deadline);
-    clearTimeout(entry.disconnectedTimer);
-    const log = reason === 'revoked' || reason === 'backend closed' ? this.log.info : this.log.warn;
-    log.call(this.log, { leaseId: entry.session.idHex, reason }, 'lease ended');
-    await entry.session.close();
+    clearTimeout(entry.detachedTimer);
+    const hex = `0x${id.toString(16)}`;
+    const quiet = reason === 'revoked' || reason === 'backend closed' || how === 'forget';
+    const log = quiet ? this.log.info : this.log.warn;
+    log.call(this.log, { leaseId: hex, reason }, how === 'end' ? 'lease ended' : 'lease forgotten here (held by another replica)');
+    const session = entry.session;
+    entry.session = undefined;
+    if (how === 'forget') {
+      session?.abandon();
+      return;
+    }
+    this.ended.add(id);
+    if (this.ended.size > ENDED_LEASES_KEPT) {
+      const [oldest] = this.ended;
+      if (oldest !== undefined) this.ended.delete(oldest);
+    }
+    await session?.close();
+  }
+
+  /** Stat of a user path; the root's numChildren leaves out the reserved `/.leases`. */
+  private statOf(path: string, zkStat: ZkStat): NodeStat {
+    const stat = toNodeStat(zkStat);
+    if (path === '/' && this.leasesDirReady) stat.numChildren = Math.max(0, stat.numChildren - 1);
+    return stat;
+  }
+
+  private userChildren(path: string, names: string[]): string[] {
+    return (path === '/' ? names.filter((n) => n !== LEASES_NAME) : [...names]).sort();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -567,7 +876,7 @@ export class ZooKeeperBackend implements Backend {
       }
       case 'set':
         if (result?.stat === undefined) throw new CoordinationError('UNAVAILABLE', 'multi: ZooKeeper returned no stat for a set');
-        return { kind: 'set', stat: toNodeStat(result.stat) };
+        return { kind: 'set', stat: this.statOf(op.path, result.stat) };
       case 'delete':
         return { kind: 'delete' };
       case 'check':
@@ -576,6 +885,9 @@ export class ZooKeeperBackend implements Backend {
   }
 
   private full(path: string): string {
+    if (path === LEASES_DIR || path.startsWith(`${LEASES_DIR}/`)) {
+      throw new CoordinationError('INVALID_ARGUMENT', `'${path}' is reserved (lease records of the coordination service)`);
+    }
     return path === '/' ? this.chroot || '/' : this.chroot + path;
   }
 

@@ -113,7 +113,22 @@ export type RawTxnOp =
 
 export type TxnOpResult = { type: number; path?: string; stat?: ZkStat; err?: number };
 
-export type SessionEvent = 'connected' | 'disconnected' | 'expired';
+/**
+ * 'detached': a session opened with `detachOnDisconnect` lost its connection after having
+ * been connected; it is ended (see `abandon()`), neither reconnected nor closed.
+ */
+export type SessionEvent = 'connected' | 'disconnected' | 'expired' | 'detached';
+
+export interface SessionOptions {
+  /** Re-attach to this existing session instead of creating one. */
+  attach?: { id: bigint; password: Buffer };
+  /**
+   * Once connected, a lost connection ends this object instead of reconnecting (lease
+   * sessions: another replica may have taken the session over; reconnecting would steal it
+   * back). Before the first connection, failed attempts are retried as usual.
+   */
+  detachOnDisconnect?: boolean;
+}
 
 export type Watcher = (event: unknown) => void;
 
@@ -140,12 +155,21 @@ export class ZooKeeperSession {
   /** Rejects once the session is unusable for good (expired or closed). Never resolves. */
   readonly dead: Promise<never>;
 
-  constructor(connectionString: string, sessionTimeoutMs: number, reconnectDelayMs: number) {
+  private wasConnected = false;
+
+  constructor(connectionString: string, sessionTimeoutMs: number, reconnectDelayMs: number, options: SessionOptions = {}) {
+    const attach = options.attach;
+    let sessionId: Buffer | undefined;
+    if (attach !== undefined) {
+      sessionId = Buffer.alloc(8);
+      sessionId.writeBigInt64BE(attach.id);
+    }
     this.client = zookeeper.createClient(connectionString, {
       sessionTimeout: sessionTimeoutMs,
       spinDelay: reconnectDelayMs,
       retries: 0,
-    });
+      ...(attach !== undefined ? { sessionId, sessionPassword: attach.password } : {}),
+    } as Partial<zookeeper.Option>);
     this.cm = (this.client as unknown as { connectionManager: ConnectionManagerInternals }).connectionManager;
     this.dead = new Promise<never>((_, reject) => {
       this.deathReject = reject;
@@ -156,11 +180,19 @@ export class ZooKeeperSession {
       if (this.ended) return;
       if (state === zookeeper.State.SYNC_CONNECTED) {
         this.connectedNow = true;
+        this.wasConnected = true;
         for (const wake of this.connectWaiters) wake();
         this.connectWaiters.clear();
         this.emit('connected');
       } else if (state === zookeeper.State.DISCONNECTED) {
         this.connectedNow = false;
+        if (options.detachOnDisconnect === true && this.wasConnected) {
+          // Emitted synchronously by the library just before it calls connect() again:
+          // abandon() replaces connect() first, so it never reconnects.
+          this.abandon();
+          this.emit('detached');
+          return;
+        }
         this.emit('disconnected');
       } else if (state === zookeeper.State.EXPIRED) {
         this.connectedNow = false;
@@ -198,6 +230,11 @@ export class ZooKeeperSession {
   /** The timeout the server granted (the requested one until connected). */
   get timeoutMs(): number {
     return this.client.getSessionTimeout();
+  }
+
+  /** The session password (valid once connected): with the id, what re-attaches to the session. */
+  get password(): Buffer {
+    return this.client.getSessionPassword();
   }
 
   /** `host:port` of the server this session is connected to, if any. */
@@ -332,6 +369,20 @@ export class ZooKeeperSession {
     }
     // Never reconnect after this (a client between reconnect attempts would otherwise
     // connect again and revive the session), and drop the socket if it is still there.
+    this.cm.connect = () => this.cm.setState(CM_CLOSED);
+    if (this.cm.state !== CM_CLOSED) {
+      this.cm.setState(CM_CLOSED);
+      this.cm.socket?.destroy();
+    }
+  }
+
+  /**
+   * Drops the connection WITHOUT ending the ZooKeeper session (no closeSession): the server
+   * expires it after its timeout unless some client re-attaches to it. Models a process
+   * death, and lets go of a lease session another replica has taken over.
+   */
+  abandon(): void {
+    this.end(new ZooKeeperCallError(ZK_ERROR.CONNECTION_LOSS, `ZooKeeper session ${this.idHex} was abandoned by this process`));
     this.cm.connect = () => this.cm.setState(CM_CLOSED);
     if (this.cm.state !== CM_CLOSED) {
       this.cm.setState(CM_CLOSED);

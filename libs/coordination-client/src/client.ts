@@ -313,6 +313,18 @@ export class CoordinationClient {
     return keeper;
   }
 
+  /**
+   * Resumes keeping alive a lease granted earlier (possibly through another coordination
+   * replica, or by a previous client of this process): same LeaseKeeper as `grantLease`.
+   * `expired` resolves at once if the service says the lease is gone.
+   */
+  keepLease(leaseId: bigint, ttlMs: number): LeaseKeeper {
+    const keeper = new LeaseKeeper(this, leaseId, ttlMs);
+    this.closers.add(() => keeper.stop());
+    keeper.start();
+    return keeper;
+  }
+
   async revokeLease(leaseId: bigint): Promise<void> {
     await this.call(this.raw.revoke, { leaseId });
   }

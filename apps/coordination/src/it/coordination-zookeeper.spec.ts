@@ -2,12 +2,13 @@
  * The coordination service over a REAL ZooKeeper (Debian package, started by the harness),
  * as real processes: a ZooKeeper restart under connected clients, a lease holder killed with
  * SIGKILL (its ephemerals vanish within the TTL and the next candidate wins), a 3-server
- * ensemble losing a member, and the coordination service itself killed and restarted.
+ * ensemble losing a member, the coordination service itself killed and restarted, and a
+ * lease (with its ephemeral and its leadership) failing over between two replicas.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoordinationClient, Election } from '@tributary/coordination-client';
-import type { WatchEvent } from '@tributary/proto';
+import type { LeaderEvent, WatchEvent } from '@tributary/proto';
 import { spawnProcess, startZooKeeper, startZooKeeperEnsemble, stopAllProcesses, tempDir, waitFor } from '@tributary/testing';
 import type { ZooKeeperServer } from '@tributary/testing';
 import { startCoordinationProcess } from './service-process';
@@ -93,6 +94,44 @@ describe('coordination over one ZooKeeper server', () => {
     await waitFor(() => successorTerm !== undefined, { timeoutMs: 15_000, message: 'the successor to be elected' });
     expect(successorTerm!).toBeGreaterThan(victimTerm);
     await successor.stop();
+  });
+
+  it('fails a lease over to another replica: its ephemeral and leadership outlive the replica that granted it', async () => {
+    const replicaA = await startCoordinationProcess(flags());
+    const replicaB = await startCoordinationProcess(flags());
+    const clientA = new CoordinationClient({ address: replicaA.address });
+    const clientB = new CoordinationClient({ address: replicaB.address });
+    const leaders: LeaderEvent[] = [];
+    const observing = client.observe('zk-failover', (e) => leaders.push(e));
+    try {
+      const keeper = await clientA.grantLease(2000);
+      await clientA.ensurePath('/zk/failover');
+      await clientA.create('/zk/failover/holder', Buffer.from('a'), { leaseId: keeper.id });
+      const won = await clientA.campaign('zk-failover', Buffer.from('a'), keeper.id);
+      await waitFor(() => leaders.at(-1)?.term === won.leader.term, { message: 'the observer to see the leader' });
+
+      replicaA.proc.kill('SIGKILL');
+      await replicaA.proc.exited;
+      clientA.close(); // stops its keeper; the lease is not revoked
+      const resumed = clientB.keepLease(keeper.id, keeper.ttlMs);
+      let expired: string | undefined;
+      void resumed.expired.then((why) => (expired = why));
+      await new Promise((r) => setTimeout(r, 3 * keeper.ttlMs)); // well past the ttl
+      expect(expired).toBeUndefined();
+      expect((await client.tryGet('/zk/failover/holder'))?.stat.leaseId).toBe(keeper.id);
+      expect(leaders.at(-1)).toMatchObject({ term: won.leader.term, key: won.key, leader: Buffer.from('a') });
+
+      resumed.stop();
+      const stopped = Date.now();
+      await waitFor(async () => (await client.tryGet('/zk/failover/holder')) === undefined, { timeoutMs: 10_000, intervalMs: 50, message: 'the ephemeral to vanish' });
+      expect(Date.now() - stopped).toBeLessThan(keeper.ttlMs + 2_500);
+      await waitFor(() => leaders.at(-1)?.term === 0n, { timeoutMs: 5_000, message: 'the leadership to end' });
+    } finally {
+      observing.cancel();
+      clientA.close();
+      clientB.close();
+      await replicaB.proc.stop();
+    }
   });
 
   it('keeps the data and serves the same clients when the coordination service is killed and restarted', async () => {
