@@ -17,9 +17,9 @@
  *   lease's ttl) and its id is the session id. Ephemeral creates with `leaseId` go through
  *   that session, so ZooKeeper deletes the nodes when it ends. The backend ends the session
  *   when no keepAlive came within the ttl, on revoke, on close, or when the session has been
- *   disconnected for a whole ttl (ZooKeeper may have expired it: the holder must not
- *   believe it still holds the lease); if this process dies, ZooKeeper expires it after
- *   the ttl. Either way the ephemerals vanish.
+ *   detached (connection lost, not re-attached) for a whole ttl — unless another replica
+ *   holds it now (see "Ending" below); if this process dies, ZooKeeper expires it after the
+ *   ttl unless another replica adopts it. Either way the ephemerals vanish.
  * - Lease failover: several replicas serve one ensemble and a lease must survive the replica
  *   that granted it (crashed, or the client's connection moved). See "Lease failover" below.
  * - Watches are ZooKeeper's one-shot watches set by getData / getChildren (or exists on an
