@@ -88,7 +88,12 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
       stopping = true;
       handlers.closeStreams();
       await server.shutdown(graceMs);
-      await backend.close();
+      // ZooKeeper: hand leases off instead of ending them — their sessions live on until
+      // their TTL, so clients keeping them alive through another replica (or through this
+      // one once restarted) adopt them. Ending them would cost every holder its ephemerals
+      // and leadership at each rolling restart.
+      if (backend instanceof ZooKeeperBackend) await backend.abandon();
+      else await backend.close();
       await admin.close();
     },
   };

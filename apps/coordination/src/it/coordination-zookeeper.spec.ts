@@ -96,34 +96,34 @@ describe('coordination over one ZooKeeper server', () => {
     await successor.stop();
   });
 
-  it('fails a lease over to another replica: its ephemeral and leadership outlive the replica that granted it', async () => {
+  it.each(['SIGKILL', 'SIGTERM'] as const)('fails a lease over to another replica after %s: its ephemeral and leadership outlive the replica that granted it', async (signal) => {
     const replicaA = await startCoordinationProcess(flags());
     const replicaB = await startCoordinationProcess(flags());
     const clientA = new CoordinationClient({ address: replicaA.address });
     const clientB = new CoordinationClient({ address: replicaB.address });
     const leaders: LeaderEvent[] = [];
-    const observing = client.observe('zk-failover', (e) => leaders.push(e));
+    const observing = client.observe(`zk-failover-${signal}`, (e) => leaders.push(e));
     try {
       const keeper = await clientA.grantLease(2000);
       await clientA.ensurePath('/zk/failover');
-      await clientA.create('/zk/failover/holder', Buffer.from('a'), { leaseId: keeper.id });
-      const won = await clientA.campaign('zk-failover', Buffer.from('a'), keeper.id);
+      await clientA.create(`/zk/failover/holder-${signal}`, Buffer.from('a'), { leaseId: keeper.id });
+      const won = await clientA.campaign(`zk-failover-${signal}`, Buffer.from('a'), keeper.id);
       await waitFor(() => leaders.at(-1)?.term === won.leader.term, { message: 'the observer to see the leader' });
 
-      replicaA.proc.kill('SIGKILL');
-      await replicaA.proc.exited;
+      replicaA.proc.kill(signal);
+      expect((await replicaA.proc.exited).signal ?? 'exit 0').toBe(signal === 'SIGKILL' ? 'SIGKILL' : 'exit 0');
       clientA.close(); // stops its keeper; the lease is not revoked
       const resumed = clientB.keepLease(keeper.id, keeper.ttlMs);
       let expired: string | undefined;
       void resumed.expired.then((why) => (expired = why));
       await new Promise((r) => setTimeout(r, 3 * keeper.ttlMs)); // well past the ttl
       expect(expired).toBeUndefined();
-      expect((await client.tryGet('/zk/failover/holder'))?.stat.leaseId).toBe(keeper.id);
+      expect((await client.tryGet(`/zk/failover/holder-${signal}`))?.stat.leaseId).toBe(keeper.id);
       expect(leaders.at(-1)).toMatchObject({ term: won.leader.term, key: won.key, leader: Buffer.from('a') });
 
       resumed.stop();
       const stopped = Date.now();
-      await waitFor(async () => (await client.tryGet('/zk/failover/holder')) === undefined, { timeoutMs: 10_000, intervalMs: 50, message: 'the ephemeral to vanish' });
+      await waitFor(async () => (await client.tryGet(`/zk/failover/holder-${signal}`)) === undefined, { timeoutMs: 10_000, intervalMs: 50, message: 'the ephemeral to vanish' });
       expect(Date.now() - stopped).toBeLessThan(keeper.ttlMs + 2_500);
       await waitFor(() => leaders.at(-1)?.term === 0n, { timeoutMs: 5_000, message: 'the leadership to end' });
     } finally {
