@@ -1,1 +1,2 @@
 export * from './partitioner';
+export * from './accumulator';

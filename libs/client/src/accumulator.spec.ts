@@ -1,0 +1,362 @@
+import { CompressionCodec, RECORDS_OFFSET, decodeBatch } from '@tributary/records';
+import type { RecordInput } from '@tributary/records';
+import type { AccumulatorOptions, ReadyBatch, RecordMetadata } from './accumulator';
+import { AccumulatorClosedError, BufferExhaustedError, RecordAccumulator, RecordTooLargeError } from './accumulator';
+
+const T0 = 1_700_000_000_000;
+/** A record with a 100-byte value and no key: 109 encoded bytes at small deltas (zigzag varints: length 100 takes 2 bytes). */
+const RECORD_BYTES = 109;
+
+function rec(value: number | string = 0, size = 100): RecordInput {
+  const buf = Buffer.alloc(size, 0);
+  buf.write(String(value));
+  return { key: null, value: buf };
+}
+
+function setup(options: Partial<AccumulatorOptions> = {}): { acc: RecordAccumulator; ready: ReadyBatch[] } {
+  const ready: ReadyBatch[] = [];
+  const acc = new RecordAccumulator({ lingerMs: 1_000, now: () => Date.now(), onReady: (b) => ready.push(b), ...options });
+  return { acc, ready };
+}
+
+/** Settles pending promise callbacks. */
+async function tick(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+function track<T>(p: Promise<T>): { settled: () => 'pending' | 'resolved' | 'rejected'; value: () => T | undefined; error: () => unknown } {
+  let state: 'pending' | 'resolved' | 'rejected' = 'pending';
+  let value: T | undefined;
+  let error: unknown;
+  p.then(
+    (v) => ((state = 'resolved'), (value = v)),
+    (e: unknown) => ((state = 'rejected'), (error = e)),
+  );
+  return { settled: () => state, value: () => value, error: () => error };
+}
+
+function values(batch: ReadyBatch): string[] {
+  return decodeBatch(batch.records).records.map((r) => r.value!.toString('utf8').replace(/\0+$/, ''));
+}
+
+beforeEach(() => {
+  jest.useFakeTimers({ now: T0 });
+});
+afterEach(() => {
+  jest.useRealTimers();
+});
+
+describe('RecordAccumulator', () => {
+  it('fills batches to batch.size: a batch becomes ready when the next record does not fit', () => {
+    const batchSizeBytes = RECORDS_OFFSET + 3 * RECORD_BYTES + 50; // 3 fit, a 4th does not
+    const { acc, ready } = setup({ batchSizeBytes });
+    for (let i = 0; i < 7; i++) void acc.append('t', 0, rec(i));
+    expect(ready.map((b) => b.recordCount)).toEqual([3, 3]);
+    expect(acc.openBatches).toBe(1);
+    for (const b of ready) {
+      expect(b.sizeBytes).toBe(RECORDS_OFFSET + 3 * RECORD_BYTES);
+      expect(b.sizeBytes).toBeLessThanOrEqual(batchSizeBytes);
+      expect(b.records.length).toBe(b.sizeBytes);
+      expect(decodeBatch(b.records).recordsCount).toBe(3);
+    }
+    expect(values(ready[0]!)).toEqual(['0', '1', '2']);
+    expect(values(ready[1]!)).toEqual(['3', '4', '5']);
+    // Buffer memory counts exact encoded bytes once records are written.
+    expect(acc.bufferedBytes).toBe(2 * (RECORDS_OFFSET + 3 * RECORD_BYTES) + RECORDS_OFFSET + RECORD_BYTES);
+  });
+
+  it('makes a batch ready at once when no further record could fit', () => {
+    const { acc, ready } = setup({ batchSizeBytes: RECORDS_OFFSET + 2 * RECORD_BYTES });
+    void acc.append('t', 0, rec(1));
+    expect(ready).toHaveLength(0);
+    void acc.append('t', 0, rec(2));
+    expect(ready.map((b) => b.recordCount)).toEqual([2]);
+    expect(acc.openBatches).toBe(0);
+  });
+
+  it('keeps one open batch per partition and topic', () => {
+    const { acc, ready } = setup();
+    void acc.append('a', 0, rec());
+    void acc.append('a', 1, rec());
+    void acc.append('b', 0, rec());
+    void acc.append('a', 0, rec());
+    expect(acc.openBatches).toBe(3);
+    acc.flush();
+    expect(ready.map((b) => `${b.topic}/${b.partition}:${b.recordCount}`)).toEqual(['a/0:2', 'a/1:1', 'b/0:1']);
+  });
+
+  it('linger: a partial batch becomes ready lingerMs after its first record, not before', () => {
+    const { acc, ready } = setup({ lingerMs: 5 });
+    void acc.append('t', 0, rec());
+    jest.advanceTimersByTime(3);
+    void acc.append('t', 1, rec()); // deadline T0 + 8
+    void acc.append('t', 0, rec()); // joins the batch of T0 (deadline T0 + 5)
+    jest.advanceTimersByTime(1);
+    expect(ready).toHaveLength(0);
+    jest.advanceTimersByTime(1);
+    expect(ready.map((b) => [b.partition, b.recordCount, b.createdMs])).toEqual([[0, 2, T0]]);
+    jest.advanceTimersByTime(2);
+    expect(ready).toHaveLength(1);
+    jest.advanceTimersByTime(1);
+    expect(ready.map((b) => [b.partition, b.createdMs])).toEqual([
+      [0, T0],
+      [1, T0 + 3],
+    ]);
+    expect(acc.openBatches).toBe(0);
+    expect(jest.getTimerCount()).toBe(0); // no timer left behind, no polling
+  });
+
+  it('linger 0 still batches the records appended in one synchronous run', () => {
+    const { acc, ready } = setup({ lingerMs: 0 });
+    for (let i = 0; i < 4; i++) void acc.append('t', 0, rec(i));
+    expect(ready).toHaveLength(0);
+    jest.advanceTimersByTime(0);
+    expect(ready.map((b) => b.recordCount)).toEqual([4]);
+  });
+
+  it('flush makes every open batch ready now', () => {
+    const { acc, ready } = setup({ lingerMs: 60_000 });
+    void acc.append('t', 0, rec());
+    void acc.append('t', 1, rec());
+    acc.flush();
+    expect(ready).toHaveLength(2);
+    expect(acc.openBatches).toBe(0);
+    expect(acc.inFlightBatches).toBe(2);
+    acc.flush(); // nothing open: nothing more
+    expect(ready).toHaveLength(2);
+  });
+
+  it('resolves offsets as baseOffset + index across several batches, and frees memory', async () => {
+    const { acc, ready } = setup({ batchSizeBytes: RECORDS_OFFSET + 3 * RECORD_BYTES + 50 });
+    const results: Promise<RecordMetadata>[] = [];
+    for (let i = 0; i < 8; i++) {
+      results.push(acc.append('t', 2, i === 5 ? { ...rec(i), timestamp: T0 - 7 } : rec(i)));
+      jest.advanceTimersByTime(1);
+    }
+    acc.flush();
+    expect(ready.map((b) => b.recordCount)).toEqual([3, 3, 2]);
+    expect(ready[0]!.complete(100n)).toBe(true);
+    expect(ready[0]!.complete(999n)).toBe(false); // already done
+    ready[1]!.complete(103n);
+    ready[2]!.complete(500n, BigInt(T0 + 99));
+    const metadata = await Promise.all(results);
+    expect(metadata.map((m) => m.offset)).toEqual([100n, 101n, 102n, 103n, 104n, 105n, 500n, 501n]);
+    expect(metadata.every((m) => m.topic === 't' && m.partition === 2)).toBe(true);
+    // No timestamp: now() at append; given: kept; LogAppendTime from the broker: that.
+    expect(metadata.map((m) => m.timestamp)).toEqual([T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 - 7, T0 + 99, T0 + 99]);
+    expect(decodeBatch(ready[1]!.records).records.map((r) => r.timestamp)).toEqual([T0 + 3, T0 + 4, T0 - 7]);
+    expect(acc.bufferedBytes).toBe(0);
+    expect(acc.inFlightBatches).toBe(0);
+  });
+
+  it('fail rejects every record of that batch and only those', async () => {
+    const { acc, ready } = setup();
+    const p0 = [acc.append('t', 0, rec()), acc.append('t', 0, rec())].map(track);
+    const p1 = track(acc.append('t', 1, rec()));
+    acc.flush();
+    const error = new Error('broker says no');
+    expect(ready[0]!.fail(error)).toBe(true);
+    expect(ready[0]!.fail(error)).toBe(false);
+    await tick();
+    expect(p0.map((p) => p.settled())).toEqual(['rejected', 'rejected']);
+    expect(p0.map((p) => p.error())).toEqual([error, error]);
+    expect(p1.settled()).toBe('pending');
+    expect(acc.bufferedBytes).toBe(ready[1]!.sizeBytes);
+    ready[1]!.complete(0n);
+    await tick();
+    expect(p1.settled()).toBe('resolved');
+  });
+
+  it('fails a batch whose onReady throws', async () => {
+    const acc = new RecordAccumulator({
+      onReady: () => {
+        throw new Error('sender is down');
+      },
+    });
+    const p = acc.append('t', 0, rec());
+    acc.flush();
+    await expect(p).rejects.toThrow('sender is down');
+    expect(acc.bufferedBytes).toBe(0);
+  });
+
+  describe('buffer.memory back-pressure', () => {
+    // Reservation of a 100-byte record: 61 + 109 + 17 = 187 bytes; 2 records take 61 + 2 * 109 = 279,
+    // so a third waits; a 1-byte record (8 bytes, reservation 86) would fit beside the two.
+    const bufferMemoryBytes = 400;
+
+    it('appends wait when memory is exhausted, open batches are sent, and waiters resume FIFO when a batch completes', async () => {
+      const { acc, ready } = setup({ bufferMemoryBytes, lingerMs: 60_000 });
+      const a = track(acc.append('t', 0, rec('a')));
+      const b = track(acc.append('t', 0, rec('b')));
+      expect(acc.bufferedBytes).toBe(RECORDS_OFFSET + 2 * RECORD_BYTES);
+      expect(ready).toHaveLength(0);
+      const c = track(acc.append('t', 0, rec('c')));
+      // A small record would fit the free memory, but must not overtake the waiting one.
+      const d = track(acc.append('t', 1, rec('d', 1)));
+      expect(acc.waitingAppends).toBe(2);
+      expect(acc.waitingBytes).toBe(187 + (RECORDS_OFFSET + 8 + 17));
+      expect(acc.bufferedBytes).toBe(RECORDS_OFFSET + 2 * RECORD_BYTES);
+      // The waiting made the lingering batch ready (it holds the memory the waiters need).
+      expect(ready.map((r) => values(r))).toEqual([['a', 'b']]);
+      await tick();
+      expect([c.settled(), d.settled()]).toEqual(['pending', 'pending']);
+
+      ready[0]!.complete(0n);
+      expect(acc.waitingAppends).toBe(0);
+      expect(acc.openBatches).toBe(2);
+      acc.flush();
+      expect(ready.slice(1).map((r) => [r.partition, values(r)])).toEqual([
+        [0, ['c']],
+        [1, ['d']],
+      ]);
+      ready[1]!.complete(2n);
+      ready[2]!.complete(0n);
+      await tick();
+      expect([a, b, c, d].map((p) => p.value()?.offset)).toEqual([0n, 1n, 2n, 0n]);
+      expect(acc.bufferedBytes).toBe(0);
+      expect(jest.getTimerCount()).toBe(0);
+    });
+
+    it('an append fails with a clear error after max.block.ms, not before', async () => {
+      const { acc, ready } = setup({ bufferMemoryBytes, maxBlockMs: 100 });
+      void acc.append('t', 0, rec());
+      void acc.append('t', 0, rec());
+      const waiting = track(acc.append('t', 0, rec()));
+      jest.advanceTimersByTime(50);
+      const later = track(acc.append('t', 0, rec()));
+      jest.advanceTimersByTime(49);
+      await tick();
+      expect(waiting.settled()).toBe('pending');
+      jest.advanceTimersByTime(1);
+      await tick();
+      expect(waiting.settled()).toBe('rejected');
+      expect(waiting.error()).toBeInstanceOf(BufferExhaustedError);
+      expect((waiting.error() as BufferExhaustedError).retriable).toBe(true);
+      expect((waiting.error() as Error).message).toMatch(/within max\.block\.ms 100 ms \(buffer\.memory 400/);
+      expect(later.settled()).toBe('pending');
+      expect(acc.waitingAppends).toBe(1);
+      jest.advanceTimersByTime(50);
+      await tick();
+      expect(later.settled()).toBe('rejected');
+      expect(acc.waitingAppends).toBe(0);
+      expect(acc.waitingBytes).toBe(0);
+      // Memory held by the sent batch is untouched; it frees on complete.
+      expect(acc.bufferedBytes).toBe(ready[0]!.sizeBytes);
+      ready[0]!.complete(0n);
+      expect(acc.bufferedBytes).toBe(0);
+    });
+
+    it('max.block.ms 0 fails at once; the number of waiting appends is bounded', async () => {
+      const zero = setup({ bufferMemoryBytes, maxBlockMs: 0 }).acc;
+      void zero.append('t', 0, rec());
+      void zero.append('t', 0, rec());
+      await expect(zero.append('t', 0, rec())).rejects.toThrow(/max\.block\.ms is 0/);
+
+      const bounded = setup({ bufferMemoryBytes, maxBlockedAppends: 1 }).acc;
+      void bounded.append('t', 0, rec());
+      void bounded.append('t', 0, rec());
+      void bounded.append('t', 0, rec()).catch(() => undefined);
+      await expect(bounded.append('t', 0, rec())).rejects.toThrow(/1 appends are already waiting for buffer memory \(maxBlockedAppends\)/);
+      expect(bounded.waitingAppends).toBe(1);
+    });
+
+    it('rejects at once a single record larger than buffer.memory, naming the setting', async () => {
+      const { acc } = setup({ bufferMemoryBytes });
+      const p = acc.append('t', 0, rec(0, 400));
+      await expect(p).rejects.toBeInstanceOf(RecordTooLargeError);
+      await expect(acc.append('t', 0, rec(0, 400))).rejects.toThrow(/larger than buffer\.memory \(bufferMemoryBytes\) 400/);
+      expect(acc.bufferedBytes).toBe(0);
+      expect(acc.waitingAppends).toBe(0);
+    });
+  });
+
+  it('sends a record larger than batch.size alone, in a batch of its own', () => {
+    const { acc, ready } = setup({ batchSizeBytes: 200 });
+    void acc.append('t', 0, rec('small', 10));
+    void acc.append('t', 0, rec('big', 500));
+    expect(ready.map((b) => values(b))).toEqual([['small'], ['big']]);
+    expect(ready[1]!.sizeBytes).toBeGreaterThan(200);
+    expect(acc.openBatches).toBe(0);
+  });
+
+  it('compression produces a valid batch and buffer memory counts its compressed size', async () => {
+    const { acc, ready } = setup({ compression: CompressionCodec.Gzip, compressionLevel: 6 });
+    const results = [];
+    for (let i = 0; i < 20; i++) results.push(acc.append('t', 0, { key: Buffer.from(`k${i}`), value: Buffer.alloc(200, i), headers: [{ key: 'h', value: null }] }));
+    acc.flush();
+    const batch = ready[0]!;
+    const decoded = decodeBatch(batch.records);
+    expect(decoded.compression).toBe(CompressionCodec.Gzip);
+    expect(decoded.recordsCount).toBe(20);
+    expect(decoded.records.map((r) => r.key!.toString())).toEqual(results.map((_, i) => `k${i}`));
+    expect(decoded.records[7]!.value).toEqual(Buffer.alloc(200, 7));
+    expect(decoded.records[7]!.headers).toEqual([{ key: 'h', value: null }]);
+    expect(batch.sizeBytes).toBe(batch.records.length);
+    expect(batch.sizeBytes).toBeLessThan(20 * 200);
+    expect(acc.bufferedBytes).toBe(batch.sizeBytes);
+    batch.complete(40n);
+    expect((await Promise.all(results)).map((m) => m.offset)[19]).toBe(59n);
+  });
+
+  it('idempotence hook: producer id/epoch and a per-partition baseSequence', () => {
+    const { acc, ready } = setup({ producerId: 42n, producerEpoch: 3, batchSizeBytes: RECORDS_OFFSET + 2 * RECORD_BYTES });
+    for (let i = 0; i < 5; i++) void acc.append('t', 0, rec(i));
+    void acc.append('t', 1, rec());
+    acc.flush();
+    expect(ready.map((b) => [b.partition, b.baseSequence])).toEqual([
+      [0, 0],
+      [0, 2],
+      [0, 4],
+      [1, 0],
+    ]);
+    const header = decodeBatch(ready[1]!.records);
+    expect([header.producerId, header.producerEpoch, header.baseSequence]).toEqual([42n, 3, 2]);
+    const plain = setup();
+    void plain.acc.append('t', 0, rec());
+    plain.acc.flush();
+    expect(decodeBatch(plain.ready[0]!.records).baseSequence).toBe(-1);
+  });
+
+  it('close flushes, refuses new appends, and resolves once every batch is completed or failed', async () => {
+    const { acc, ready } = setup();
+    const a = track(acc.append('t', 0, rec()));
+    const b = track(acc.append('t', 1, rec()));
+    const closed = track(acc.close());
+    expect(acc.close()).toBe(acc.close());
+    expect(ready).toHaveLength(2);
+    await expect(acc.append('t', 0, rec())).rejects.toBeInstanceOf(AccumulatorClosedError);
+    ready[0]!.complete(0n);
+    await tick();
+    expect(closed.settled()).toBe('pending');
+    ready[1]!.fail(new Error('gone'));
+    await tick();
+    expect([a.settled(), b.settled(), closed.settled()]).toEqual(['resolved', 'rejected', 'resolved']);
+  });
+
+  it('close serves appends already waiting for memory and sends them at once', async () => {
+    const { acc, ready } = setup({ bufferMemoryBytes: 400 });
+    void acc.append('t', 0, rec());
+    void acc.append('t', 0, rec());
+    const waiting = track(acc.append('t', 0, rec('w')));
+    const closed = track(acc.close());
+    ready[0]!.complete(0n);
+    expect(ready.map((r) => values(r))).toEqual([['0', '0'], ['w']]);
+    ready[1]!.complete(2n);
+    await tick();
+    expect(waiting.value()?.offset).toBe(2n);
+    expect(closed.settled()).toBe('resolved');
+  });
+
+  it('checks its options, naming the Kafka key', () => {
+    expect(() => new RecordAccumulator({ onReady: () => undefined, batchSizeBytes: 10 })).toThrow(/batch\.size \(batchSizeBytes\)/);
+    expect(() => new RecordAccumulator({ onReady: () => undefined, lingerMs: -1 })).toThrow(/linger\.ms/);
+    expect(() => new RecordAccumulator({ onReady: () => undefined, producerEpoch: 1 << 20 })).toThrow(RangeError);
+  });
+
+  it('rejects a bad timestamp or partition without touching any batch', async () => {
+    const { acc } = setup();
+    await expect(acc.append('t', 0, { ...rec(), timestamp: 1.5 })).rejects.toThrow(/timestamp/);
+    await expect(acc.append('t', -1, rec())).rejects.toThrow(/partition -1/);
+    expect(acc.openBatches).toBe(0);
+  });
+});

@@ -1,0 +1,640 @@
+/**
+ * The producer's RecordAccumulator (Kafka's `RecordAccumulator` + `BufferPool`): collects
+ * records per partition into RecordBatch v2 batches and hands each batch, once ready, to a
+ * sender callback (`onReady`). No network here; the Producer's sender completes or fails
+ * each batch when the broker answers.
+ *
+ * Life of a batch: open (one per partition; records go in with `BatchBuilder.tryAppend`) →
+ * ready (full, lingered `linger.ms`, flushed, or buffer memory exhausted) → handed to
+ * `onReady` → done (`complete(baseOffset)` resolves every record's promise with
+ * baseOffset + index, `fail(error)` rejects them all). A batch is ready when the next record
+ * does not fit `batch.size` (the record then starts the next batch) or when no record could
+ * fit any more; the first record of a batch is always accepted, so a record larger than
+ * `batch.size` goes alone.
+ *
+ * Buffer memory (`buffer.memory`) counts encoded bytes, batch headers included, of every
+ * record accepted and not yet completed or failed (compressed batches count their compressed
+ * size once built; the builder's spare capacity is not counted). Before a record is appended
+ * it reserves an upper bound of its encoded size (the size with the largest varint deltas);
+ * once written, the reservation shrinks to the bytes actually used. An append that does not
+ * fit waits, FIFO with the other waiting appends (no barging: while any append waits, new ones
+ * queue behind it, which also keeps per-partition order), until `complete`/`fail` frees
+ * memory; it fails with `BufferExhaustedError` after `max.block.ms`. While any append waits,
+ * every open batch is made ready (Kafka's "exhausted" rule), so lingering batches never hold
+ * memory the waiters need. The number of waiting appends is bounded too (`maxBlockedAppends`).
+ *
+ * Timers: one linger timer for the oldest open batch, one block timer for the oldest waiting
+ * append. Every open batch lingers the same `linger.ms` and every waiter blocks the same
+ * `max.block.ms`, so deadlines are in creation order: the oldest one is the only one that can
+ * fire next. That costs one timer in all instead of one per partition or per waiter (and no
+ * clearTimeout per batch); a timer that fires for a batch that already left just re-arms.
+ *
+ * Ordering and re-entrancy: batches that become ready are queued and delivered to `onReady`
+ * after the accumulator's state is consistent, in the order they became ready (so per
+ * partition, in append order). `onReady` may call `complete`/`fail` synchronously (and that
+ * may serve waiting appends, making more batches ready); delivery is never re-entered. If
+ * `onReady` throws, that batch fails with the error.
+ *
+ * Allocation: per record, only the promise `append` returns (and the result it resolves
+ * with); resolve/reject functions and timestamps live in arrays per batch.
+ *
+ * Concurrency: single-threaded; every method runs in one synchronous section.
+ */
+import type { CompressionCodec, RecordInput } from '@tributary/records';
+import { BatchBuilder, ErrorCode, RECORDS_OFFSET, TributaryError, encodeBatch, recordBodySize, sizeOfVarint } from '@tributary/records';
+
+/** Defaults (Kafka's producer config where Kafka has one). */
+export const ACCUMULATOR_DEFAULTS = {
+  /** batch.size */
+  batchSizeBytes: 16384,
+  /** linger.ms */
+  lingerMs: 5,
+  /** buffer.memory: 32 MiB */
+  bufferMemoryBytes: 32 * 1024 * 1024,
+  /** max.block.ms */
+  maxBlockMs: 60_000,
+  /** No Kafka equivalent (Java blocks threads): appends allowed to wait for buffer memory at once. */
+  maxBlockedAppends: 10_000,
+} as const;
+
+export interface AccumulatorOptions {
+  /** batch.size (default 16384): a batch is ready when the next record would not fit. */
+  batchSizeBytes?: number;
+  /** linger.ms (default 5): a non-full batch is ready this long after its first record. */
+  lingerMs?: number;
+  /** buffer.memory (default 32 MiB): encoded bytes of records accepted but not yet completed or failed. */
+  bufferMemoryBytes?: number;
+  /** max.block.ms (default 60000): how long an append waits for buffer memory before failing; 0 fails at once. */
+  maxBlockMs?: number;
+  /** Appends that may wait for buffer memory at once (default 10000); beyond, append fails at once. */
+  maxBlockedAppends?: number;
+  /** compression.type (default none). */
+  compression?: CompressionCodec;
+  /** compression.level (codec default if absent). */
+  compressionLevel?: number;
+  /**
+   * Idempotence hook: with a producerId >= 0, every batch carries it, `producerEpoch`, and a
+   * baseSequence that runs on per partition (wrapping at 2^31 as Kafka does). Default -1n
+   * (not idempotent: baseSequence -1).
+   */
+  producerId?: bigint;
+  /** Default -1. */
+  producerEpoch?: number;
+  /** Called with each batch when it is ready to send, in ready order; see the file comment. */
+  onReady: (batch: ReadyBatch) => void;
+  /** Clock in epoch milliseconds (default Date.now): record timestamps, linger and block deadlines. */
+  now?: () => number;
+}
+
+/** What an append resolves with once its batch is acknowledged. */
+export interface RecordMetadata {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** The record's CreateTime, or the broker's LogAppendTime when it returned one. */
+  timestamp: number;
+}
+
+/** A batch handed to the sender. */
+export interface ReadyBatch {
+  readonly topic: string;
+  readonly partition: number;
+  /**
+   * One encoded RecordBatch v2 (baseOffset 0, the leader assigns offsets). Owned by the
+   * batch: the sender may keep it until it calls complete/fail (and resend it on retry).
+   */
+  readonly records: Buffer;
+  readonly recordCount: number;
+  /** records.length; the buffer memory this batch holds until complete/fail. */
+  readonly sizeBytes: number;
+  /** now() when its first record was appended. */
+  readonly createdMs: number;
+  /** Sequence of the first record, -1 when not idempotent. */
+  readonly baseSequence: number;
+  /**
+   * Resolves each record's promise with offset = baseOffset + index (timestamp =
+   * logAppendTimeMs when given) and frees the buffer memory. Returns false, doing nothing,
+   * if the batch was already completed or failed.
+   */
+  complete(baseOffset: bigint, logAppendTimeMs?: bigint): boolean;
+  /** Rejects every record's promise with `error` and frees the buffer memory; false if already done. */
+  fail(error: Error): boolean;
+}
+
+/** A record can never be sent: larger than buffer.memory (MESSAGE_TOO_LARGE, not retriable). */
+export class RecordTooLargeError extends TributaryError {
+  constructor(message: string) {
+    super(ErrorCode.MESSAGE_TOO_LARGE, message, { retriable: false });
+    this.name = 'RecordTooLargeError';
+  }
+}
+
+/** An append found no buffer memory within max.block.ms, or too many appends were waiting (retriable: Kafka's BufferExhaustedException). */
+export class BufferExhaustedError extends TributaryError {
+  constructor(message: string) {
+    super(ErrorCode.REQUEST_TIMED_OUT, message, { retriable: true });
+    this.name = 'BufferExhaustedError';
+  }
+}
+
+/** An append after close(). */
+export class AccumulatorClosedError extends TributaryError {
+  constructor() {
+    super(ErrorCode.UNKNOWN_SERVER_ERROR, 'the producer is closed: records cannot be appended after close()', { retriable: false });
+    this.name = 'AccumulatorClosedError';
+  }
+}
+
+type Resolve = (metadata: RecordMetadata) => void;
+type Reject = (error: Error) => void;
+
+/** The most bytes writing a record can take beyond its size with zero deltas (varlong 10 vs 1, varint 5 vs 1, length varint 5 vs ≥1). */
+const MAX_DELTA_EXTRA_BYTES = 9 + 4 + 4;
+/** Smallest encoded record (empty key/value, no headers, length varint). */
+const MIN_RECORD_BYTES = 7;
+const INT32_MAX = 0x7fff_ffff;
+
+type BatchState = 'open' | 'ready' | 'done';
+
+/** One batch through its whole life; it is the ReadyBatch handed to the sender. */
+class ProducerBatch implements ReadyBatch {
+  state: BatchState = 'open';
+  records: Buffer = EMPTY;
+  recordCount = 0;
+  /** Buffer memory held: bytes written so far (header included), then the built size. */
+  sizeBytes = RECORDS_OFFSET;
+  readonly deadlineMs: number;
+  readonly resolves: Resolve[] = [];
+  readonly rejects: Reject[] = [];
+  readonly timestamps: number[] = [];
+
+  constructor(
+    private readonly owner: RecordAccumulator,
+    readonly topic: string,
+    readonly partition: number,
+    readonly builder: BatchBuilder,
+    /** The builder's own options object; `now` is set per record (see appendLocked). */
+    readonly builderOptions: { now?: number },
+    readonly createdMs: number,
+    lingerMs: number,
+    readonly baseSequence: number,
+  ) {
+    this.deadlineMs = createdMs + lingerMs;
+  }
+
+  complete(baseOffset: bigint, logAppendTimeMs?: bigint): boolean {
+    if (this.state === 'done') return false;
+    if (this.state === 'open') throw new Error('ReadyBatch.complete() on a batch that was never handed to the sender');
+    this.state = 'done';
+    const { topic, partition, resolves, timestamps } = this;
+    const logAppendTime = logAppendTimeMs === undefined ? undefined : Number(logAppendTimeMs);
+    this.owner.releaseBatch(this);
+    for (let i = 0; i < resolves.length; i++) {
+      resolves[i]!({ topic, partition, offset: baseOffset + BigInt(i), timestamp: logAppendTime ?? timestamps[i]! });
+    }
+    this.clear();
+    this.owner.afterRelease();
+    return true;
+  }
+
+  fail(error: Error): boolean {
+    if (this.state === 'done') return false;
+    if (this.state === 'open') throw new Error('ReadyBatch.fail() on a batch that was never handed to the sender');
+    this.state = 'done';
+    this.owner.releaseBatch(this);
+    this.rejectAll(error);
+    this.owner.afterRelease();
+    return true;
+  }
+
+  rejectAll(error: Error): void {
+    const rejects = this.rejects;
+    for (let i = 0; i < rejects.length; i++) rejects[i]!(error);
+    this.clear();
+  }
+
+  private clear(): void {
+    this.resolves.length = 0;
+    this.rejects.length = 0;
+    this.timestamps.length = 0;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** An append waiting for buffer memory. */
+interface Waiter {
+  topic: string;
+  partition: number;
+  record: RecordInput;
+  timestampMs: number;
+  reserveBytes: number;
+  deadlineMs: number;
+  resolve: Resolve;
+  reject: Reject;
+}
+
+interface PartitionState {
+  open: ProducerBatch | undefined;
+  /** Sequence of the next batch's first record (idempotent producers). */
+  nextSequence: number;
+}
+
+function checkInteger(key: string, name: string, value: number, min: number): void {
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${key} (${name}) must be an integer >= ${min}, got ${value}`);
+}
+
+/** Kafka's DefaultRecordBatch.incrementSequence: sequences wrap from INT32_MAX to 0. */
+function incrementSequence(sequence: number, increment: number): number {
+  return sequence > INT32_MAX - increment ? increment - (INT32_MAX - sequence) - 1 : sequence + increment;
+}
+
+export class RecordAccumulator {
+  private readonly batchSizeBytes: number;
+  private readonly lingerMs: number;
+  private readonly bufferMemoryBytes: number;
+  private readonly maxBlockMs: number;
+  private readonly maxBlockedAppends: number;
+  private readonly compression: CompressionCodec | undefined;
+  private readonly compressionLevel: number | undefined;
+  private readonly producerId: bigint;
+  private readonly producerEpoch: number;
+  private readonly onReady: (batch: ReadyBatch) => void;
+  private readonly now: () => number;
+
+  /** topic → partition → state. Grows with the partitions written to, no further. */
+  private readonly topics = new Map<string, Map<number, PartitionState>>();
+  /** Open batches, oldest (earliest linger deadline) first. */
+  private readonly openByAge = new Set<ProducerBatch>();
+  /** Batches made ready and not yet handed to onReady, in ready order. */
+  private readonly readyQueue: ProducerBatch[] = [];
+  private delivering = false;
+  /** Waiting appends, FIFO: waiters[waitHead..] are live. */
+  private waiters: (Waiter | undefined)[] = [];
+  private waitHead = 0;
+  private usedBytes = 0;
+  private waitingBytesTotal = 0;
+  private inFlight = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private blockTimer: NodeJS.Timeout | undefined;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
+
+  constructor(options: AccumulatorOptions) {
+    this.batchSizeBytes = options.batchSizeBytes ?? ACCUMULATOR_DEFAULTS.batchSizeBytes;
+    this.lingerMs = options.lingerMs ?? ACCUMULATOR_DEFAULTS.lingerMs;
+    this.bufferMemoryBytes = options.bufferMemoryBytes ?? ACCUMULATOR_DEFAULTS.bufferMemoryBytes;
+    this.maxBlockMs = options.maxBlockMs ?? ACCUMULATOR_DEFAULTS.maxBlockMs;
+    this.maxBlockedAppends = options.maxBlockedAppends ?? ACCUMULATOR_DEFAULTS.maxBlockedAppends;
+    checkInteger('batch.size', 'batchSizeBytes', this.batchSizeBytes, RECORDS_OFFSET + MIN_RECORD_BYTES);
+    checkInteger('linger.ms', 'lingerMs', this.lingerMs, 0);
+    checkInteger('buffer.memory', 'bufferMemoryBytes', this.bufferMemoryBytes, RECORDS_OFFSET + MIN_RECORD_BYTES);
+    checkInteger('max.block.ms', 'maxBlockMs', this.maxBlockMs, 0);
+    checkInteger('maxBlockedAppends', 'maxBlockedAppends', this.maxBlockedAppends, 0);
+    this.compression = options.compression;
+    this.compressionLevel = options.compressionLevel;
+    this.producerId = options.producerId ?? -1n;
+    this.producerEpoch = options.producerEpoch ?? -1;
+    this.onReady = options.onReady;
+    this.now = options.now ?? Date.now;
+    // Fail fast on batch options (range checks, an unavailable codec) rather than on the first batch.
+    encodeBatch([{ key: null, value: null, timestamp: 0 }], this.encodeOptions(0));
+  }
+
+  /** Gauge: encoded bytes of records accepted and not yet completed or failed. */
+  get bufferedBytes(): number {
+    return this.usedBytes;
+  }
+
+  /** Gauge: buffer.memory not in use. */
+  get availableBytes(): number {
+    return this.bufferMemoryBytes - this.usedBytes;
+  }
+
+  /** Gauge: batches still accepting records. */
+  get openBatches(): number {
+    return this.openByAge.size;
+  }
+
+  /** Gauge: batches handed (or about to be handed) to the sender and not yet completed or failed. */
+  get inFlightBatches(): number {
+    return this.inFlight;
+  }
+
+  /** Back-pressure gauge: appends waiting for buffer memory. */
+  get waitingAppends(): number {
+    return this.waiters.length - this.waitHead;
+  }
+
+  /** Back-pressure gauge: bytes the waiting appends have asked for (upper bounds). */
+  get waitingBytes(): number {
+    return this.waitingBytesTotal;
+  }
+
+  /**
+   * Appends a record to the open batch of topic/partition. Resolves when its batch is
+   * completed, rejects when it fails. Waits (FIFO, at most max.block.ms) while buffer memory is
+   * exhausted; rejects at once with RecordTooLargeError for a record that alone exceeds
+   * buffer.memory, RangeError for a bad timestamp or partition, AccumulatorClosedError after close().
+   */
+  append(topic: string, partition: number, record: RecordInput): Promise<RecordMetadata> {
+    if (this.closing) return Promise.reject(new AccumulatorClosedError());
+    if (!Number.isInteger(partition) || partition < 0 || partition > INT32_MAX) {
+      return Promise.reject(new RangeError(`partition ${partition} must be an integer in [0, 2^31)`));
+    }
+    const timestamp = record.timestamp;
+    if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
+      return Promise.reject(new RangeError(`record timestamp ${timestamp} must be an integer of epoch milliseconds`));
+    }
+    const timestampMs = timestamp ?? this.now();
+    const body = recordBodySize(record, 0, 0);
+    const aloneBytes = RECORDS_OFFSET + sizeOfVarint(body) + body;
+    if (aloneBytes > this.bufferMemoryBytes) {
+      return Promise.reject(
+        new RecordTooLargeError(
+          `record of ${aloneBytes} bytes (as a batch of its own) is larger than buffer.memory (bufferMemoryBytes) ${this.bufferMemoryBytes}: ` +
+            'raise buffer.memory or send a smaller record',
+        ),
+      );
+    }
+    // Upper bound of what the record can take (in a new batch, or in the open one with large
+    // deltas); never above buffer.memory, which the actual size cannot exceed either.
+    const reserveBytes = Math.min(aloneBytes + MAX_DELTA_EXTRA_BYTES, this.bufferMemoryBytes);
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      if (this.waitHead === this.waiters.length && this.usedBytes + reserveBytes <= this.bufferMemoryBytes) {
+        this.appendLocked(topic, partition, record, timestampMs, reserveBytes, resolve, reject);
+        this.deliverReady();
+      } else {
+        this.enqueueWaiter(topic, partition, record, timestampMs, reserveBytes, resolve, reject);
+      }
+    });
+  }
+
+  /** Makes every open batch ready now (linger ignored) and hands them to onReady. */
+  flush(): void {
+    this.flushLocked();
+    this.deliverReady();
+  }
+
+  /**
+   * Refuses further appends, flushes, and resolves once every accepted record's batch was
+   * completed or failed (appends already waiting for memory are still served, and sent at once).
+   */
+  close(): Promise<void> {
+    if (this.closed === undefined) {
+      this.closing = true;
+      this.closed = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+      this.flush();
+      this.maybeClosed();
+    }
+    return this.closed;
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private encodeOptions(baseSequence: number): { compression?: CompressionCodec; compressionLevel?: number; producerId: bigint; producerEpoch: number; baseSequence: number } {
+    return {
+      ...(this.compression === undefined ? {} : { compression: this.compression }),
+      ...(this.compressionLevel === undefined ? {} : { compressionLevel: this.compressionLevel }),
+      producerId: this.producerId,
+      producerEpoch: this.producerEpoch,
+      baseSequence,
+    };
+  }
+
+  private partitionState(topic: string, partition: number): PartitionState {
+    let partitions = this.topics.get(topic);
+    if (partitions === undefined) {
+      partitions = new Map();
+      this.topics.set(topic, partitions);
+    }
+    let state = partitions.get(partition);
+    if (state === undefined) {
+      state = { open: undefined, nextSequence: 0 };
+      partitions.set(partition, state);
+    }
+    return state;
+  }
+
+  private newBatchLocked(topic: string, partition: number, state: PartitionState, createdMs: number): ProducerBatch {
+    const idempotent = this.producerId >= 0n;
+    const baseSequence = idempotent ? state.nextSequence : -1;
+    const builderOptions = { ...this.encodeOptions(baseSequence), maxBatchBytes: this.batchSizeBytes, now: createdMs };
+    const batch = new ProducerBatch(this, topic, partition, new BatchBuilder(builderOptions), builderOptions, createdMs, this.lingerMs, baseSequence);
+    state.open = batch;
+    this.openByAge.add(batch);
+    this.usedBytes += RECORDS_OFFSET;
+    if (this.lingerTimer === undefined) this.armLingerTimer(this.lingerMs);
+    return batch;
+  }
+
+  /** Writes the record (memory already reserved: `reserveBytes`) and keeps its callbacks. Synchronous section. */
+  private appendLocked(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, resolve: Resolve, reject: Reject): void {
+    const state = this.partitionState(topic, partition);
+    this.usedBytes += reserveBytes;
+    let batch = state.open;
+    // BatchBuilder stamps a record without timestamp with its options' `now`, read at each
+    // tryAppend: setting it here gives the record its append-time timestamp without copying it.
+    if (batch !== undefined) {
+      batch.builderOptions.now = timestampMs;
+      const before = batch.builder.sizeInBytes;
+      if (!batch.builder.tryAppend(record)) {
+        this.closeBatchLocked(batch);
+        batch = undefined;
+      } else {
+        this.settleLocked(batch, batch.builder.sizeInBytes - before, reserveBytes);
+      }
+    }
+    if (batch === undefined) {
+      batch = this.newBatchLocked(topic, partition, state, this.now());
+      batch.builderOptions.now = timestampMs;
+      batch.builder.tryAppend(record); // the first record is always accepted
+      this.settleLocked(batch, batch.builder.sizeInBytes - RECORDS_OFFSET, reserveBytes);
+    }
+    batch.resolves.push(resolve);
+    batch.rejects.push(reject);
+    batch.timestamps.push(timestampMs);
+    batch.recordCount++;
+    if (this.closing || batch.builder.sizeInBytes + MIN_RECORD_BYTES > this.batchSizeBytes || batch.recordCount === INT32_MAX) {
+      this.closeBatchLocked(batch);
+    }
+  }
+
+  /** Shrinks a record's reservation to the bytes it took. */
+  private settleLocked(batch: ProducerBatch, actualBytes: number, reserveBytes: number): void {
+    batch.sizeBytes += actualBytes;
+    this.usedBytes -= reserveBytes - actualBytes;
+  }
+
+  /** Open → ready: builds the batch and queues it for onReady. Synchronous section. */
+  private closeBatchLocked(batch: ProducerBatch): void {
+    this.openByAge.delete(batch);
+    if (this.openByAge.size === 0 && this.lingerTimer !== undefined) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    const state = this.partitionState(batch.topic, batch.partition);
+    if (state.open === batch) state.open = undefined;
+    if (batch.baseSequence >= 0) state.nextSequence = incrementSequence(batch.baseSequence, batch.recordCount);
+    batch.state = 'ready';
+    this.inFlight++;
+    let records: Buffer;
+    try {
+      records = batch.builder.build();
+    } catch (e) {
+      // Not expected (options and timestamps are checked up front); fail its records only.
+      // Waiters that the freed memory could serve are served at the next release.
+      batch.state = 'done';
+      this.releaseBatch(batch);
+      batch.rejectAll(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    batch.records = records;
+    this.usedBytes -= batch.sizeBytes - records.length; // compression may have shrunk it
+    batch.sizeBytes = records.length;
+    this.readyQueue.push(batch);
+  }
+
+  private flushLocked(): void {
+    for (const batch of this.openByAge) this.closeBatchLocked(batch);
+  }
+
+  /** Hands queued ready batches to onReady, in order; never re-entered. */
+  private deliverReady(): void {
+    if (this.delivering) return;
+    this.delivering = true;
+    try {
+      for (let i = 0; i < this.readyQueue.length; i++) {
+        const batch = this.readyQueue[i]!;
+        try {
+          this.onReady(batch);
+        } catch (e) {
+          batch.fail(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+      this.readyQueue.length = 0;
+    } finally {
+      this.delivering = false;
+    }
+  }
+
+  /** @internal Frees a finished batch's memory (called by the batch before it settles its promises). */
+  releaseBatch(batch: ProducerBatch): void {
+    this.usedBytes -= batch.sizeBytes;
+    this.inFlight--;
+  }
+
+  /** @internal After a batch finished: serve waiting appends, deliver what became ready, maybe finish close(). */
+  afterRelease(): void {
+    this.drainWaitersLocked();
+    this.deliverReady();
+    this.maybeClosed();
+  }
+
+  private maybeClosed(): void {
+    if (this.resolveClosed !== undefined && this.inFlight === 0 && this.openByAge.size === 0 && this.waitingAppends === 0) {
+      this.resolveClosed();
+      this.resolveClosed = undefined;
+      this.clearTimers();
+    }
+  }
+
+  private enqueueWaiter(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, resolve: Resolve, reject: Reject): void {
+    if (this.maxBlockMs === 0 || this.waitingAppends >= this.maxBlockedAppends) {
+      reject(
+        new BufferExhaustedError(
+          this.maxBlockMs === 0
+            ? `no buffer memory for a record of up to ${reserveBytes} bytes (buffer.memory ${this.bufferMemoryBytes}, ${this.usedBytes} in use) and max.block.ms is 0: ` +
+                'wait for earlier appends, or raise buffer.memory or max.block.ms'
+            : `${this.waitingAppends} appends are already waiting for buffer memory (maxBlockedAppends): await earlier appends before appending more`,
+        ),
+      );
+      return;
+    }
+    this.waiters.push({ topic, partition, record, timestampMs, reserveBytes, deadlineMs: this.now() + this.maxBlockMs, resolve, reject });
+    this.waitingBytesTotal += reserveBytes;
+    if (this.blockTimer === undefined) this.armBlockTimer(this.maxBlockMs);
+    // Kafka's "exhausted" rule: waiting appends make every open batch ready, so memory frees up.
+    this.flushLocked();
+    this.deliverReady();
+  }
+
+  /** Serves waiting appends FIFO while memory allows. Synchronous section. */
+  private drainWaitersLocked(): void {
+    while (this.waitHead < this.waiters.length) {
+      const w = this.waiters[this.waitHead]!;
+      if (this.usedBytes + w.reserveBytes > this.bufferMemoryBytes) break;
+      this.shiftWaiter();
+      this.appendLocked(w.topic, w.partition, w.record, w.timestampMs, w.reserveBytes, w.resolve, w.reject);
+    }
+    if (this.waitingAppends > 0) this.flushLocked();
+  }
+
+  private shiftWaiter(): Waiter {
+    const w = this.waiters[this.waitHead]!;
+    this.waiters[this.waitHead++] = undefined;
+    this.waitingBytesTotal -= w.reserveBytes;
+    if (this.waitHead === this.waiters.length) {
+      this.waiters = [];
+      this.waitHead = 0;
+      if (this.blockTimer !== undefined) clearTimeout(this.blockTimer); // no 60 s timer keeping the process alive
+      this.blockTimer = undefined;
+    } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiters.length) {
+      this.waiters = this.waiters.slice(this.waitHead);
+      this.waitHead = 0;
+    }
+    return w;
+  }
+
+  private armLingerTimer(delayMs: number): void {
+    this.lingerTimer = setTimeout(() => this.onLingerTimer(), Math.max(0, delayMs));
+  }
+
+  private onLingerTimer(): void {
+    this.lingerTimer = undefined;
+    const now = this.now();
+    for (const batch of this.openByAge) {
+      if (batch.deadlineMs > now) {
+        this.armLingerTimer(batch.deadlineMs - now);
+        break;
+      }
+      this.closeBatchLocked(batch);
+    }
+    this.deliverReady();
+  }
+
+  private armBlockTimer(delayMs: number): void {
+    this.blockTimer = setTimeout(() => this.onBlockTimer(), Math.max(0, delayMs));
+  }
+
+  private onBlockTimer(): void {
+    this.blockTimer = undefined;
+    const now = this.now();
+    while (this.waitHead < this.waiters.length) {
+      const head = this.waiters[this.waitHead]!;
+      if (head.deadlineMs > now) break;
+      this.shiftWaiter();
+      head.reject(
+        new BufferExhaustedError(
+          `failed to allocate ${head.reserveBytes} bytes of buffer memory within max.block.ms ${this.maxBlockMs} ms ` +
+            `(buffer.memory ${this.bufferMemoryBytes}, ${this.usedBytes} in use): the sender is not keeping up; ` +
+            'raise buffer.memory or max.block.ms, or append more slowly',
+        ),
+      );
+    }
+    // A smaller waiter behind the expired head may fit now.
+    this.drainWaitersLocked();
+    const head = this.waiters[this.waitHead];
+    if (head !== undefined) this.armBlockTimer(head.deadlineMs - now);
+    this.deliverReady();
+    this.maybeClosed();
+  }
+
+  private clearTimers(): void {
+    if (this.lingerTimer !== undefined) clearTimeout(this.lingerTimer);
+    if (this.blockTimer !== undefined) clearTimeout(this.blockTimer);
+    this.lingerTimer = undefined;
+    this.blockTimer = undefined;
+  }
+}
