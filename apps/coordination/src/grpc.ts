@@ -4,6 +4,7 @@
  * in the trailer `tributary-coordination-error` (what libs/coordination-client reads).
  */
 import { CoordinationServiceService } from '@tributary/proto';
+import type { ExecuteResult } from '@tributary/proto';
 import type { GrpcServer } from '@tributary/runtime';
 import { GrpcStatusError, Status } from '@tributary/runtime';
 import type { CoordinationErrorCode } from './backend';
@@ -59,8 +60,9 @@ export function addCoordinationService(server: GrpcServer, handlers: Coordinatio
         for await (const event of handlers.observe(req, ctx.signal)) await stream.write(event);
       }),
     execute: async (requests, stream, ctx) => {
-      // Operations run concurrently; answers are written as they complete. At most
-      // MAX_EXECUTE_IN_FLIGHT run per stream: beyond that, reading requests waits.
+      // Operations run concurrently; answers completed in the same turn of the event loop go
+      // back in one message. At most MAX_EXECUTE_IN_FLIGHT run per stream: beyond that,
+      // reading requests waits (back-pressure on the client).
       const stop = handlers.linkStop(ctx.signal);
       const stopped = new Promise<IteratorResult<never>>((resolve) => {
         if (stop.aborted) resolve({ done: true, value: undefined });
@@ -69,24 +71,36 @@ export function addCoordinationService(server: GrpcServer, handlers: Coordinatio
       const iterator = requests[Symbol.asyncIterator]();
       let inFlight = 0;
       let wake: (() => void) | undefined;
+      let outbox: ExecuteResult[] = [];
+      let flushing: Promise<void> | undefined;
       const running = new Set<Promise<void>>();
+      const flush = (): Promise<void> =>
+        (flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+          const results = outbox;
+          outbox = [];
+          flushing = undefined;
+          await stream.write({ results }).catch(() => undefined); // the stream is gone: the client sees the call end
+        }));
       for (;;) {
         const next = await Promise.race([iterator.next(), stopped]);
         if (next.done) break;
-        const req = next.value;
-        while (inFlight >= MAX_EXECUTE_IN_FLIGHT) await new Promise<void>((r) => (wake = r));
-        inFlight++;
-        const p = handlers
-          .execute(req)
-          .then((answer) => stream.write(answer))
-          .catch(() => undefined) // the stream is gone: the client sees the call end
-          .finally(() => {
-            inFlight--;
-            running.delete(p);
-            wake?.();
-            wake = undefined;
-          });
-        running.add(p);
+        for (const operation of next.value.operations) {
+          while (inFlight >= MAX_EXECUTE_IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+          inFlight++;
+          const p = handlers
+            .execute(operation)
+            .then((result) => {
+              outbox.push(result);
+              return flush();
+            })
+            .finally(() => {
+              inFlight--;
+              running.delete(p);
+              wake?.();
+              wake = undefined;
+            });
+          running.add(p);
+        }
       }
       await Promise.all(running);
     },

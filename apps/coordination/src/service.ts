@@ -17,8 +17,8 @@ import type {
   CreateResponse,
   DeleteRequest,
   DeleteResponse,
-  ExecuteRequest,
-  ExecuteResponse,
+  ExecuteOperation,
+  ExecuteResult,
   GetRequest,
   GetResponse,
   GrantRequest,
@@ -149,7 +149,7 @@ export class CoordinationHandlers {
    * Runs one operation of an Execute stream; never throws: failures become an `error`
    * result with the same code a unary call would carry.
    */
-  async execute(req: ExecuteRequest): Promise<ExecuteResponse> {
+  async execute(req: ExecuteOperation): Promise<ExecuteResult> {
     const id = req.id;
     try {
       const op = req.op;
@@ -167,7 +167,7 @@ export class CoordinationHandlers {
         case 'multi':
           return { id, result: { $case: 'multi', value: await this.multi(op.value) } };
         default:
-          throw new CoordinationError('INVALID_ARGUMENT', 'an Execute request needs one of create, get, set, delete, children, multi');
+          throw new CoordinationError('INVALID_ARGUMENT', 'an Execute operation needs one of create, get, set, delete, children, multi');
       }
     } catch (e) {
       if (e instanceof CoordinationError) {

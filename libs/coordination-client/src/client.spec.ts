@@ -4,11 +4,12 @@
  * stream, the CAS helper's retries.
  */
 import * as grpc from '@grpc/grpc-js';
-import type { ExecuteRequest, ExecuteResponse } from '@tributary/proto';
+import type { ExecuteOperation, ExecuteRequest, ExecuteResponse, ExecuteResult } from '@tributary/proto';
 import { CoordinationServiceService } from '@tributary/proto';
 import { CoordinationClient, CoordinationClientError, toClientError } from './client';
 
-type ExecuteHandler = (req: ExecuteRequest, reply: (res: ExecuteResponse) => void, call: grpc.ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => void;
+/** Called for each operation; `reply` sends one result (in its own message). */
+type ExecuteHandler = (req: ExecuteOperation, reply: (res: ExecuteResult) => void, call: grpc.ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => void;
 
 let server: grpc.Server;
 let port: number;
@@ -28,7 +29,9 @@ beforeAll(async () => {
   server = new grpc.Server();
   server.addService(CoordinationServiceService, {
     execute: (call: grpc.ServerDuplexStream<ExecuteRequest, ExecuteResponse>) => {
-      call.on('data', (req: ExecuteRequest) => onExecute(req, (res) => call.write(res), call));
+      call.on('data', (req: ExecuteRequest) => {
+        for (const op of req.operations) onExecute(op, (res) => call.write({ results: [res] }), call);
+      });
       call.on('end', () => call.end());
     },
   } as unknown as grpc.UntypedServiceImplementation);
@@ -43,7 +46,7 @@ function client(deadlineMs = 2000): CoordinationClient {
 }
 
 it('multiplexes operations over one stream and matches out-of-order answers by id', async () => {
-  const held: [ExecuteRequest, (r: ExecuteResponse) => void][] = [];
+  const held: [ExecuteOperation, (r: ExecuteResult) => void][] = [];
   onExecute = (req, reply) => {
     held.push([req, reply]);
     if (held.length === 3) {

@@ -19,8 +19,10 @@ import type {
   ChildrenResponse,
   CreateResponse,
   DeleteResponse,
+  ExecuteOperation,
   ExecuteRequest,
   ExecuteResponse,
+  ExecuteResult,
   GetResponse,
   MultiResponse,
   SetResponse,
@@ -157,7 +159,7 @@ export class CoordinationClient {
    * Runs a tree operation over the shared Execute stream (opened on first use, re-opened
    * after a failure) and returns its result of the expected kind.
    */
-  private async execute<K extends keyof ExecuteResults>(op: NonNullable<ExecuteRequest['op']>, expect: K): Promise<ExecuteResults[K]> {
+  private async execute<K extends keyof ExecuteResults>(op: NonNullable<ExecuteOperation['op']>, expect: K): Promise<ExecuteResults[K]> {
     if (this.closed) throw new CoordinationClientError('CANCELLED', 'the coordination client is closed');
     this.pipe ??= new ExecutePipe(this.raw, this.deadlineMs);
     const result = await this.pipe.request(op);
@@ -369,7 +371,7 @@ export class CoordinationClient {
   }
 }
 
-type ExecuteResult = NonNullable<ExecuteResponse['result']>;
+type ExecuteOutcome = NonNullable<ExecuteResult['result']>;
 
 /** What each Execute operation answers. */
 interface ExecuteResults {
@@ -389,9 +391,11 @@ interface ExecuteResults {
  */
 class ExecutePipe {
   private stream: ClientDuplexStream<ExecuteRequest, ExecuteResponse> | undefined;
-  private readonly pending = new Map<bigint, { resolve(r: ExecuteResult): void; reject(e: unknown): void; deadline: number }>();
+  private readonly pending = new Map<bigint, { resolve(r: ExecuteOutcome): void; reject(e: unknown): void; deadline: number }>();
   private nextId = 1n;
   private readonly sweeper: NodeJS.Timeout;
+  /** Operations issued in this turn of the event loop, sent as one message. */
+  private outbox: ExecuteOperation[] = [];
 
   constructor(
     private readonly raw: CoordinationServiceClient,
@@ -401,23 +405,33 @@ class ExecutePipe {
     this.sweeper.unref();
   }
 
-  request(op: NonNullable<ExecuteRequest['op']>): Promise<ExecuteResult> {
-    const stream = (this.stream ??= this.open());
+  request(op: NonNullable<ExecuteOperation['op']>): Promise<ExecuteOutcome> {
     const id = this.nextId++;
+    if (this.outbox.length === 0) queueMicrotask(() => this.flush());
+    this.outbox.push({ id, op });
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject, deadline: Date.now() + this.deadlineMs });
-      stream.write({ id, op });
     });
+  }
+
+  private flush(): void {
+    const operations = this.outbox;
+    this.outbox = [];
+    if (operations.length === 0) return;
+    const stream = (this.stream ??= this.open());
+    stream.write({ operations });
   }
 
   private open(): ClientDuplexStream<ExecuteRequest, ExecuteResponse> {
     const stream = this.raw.execute(waitForReady());
     stream.on('data', (res: ExecuteResponse) => {
-      const waiter = this.pending.get(res.id);
-      if (!waiter) return; // timed out meanwhile
-      this.pending.delete(res.id);
-      if (res.result) waiter.resolve(res.result);
-      else waiter.reject(new CoordinationClientError('INTERNAL', 'empty Execute answer'));
+      for (const result of res.results) {
+        const waiter = this.pending.get(result.id);
+        if (!waiter) continue; // timed out meanwhile
+        this.pending.delete(result.id);
+        if (result.result) waiter.resolve(result.result);
+        else waiter.reject(new CoordinationClientError('INTERNAL', 'empty Execute answer'));
+      }
     });
     const broken = (e?: unknown): void => {
       if (this.stream !== stream) return;
