@@ -3,3 +3,4 @@
 export * from './gen/tributary/v1/errors';
 export * from './gen/tributary/v1/broker';
 export * from './gen/tributary/v1/coordination';
+export * from './gen/tributary/v1/controller';

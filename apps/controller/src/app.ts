@@ -1,0 +1,71 @@
+/**
+ * The controller assembled: coordination client, election and metadata core (controller.ts),
+ * the Admin API on a gRPC server, the admin HTTP server and metrics. `main.ts` calls
+ * `startController` with the loaded config; tests run the real process.
+ */
+import { CoordinationClient } from '@tributary/coordination-client';
+import { AdminServiceService } from '@tributary/proto';
+import type { Logger, Metrics } from '@tributary/runtime';
+import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import type { ControllerConfig } from './config';
+import { Controller } from './controller';
+import { CONTROLLER_ROOTS } from './store';
+
+export interface RunningController {
+  grpcPort: number;
+  adminPort: number;
+  controller: Controller;
+  /** Graceful stop: resign, refuse new calls, finish running ones (up to graceMs). */
+  stop(graceMs: number): Promise<void>;
+}
+
+export async function startController(config: ControllerConfig, logger: Logger, metrics: Metrics): Promise<RunningController> {
+  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
+  const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
+  const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
+  active.set(0);
+  epochGauge.set(0);
+
+  const server = createGrpcServer({ logger, registry: metrics.registry });
+  let controller: Controller | undefined = new Controller({
+    client,
+    self: { id: config.nodeId, host: config.host, port: config.grpcPort },
+    leaseTtlMs: config.leaseTtlMs,
+    logger: logger.child({ component: 'controller' }),
+    onStateChange(isActive, epoch) {
+      active.set(isActive ? 1 : 0);
+      epochGauge.set(epoch === undefined ? 0 : Number(epoch));
+    },
+  });
+  server.addService(AdminServiceService, controller.handlers);
+  const grpcPort = await server.listen(config.host, config.grpcPort);
+  // The port advertised in /controller must be the real one when 0 was asked for.
+  controller.advertisedPort = grpcPort;
+
+  // Ready once coordination answered (the standby serves too: it answers NOT_CONTROLLER).
+  for (const root of CONTROLLER_ROOTS) await client.ensurePath(root);
+  controller.start();
+
+  let stopping = false;
+  const admin = await startAdminServer({
+    host: config.host,
+    port: config.adminPort,
+    registry: metrics.registry,
+    logger,
+    isReady: () => (stopping ? { ready: false, reason: 'shutting down' } : true),
+  });
+  logger.info({ grpcPort, adminPort: admin.port, coordination: config.coordination }, 'controller ready');
+  return {
+    grpcPort,
+    adminPort: admin.port,
+    controller,
+    async stop(graceMs: number) {
+      stopping = true;
+      await controller?.stop();
+      controller = undefined;
+      await server.shutdown(graceMs);
+      client.close();
+      await admin.close();
+    },
+  };
+}

@@ -1,0 +1,516 @@
+/**
+ * The controller's metadata core: election (the term is the controller epoch), topics,
+ * replica assignment, partition state and topic configs in the coordination store, and the
+ * Admin API handlers.
+ *
+ * Only the active controller serves the Admin API. A standby (or a controller that finds
+ * itself fenced) answers every call with `TributaryError(NOT_CONTROLLER)`, which the gRPC
+ * server maps to UNAVAILABLE with `tributary-error-code: 41`; the message names the active
+ * controller when known (observed through the `controller` election).
+ *
+ * Fencing: every write is a coordination Multi that starts with a check that
+ * `/controller_epoch` is still at the version this controller wrote when it took office. A
+ * newer controller rewrites that node first, so a deposed one cannot write anything.
+ * Every write that depends on a read carries the versions it read (CAS); a conflict
+ * re-reads and retries.
+ */
+import type { CoordinationClient, LeaseKeeper } from '@tributary/coordination-client';
+import { CoordinationClientError, Election } from '@tributary/coordination-client';
+import type {
+  AdminServiceService,
+  AlterConfigsResult,
+  AlterTopicConfigs,
+  BrokerDescription,
+  CreatableTopic,
+  CreateTopicResult,
+  DeleteTopicResult,
+  Op,
+  PartitionDescription,
+  TopicConfigs,
+  TopicDescription,
+} from '@tributary/proto';
+import { AlterConfigOp_OpType } from '@tributary/proto';
+import { ErrorCode, TributaryError } from '@tributary/records';
+import type { Logger, ServiceHandlers } from '@tributary/runtime';
+import { assignReplicas } from './assignment';
+import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
+import { collidingTopic, validateTopicName } from './topic-names';
+import {
+  BROKER_IDS_PATH,
+  CONTROLLER_EPOCH_PATH,
+  CONTROLLER_PATH,
+  CONTROLLER_ROOTS,
+  DELETE_TOPICS_PATH,
+  TOPICS_PATH,
+  deleteMarkerPath,
+  json,
+  ops,
+  parseJson,
+  partitionPath,
+  partitionStatePath,
+  partitionsPath,
+  topicConfigPath,
+  topicPath,
+} from './store';
+import type { BrokerRegistration, ControllerInfo, PartitionState, TopicAssignment } from './store';
+
+export const CONTROLLER_ELECTION = 'controller';
+const CAS_ATTEMPTS = 10;
+
+export interface ControllerOptions {
+  client: CoordinationClient;
+  self: ControllerInfo;
+  leaseTtlMs: number;
+  logger: Logger;
+  /** Called whenever the controller becomes active or stops being active. */
+  onStateChange?(active: boolean, epoch: bigint | undefined): void;
+}
+
+/** A registered broker, as read from /brokers/ids. */
+export interface LiveBroker extends BrokerRegistration {
+  id: number;
+}
+
+const conflictCodes = new Set(['BAD_VERSION', 'NODE_EXISTS', 'NO_NODE', 'NOT_EMPTY']);
+const isConflict = (e: unknown): boolean => e instanceof CoordinationClientError && conflictCodes.has(e.code);
+
+function fail(code: ErrorCode, message: string): never {
+  throw new TributaryError(code, message);
+}
+
+/** Per-item error fields; NOT_CONTROLLER and non-Kafka errors fail the whole call. */
+function errorFields(e: unknown): { errorCode: ErrorCode; errorMessage: string } {
+  if (e instanceof TributaryError && e.code !== ErrorCode.NOT_CONTROLLER) return { errorCode: e.code, errorMessage: e.message };
+  throw e;
+}
+
+export class Controller {
+  private readonly client: CoordinationClient;
+  private readonly logger: Logger;
+  private election: Election | undefined;
+  private observer: { cancel(): void } | undefined;
+  /** Term of the current candidacy win (set at election, before taking office). */
+  private term: bigint | undefined;
+  /** Set once in office: the epoch and the version of /controller_epoch that fences writes. */
+  private office: { epoch: bigint; epochVersion: number; lease: LeaseKeeper } | undefined;
+  /** The active controller as last observed through the election. */
+  private known: (ControllerInfo & { epoch: bigint }) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.client = options.client;
+    this.logger = options.logger;
+  }
+
+  /** The Admin API's port as listened on (set before `start()` when port 0 was asked for). */
+  set advertisedPort(port: number) {
+    this.options.self.port = port;
+  }
+
+  get isActive(): boolean {
+    return this.office !== undefined;
+  }
+
+  get epoch(): bigint | undefined {
+    return this.office?.epoch;
+  }
+
+  start(): void {
+    this.observer = this.client.observe(CONTROLLER_ELECTION, (event) => {
+      if (event.leader.length === 0) {
+        this.known = undefined;
+        return;
+      }
+      try {
+        this.known = { ...parseJson<ControllerInfo>(event.leader), epoch: event.term };
+      } catch {
+        this.known = undefined;
+      }
+    });
+    this.election = new Election(this.client, {
+      name: CONTROLLER_ELECTION,
+      candidate: json(this.options.self),
+      ttlMs: this.options.leaseTtlMs,
+      onElected: (term) => {
+        this.term = term;
+        this.logger.info({ term: term.toString() }, 'elected controller; taking office');
+        void this.takeOffice(term);
+      },
+      onLost: (reason) => {
+        this.logger.warn({ reason }, 'controller leadership lost');
+        this.term = undefined;
+        this.leaveOffice();
+      },
+    });
+    this.election.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.observer?.cancel();
+    const office = this.office;
+    this.leaveOffice();
+    await this.election?.stop();
+    if (office) await office.lease.revoke().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Office
+
+  /** Persists the epoch (CAS), creates the roots, publishes /controller, resumes deletions. */
+  private async takeOffice(term: bigint): Promise<void> {
+    for (let attempt = 0; this.term === term && !this.stopped; attempt++) {
+      try {
+        const stat = await this.client.cas(CONTROLLER_EPOCH_PATH, (current) => {
+          const stored = current && current.data.length > 0 ? BigInt(current.data.toString()) : -1n;
+          if (stored >= term) throw new Error(`/controller_epoch holds ${stored}, not below the new term ${term}`);
+          return Buffer.from(term.toString());
+        });
+        if (!stat) throw new Error('/controller_epoch was not written');
+        for (const root of CONTROLLER_ROOTS) await this.client.ensurePath(root);
+        const lease = await this.client.grantLease(this.options.leaseTtlMs);
+        const previous = await this.client.tryGet(CONTROLLER_PATH);
+        await this.client.multi([
+          ops.check(CONTROLLER_EPOCH_PATH, stat.version),
+          ...(previous ? [ops.delete(CONTROLLER_PATH, previous.stat.version)] : []),
+          ops.create(CONTROLLER_PATH, json(this.options.self), lease.id),
+        ]);
+        if (this.term !== term) {
+          await lease.revoke().catch(() => undefined);
+          return;
+        }
+        this.office = { epoch: term, epochVersion: stat.version, lease };
+        this.known = { ...this.options.self, epoch: term };
+        this.logger.info({ epoch: term.toString() }, 'active controller');
+        this.options.onStateChange?.(true, term);
+        await this.resumeDeletions();
+        return;
+      } catch (e) {
+        this.logger.warn({ err: e, attempt }, 'taking office failed; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** Math.min(attempt, 5))));
+      }
+    }
+  }
+
+  private leaveOffice(): void {
+    const office = this.office;
+    if (!office) return;
+    this.office = undefined;
+    office.lease.stop();
+    this.options.onStateChange?.(false, undefined);
+  }
+
+  private notController(): TributaryError {
+    const k = this.known;
+    const who =
+      k && k.id !== this.options.self.id
+        ? `the active controller is ${k.id} at ${k.host}:${k.port} (epoch ${k.epoch})`
+        : 'no controller is active at the moment; retry shortly';
+    return new TributaryError(ErrorCode.NOT_CONTROLLER, `controller ${this.options.self.id} is not the active controller: ${who}`);
+  }
+
+  private requireActive(): { epoch: bigint; epochVersion: number } {
+    if (!this.office) throw this.notController();
+    return this.office;
+  }
+
+  /**
+   * A write fenced by the controller epoch. On a conflict, tells a fenced controller (the
+   * epoch node moved: it steps down and answers NOT_CONTROLLER) from an ordinary CAS
+   * conflict (rethrown for the caller to re-read and retry).
+   */
+  private async fencedMulti(writes: Op[]): Promise<void> {
+    const office = this.requireActive();
+    try {
+      await this.client.multi([ops.check(CONTROLLER_EPOCH_PATH, office.epochVersion), ...writes]);
+    } catch (e) {
+      if (!isConflict(e)) throw e;
+      const current = await this.client.tryGet(CONTROLLER_EPOCH_PATH);
+      if (!current || current.stat.version !== office.epochVersion) {
+        this.logger.warn({ epoch: office.epoch.toString() }, 'fenced: /controller_epoch moved on; stepping down');
+        this.leaveOffice();
+        throw this.notController();
+      }
+      throw e;
+    }
+  }
+
+  /** Runs a read-then-write step again while its CAS conflicts. */
+  private async retrying<T>(step: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (e) {
+        if (!isConflict(e) || attempt >= CAS_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Reads
+
+  async liveBrokers(): Promise<LiveBroker[]> {
+    const { children } = await this.client.children(BROKER_IDS_PATH);
+    const brokers = await Promise.all(
+      children.map(async (name) => {
+        const node = await this.client.tryGet(`${BROKER_IDS_PATH}/${name}`);
+        if (!node || !/^\d+$/.test(name)) return undefined;
+        try {
+          return { ...parseJson<BrokerRegistration>(node.data), id: Number(name) };
+        } catch {
+          this.logger.warn({ broker: name }, 'unreadable broker registration ignored');
+          return undefined;
+        }
+      }),
+    );
+    return brokers.filter((b): b is LiveBroker => b !== undefined).sort((a, b) => a.id - b.id);
+  }
+
+  private async readAssignment(topic: string): Promise<{ assignment: TopicAssignment; version: number } | undefined> {
+    const node = await this.client.tryGet(topicPath(topic));
+    return node && { assignment: parseJson<TopicAssignment>(node.data), version: node.stat.version };
+  }
+
+  private async readOverrides(topic: string): Promise<{ overrides: Record<string, string>; version: number } | undefined> {
+    const node = await this.client.tryGet(topicConfigPath(topic));
+    return node && { overrides: node.data.length ? parseJson<Record<string, string>>(node.data) : {}, version: node.stat.version };
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Topics
+
+  private async createTopic(topic: CreatableTopic, validateOnly: boolean): Promise<CreateTopicResult> {
+    const result = { name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, errorCode: ErrorCode.NONE, errorMessage: '' };
+    try {
+      validateTopicName(topic.name);
+      if (!Number.isInteger(topic.numPartitions) || topic.numPartitions < 1) fail(ErrorCode.INVALID_PARTITIONS, `the number of partitions must be at least 1, not ${topic.numPartitions}`);
+      if (topic.replicationFactor < 1) fail(ErrorCode.INVALID_REPLICATION_FACTOR, `the replication factor must be at least 1, not ${topic.replicationFactor}`);
+      const overrides = validateTopicConfigs(topic.configs);
+      await this.retrying(async () => {
+        const existing = await this.client.children(TOPICS_PATH);
+        if (existing.children.includes(topic.name)) fail(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${topic.name}' already exists`);
+        const colliding = collidingTopic(topic.name, existing.children);
+        if (colliding) fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `topic '${topic.name}' collides with existing topic '${colliding}' ('.' and '_' are the same in metric names)`);
+        if (await this.client.tryGet(deleteMarkerPath(topic.name))) fail(ErrorCode.TOPIC_ALREADY_EXISTS, `topic '${topic.name}' is marked for deletion; retry once it is gone`);
+        const brokers = await this.liveBrokers();
+        const allRacks = brokers.every((b) => b.rack);
+        const replicas = assignReplicas(
+          brokers.map((b) => ({ id: b.id, rack: allRacks ? b.rack : undefined })),
+          topic.numPartitions,
+          topic.replicationFactor,
+        );
+        if (validateOnly) return;
+        const epoch = Number(this.requireActive().epoch);
+        const assignment: TopicAssignment = { partitions: Object.fromEntries(replicas.map((r, p) => [String(p), r])) };
+        const writes: Op[] = [
+          // Bumping the parent's version makes the existence/collision check above a CAS.
+          ops.set(TOPICS_PATH, Buffer.alloc(0), existing.stat.version),
+          ops.create(topicPath(topic.name), json(assignment)),
+          ops.create(partitionsPath(topic.name)),
+        ];
+        replicas.forEach((r, p) => {
+          const state: PartitionState = { leader: r[0]!, leader_epoch: 0, isr: [...r], controller_epoch: epoch };
+          writes.push(ops.create(partitionPath(topic.name, p)), ops.create(partitionStatePath(topic.name, p), json(state)));
+        });
+        writes.push(ops.create(topicConfigPath(topic.name), json(overrides)));
+        await this.fencedMulti(writes);
+        this.logger.info({ topic: topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor }, 'topic created');
+      });
+      return result;
+    } catch (e) {
+      return { ...result, ...errorFields(e) };
+    }
+  }
+
+  /**
+   * Marks the topic under /admin/delete_topics and removes its nodes in one fenced Multi,
+   * then completes the deletion by removing the marker. When brokers host data (the broker
+   * work), the marker stays until every replica has confirmed StopReplica(delete) and
+   * removed the partition's files; a new controller resumes pending deletions.
+   */
+  private async deleteTopic(name: string): Promise<DeleteTopicResult> {
+    try {
+      await this.retrying(async () => {
+        const existing = await this.client.children(TOPICS_PATH);
+        if (!existing.children.includes(name)) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${name}' does not exist`);
+        await this.fencedMulti([ops.set(TOPICS_PATH, Buffer.alloc(0), existing.stat.version), ...(await this.topicRemoval(name))]);
+      });
+      await this.completeDeletion(name);
+      this.logger.info({ topic: name }, 'topic deleted');
+      return { name, errorCode: ErrorCode.NONE, errorMessage: '' };
+    } catch (e) {
+      return { name, ...errorFields(e) };
+    }
+  }
+
+  /** Ops that mark `name` for deletion and delete its nodes, deepest first, at the versions read. */
+  private async topicRemoval(name: string): Promise<Op[]> {
+    const writes: Op[] = [];
+    if (!(await this.client.tryGet(deleteMarkerPath(name)))) writes.push(ops.create(deleteMarkerPath(name), json({ requested: Date.now() })));
+    const topicNode = await this.client.tryGet(topicPath(name));
+    if (!topicNode) return writes;
+    const partitions = await this.client.tryGet(partitionsPath(name));
+    if (partitions) {
+      const { children } = await this.client.children(partitionsPath(name));
+      for (const p of children) {
+        const [node, state] = await Promise.all([this.client.tryGet(partitionPath(name, p)), this.client.tryGet(partitionStatePath(name, p))]);
+        if (state) writes.push(ops.delete(partitionStatePath(name, p), state.stat.version));
+        if (node) writes.push(ops.delete(partitionPath(name, p), node.stat.version));
+      }
+      writes.push(ops.delete(partitionsPath(name), partitions.stat.version));
+    }
+    writes.push(ops.delete(topicPath(name), topicNode.stat.version));
+    const config = await this.client.tryGet(topicConfigPath(name));
+    if (config) writes.push(ops.delete(topicConfigPath(name), config.stat.version));
+    return writes;
+  }
+
+  private async completeDeletion(name: string): Promise<void> {
+    // Brokers' data removal (StopReplica with delete) comes with the broker work; until then
+    // nothing remains once the nodes are gone, so the marker goes at once.
+    await this.retrying(async () => {
+      const marker = await this.client.tryGet(deleteMarkerPath(name));
+      if (marker) await this.fencedMulti([ops.delete(deleteMarkerPath(name), marker.stat.version)]);
+    });
+  }
+
+  /** Finishes deletions a previous controller started. */
+  private async resumeDeletions(): Promise<void> {
+    const { children } = await this.client.children(DELETE_TOPICS_PATH);
+    for (const name of children) {
+      try {
+        await this.retrying(async () => {
+          const writes = await this.topicRemoval(name);
+          if (writes.length > 0) await this.fencedMulti(writes);
+        });
+        await this.completeDeletion(name);
+        this.logger.info({ topic: name }, 'pending topic deletion completed');
+      } catch (e) {
+        this.logger.warn({ err: e, topic: name }, 'pending topic deletion failed');
+      }
+    }
+  }
+
+  private async describeTopic(name: string): Promise<TopicDescription> {
+    const read = await this.readAssignment(name);
+    if (!read) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic '${name}' does not exist`, partitions: [] };
+    const ids = Object.keys(read.assignment.partitions)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const partitions = await Promise.all(
+      ids.map(async (p): Promise<PartitionDescription> => {
+        const replicas = read.assignment.partitions[String(p)] ?? [];
+        const node = await this.client.tryGet(partitionStatePath(name, p));
+        const state = node ? parseJson<PartitionState>(node.data) : undefined;
+        return { partition: p, leader: state?.leader ?? -1, leaderEpoch: state?.leader_epoch ?? -1, replicas, isr: state?.isr ?? [] };
+      }),
+    );
+    return { name, errorCode: ErrorCode.NONE, errorMessage: '', partitions };
+  }
+
+  private async describeConfigs(topic: string): Promise<TopicConfigs> {
+    if (!(await this.client.tryGet(topicPath(topic)))) {
+      return { topic, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `topic '${topic}' does not exist`, entries: [] };
+    }
+    const overrides = (await this.readOverrides(topic))?.overrides ?? {};
+    const entries = describeTopicConfigs(overrides)
+      .map((c) => ({ name: c.name, value: c.value, isDefault: c.isDefault, documentation: c.doc }))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { topic, errorCode: ErrorCode.NONE, errorMessage: '', entries };
+  }
+
+  private async alterConfigs(change: AlterTopicConfigs, validateOnly: boolean): Promise<AlterConfigsResult> {
+    const topic = change.topic;
+    try {
+      for (const op of change.ops) {
+        if (op.op !== AlterConfigOp_OpType.OP_TYPE_SET && op.op !== AlterConfigOp_OpType.OP_TYPE_DELETE) {
+          fail(ErrorCode.INVALID_REQUEST, `config '${op.name}': the operation must be OP_TYPE_SET or OP_TYPE_DELETE`);
+        }
+      }
+      await this.retrying(async () => {
+        const topicNode = await this.client.tryGet(topicPath(topic));
+        if (!topicNode) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' does not exist`);
+        const current = await this.readOverrides(topic);
+        const next: Record<string, string> = { ...(current?.overrides ?? {}) };
+        for (const op of change.ops) {
+          if (op.op === AlterConfigOp_OpType.OP_TYPE_SET) next[op.name] = op.value;
+          else delete next[op.name];
+        }
+        // Validates the keys being deleted too (an unknown key is an error either way).
+        validateTopicConfigs(Object.fromEntries(change.ops.map((op) => [op.name, next[op.name] ?? describeDefault(op.name)])));
+        if (validateOnly) return;
+        await this.fencedMulti([
+          ops.check(topicPath(topic), topicNode.stat.version),
+          current ? ops.set(topicConfigPath(topic), json(next), current.version) : ops.create(topicConfigPath(topic), json(next)),
+        ]);
+        this.logger.info({ topic, overrides: next }, 'topic configs altered');
+      });
+      return { topic, errorCode: ErrorCode.NONE, errorMessage: '' };
+    } catch (e) {
+      return { topic, ...errorFields(e) };
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Admin API
+
+  readonly handlers: ServiceHandlers<typeof AdminServiceService> = {
+    createTopics: async (request) => {
+      this.requireActive();
+      const counts = new Map<string, number>();
+      for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+      const results: CreateTopicResult[] = [];
+      for (const topic of request.topics) {
+        if ((counts.get(topic.name) ?? 0) > 1) {
+          results.push({
+            name: topic.name,
+            numPartitions: topic.numPartitions,
+            replicationFactor: topic.replicationFactor,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `topic '${topic.name}' appears more than once in the request`,
+          });
+        } else {
+          results.push(await this.createTopic(topic, request.validateOnly));
+        }
+      }
+      return { results };
+    },
+    deleteTopics: async (request) => {
+      this.requireActive();
+      const results: DeleteTopicResult[] = [];
+      for (const name of request.names) results.push(await this.deleteTopic(name));
+      return { results };
+    },
+    listTopics: async () => {
+      this.requireActive();
+      const { children } = await this.client.children(TOPICS_PATH);
+      return { names: [...children].sort() };
+    },
+    describeTopics: async (request) => {
+      this.requireActive();
+      const names = request.names.length > 0 ? request.names : [...(await this.client.children(TOPICS_PATH)).children].sort();
+      return { topics: await Promise.all(names.map((n) => this.describeTopic(n))) };
+    },
+    describeConfigs: async (request) => {
+      this.requireActive();
+      return { results: await Promise.all(request.topics.map((t) => this.describeConfigs(t))) };
+    },
+    alterConfigs: async (request) => {
+      this.requireActive();
+      const results: AlterConfigsResult[] = [];
+      for (const change of request.topics) results.push(await this.alterConfigs(change, request.validateOnly));
+      return { results };
+    },
+    describeCluster: async () => {
+      const office = this.requireActive();
+      const brokers: BrokerDescription[] = (await this.liveBrokers()).map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack ?? '' }));
+      const self = this.options.self;
+      return { brokers, controllerId: self.id, controllerEpoch: office.epoch, controllerHost: self.host, controllerPort: self.port };
+    },
+  };
+}
+
+/** A placeholder value that passes validation for a deleted key (only the key is checked). */
+function describeDefault(name: string): string {
+  return describeTopicConfigs({}).find((c) => c.name === name)?.value ?? '';
+}

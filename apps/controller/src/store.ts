@@ -1,0 +1,58 @@
+/**
+ * The controller's state in the coordination store, Kafka's ZooKeeper layout
+ * (ARCHITECTURE.md §5): paths, JSON shapes, and Multi operation builders.
+ */
+import type { Op } from '@tributary/proto';
+
+export const CONTROLLER_PATH = '/controller';
+export const CONTROLLER_EPOCH_PATH = '/controller_epoch';
+export const BROKER_IDS_PATH = '/brokers/ids';
+export const TOPICS_PATH = '/brokers/topics';
+export const TOPIC_CONFIGS_PATH = '/config/topics';
+export const DELETE_TOPICS_PATH = '/admin/delete_topics';
+/** Parents the controller creates (empty, persistent) when it becomes active. */
+export const CONTROLLER_ROOTS = [BROKER_IDS_PATH, TOPICS_PATH, TOPIC_CONFIGS_PATH, DELETE_TOPICS_PATH];
+
+export const topicPath = (topic: string): string => `${TOPICS_PATH}/${topic}`;
+export const partitionsPath = (topic: string): string => `${TOPICS_PATH}/${topic}/partitions`;
+export const partitionPath = (topic: string, p: number | string): string => `${TOPICS_PATH}/${topic}/partitions/${p}`;
+export const partitionStatePath = (topic: string, p: number | string): string => `${TOPICS_PATH}/${topic}/partitions/${p}/state`;
+export const topicConfigPath = (topic: string): string => `${TOPIC_CONFIGS_PATH}/${topic}`;
+export const deleteMarkerPath = (topic: string): string => `${DELETE_TOPICS_PATH}/${topic}`;
+
+/** `/controller`: who the active controller is (also the Election's candidate data). */
+export interface ControllerInfo {
+  id: number;
+  host: string;
+  port: number;
+}
+
+/** `/brokers/ids/<id>`: written by the broker itself (ephemeral, with its lease). */
+export interface BrokerRegistration {
+  host: string;
+  port: number;
+  rack?: string;
+}
+
+/** `/brokers/topics/<topic>`: the replica assignment, preferred leader first. */
+export interface TopicAssignment {
+  partitions: Record<string, number[]>;
+}
+
+/** `/brokers/topics/<topic>/partitions/<p>/state`. */
+export interface PartitionState {
+  leader: number;
+  leader_epoch: number;
+  isr: number[];
+  controller_epoch: number;
+}
+
+export const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+export const parseJson = <T>(data: Buffer): T => JSON.parse(data.toString('utf8')) as T;
+
+export const ops = {
+  create: (path: string, data: Buffer = Buffer.alloc(0), leaseId = 0n): Op => ({ op: { $case: 'create', value: { path, data, leaseId, sequential: false } } }),
+  set: (path: string, data: Buffer, expectedVersion: number): Op => ({ op: { $case: 'set', value: { path, data, expectedVersion } } }),
+  delete: (path: string, expectedVersion: number): Op => ({ op: { $case: 'delete', value: { path, expectedVersion } } }),
+  check: (path: string, expectedVersion: number): Op => ({ op: { $case: 'check', value: { path, expectedVersion } } }),
+};
