@@ -5,6 +5,8 @@ export type { ProcessExit, SpawnedProcess, SpawnOptions } from './process';
 export { startTcpProxy } from './proxy';
 export type { TcpProxy } from './proxy';
 export { removeDir, removeTempDirs, tempDir } from './temp';
+export { startServiceProcess } from './service';
+export type { ServiceProcess, ServiceProcessOptions } from './service';
 export { sleep, waitFor, withTimeout } from './wait';
 export type { WaitForOptions } from './wait';
 export {
