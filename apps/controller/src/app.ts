@@ -23,7 +23,11 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
   const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
   const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
+  const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last liveness pass of the active controller' });
+  const elections = metrics.counter({ name: 'tributary_controller_leader_elections_total', help: 'Partition leaders elected by this controller after broker failures, re-registrations and failover' });
   active.set(0);
+  offline.set(0);
+  elections.inc(0);
   epochGauge.set(0);
 
   const server = createGrpcServer({ logger, registry: metrics.registry });
@@ -36,6 +40,8 @@ export async function startController(config: ControllerConfig, logger: Logger, 
       active.set(isActive ? 1 : 0);
       epochGauge.set(epoch === undefined ? 0 : Number(epoch));
     },
+    onLeaderElections: (count) => elections.inc(count),
+    onOfflinePartitions: (count) => offline.set(count),
   });
   server.addService(AdminServiceService, controller.handlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);

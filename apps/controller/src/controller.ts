@@ -29,7 +29,7 @@ import type {
   TopicConfigs,
   TopicDescription,
 } from '@tributary/proto';
-import { AlterConfigOp_OpType } from '@tributary/proto';
+import { AlterConfigOp_OpType, WatchEvent_Type } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import { assignReplicas } from './assignment';
@@ -56,6 +56,9 @@ import type { BrokerRegistration, ControllerInfo, PartitionState, TopicAssignmen
 
 export const CONTROLLER_ELECTION = 'controller';
 const CAS_ATTEMPTS = 10;
+/** Partition-state writes per Multi: under the service's 1000 ops and well under its 1 MB. */
+const MULTI_MAX_OPS = 500;
+const MULTI_MAX_BYTES = 512 * 1024;
 
 export interface ControllerOptions {
   client: CoordinationClient;
@@ -64,6 +67,10 @@ export interface ControllerOptions {
   logger: Logger;
   /** Called whenever the controller becomes active or stops being active. */
   onStateChange?(active: boolean, epoch: bigint | undefined): void;
+  /** Called with the number of partition leaders elected by a liveness pass (> 0). */
+  onLeaderElections?(count: number): void;
+  /** Called after each liveness pass with the number of partitions without a leader (0 when not active). */
+  onOfflinePartitions?(count: number): void;
 }
 
 /** A registered broker, as read from /brokers/ids. */
@@ -96,6 +103,12 @@ export class Controller {
   /** The active controller as last observed through the election. */
   private known: (ControllerInfo & { epoch: bigint }) | undefined;
   private stopped = false;
+  /** While in office: the /brokers/ids watch and the live broker ids it last reported. */
+  private brokerWatch: { cancel(): void } | undefined;
+  private live: Set<number> | undefined;
+  /** Liveness passes run one at a time; a change during a pass asks for another. */
+  private passRunning = false;
+  private passWanted = false;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
@@ -184,6 +197,9 @@ export class Controller {
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);
         await this.resumeDeletions();
+        // The first event carries the current registrations: that pass is the failover
+        // reconciliation (every partition whose leader is not live is handled).
+        this.watchBrokers();
         return;
       } catch (e) {
         this.logger.warn({ err: e, attempt }, 'taking office failed; retrying');
@@ -197,7 +213,11 @@ export class Controller {
     if (!office) return;
     this.office = undefined;
     office.lease.stop();
+    this.brokerWatch?.cancel();
+    this.brokerWatch = undefined;
+    this.live = undefined;
     this.options.onStateChange?.(false, undefined);
+    this.options.onOfflinePartitions?.(0);
   }
 
   private notController(): TributaryError {
@@ -244,6 +264,104 @@ export class Controller {
         if (!isConflict(e) || attempt >= CAS_ATTEMPTS) throw e;
       }
     }
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Broker liveness and partition leadership
+
+  /** Follows /brokers/ids (resumable watch) while in office; each change runs a liveness pass. */
+  private watchBrokers(): void {
+    if (!this.office || this.brokerWatch) return;
+    this.brokerWatch = this.client.watch(BROKER_IDS_PATH, {
+      children: true,
+      onEvent: (event) => {
+        if (!this.office) return;
+        const names = event.type === WatchEvent_Type.TYPE_CHILDREN_CHANGED ? event.children : [];
+        if (event.type !== WatchEvent_Type.TYPE_CHILDREN_CHANGED && event.type !== WatchEvent_Type.TYPE_NODE_DELETED) return;
+        const live = new Set(names.filter((n) => /^\d+$/.test(n)).map(Number));
+        const before = this.live;
+        this.live = live;
+        if (before) {
+          const gone = [...before].filter((id) => !live.has(id));
+          const back = [...live].filter((id) => !before.has(id));
+          if (gone.length === 0 && back.length === 0) return;
+          this.logger.info({ gone, back }, 'broker registrations changed');
+        } else {
+          this.logger.info({ live: [...live].sort((a, b) => a - b) }, 'live brokers; reconciling partition leadership');
+        }
+        this.requestPass();
+      },
+      onError: (e) => this.logger.error({ err: e }, 'watching /brokers/ids failed'),
+    });
+  }
+
+  private requestPass(): void {
+    this.passWanted = true;
+    if (this.passRunning) return;
+    this.passRunning = true;
+    void (async () => {
+      try {
+        for (let failures = 0; this.passWanted && this.office && !this.stopped; ) {
+          this.passWanted = false;
+          try {
+            await this.retrying(() => this.livenessPass());
+            failures = 0;
+          } catch (e) {
+            this.logger.warn({ err: e }, 'partition leadership pass failed; retrying');
+            if (!this.office) break;
+            this.passWanted = true;
+            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** Math.min(failures++, 5))));
+          }
+        }
+      } finally {
+        this.passRunning = false;
+      }
+    })();
+  }
+
+  /**
+   * One pass over every partition state against the live broker set: dead brokers leave the
+   * ISR (never the last member), a partition whose leader is not live gets the first live ISR
+   * replica in assignment order (leader -1 when there is none), each write CAS on the state
+   * node's version, in fenced Multis of bounded size. A conflict rethrows (the pass re-reads).
+   */
+  private async livenessPass(): Promise<void> {
+    const office = this.requireActive();
+    const live = this.live;
+    if (!live) return;
+    const epoch = Number(office.epoch);
+    const { children: topics } = await this.client.children(TOPICS_PATH);
+    const writes: { op: Op; bytes: number; elected: boolean }[] = [];
+    let offline = 0;
+    for (const topic of [...topics].sort()) {
+      const read = await this.readAssignment(topic);
+      if (!read) continue;
+      const partitions = Object.entries(read.assignment.partitions);
+      const nodes = await Promise.all(partitions.map(([p]) => this.client.tryGet(partitionStatePath(topic, p))));
+      partitions.forEach(([p, replicas], i) => {
+        const node = nodes[i];
+        if (!node) return;
+        const state = parseJson<PartitionState>(node.data);
+        const next = nextPartitionState(state, replicas, live, epoch);
+        if (next.leader === -1) offline++;
+        if (next === state) return;
+        const data = json(next);
+        writes.push({ op: ops.set(partitionStatePath(topic, p), data, node.stat.version), bytes: data.length + partitionStatePath(topic, p).length + 32, elected: next.leader !== -1 && next.leader !== state.leader });
+        this.logger.info({ topic, partition: Number(p), from: state, to: next }, next.leader === -1 ? 'partition offline: no live in-sync replica' : 'partition leadership/ISR changed');
+      });
+    }
+    for (let i = 0; i < writes.length; ) {
+      let bytes = 0;
+      const chunk: typeof writes = [];
+      while (i < writes.length && chunk.length < MULTI_MAX_OPS && (chunk.length === 0 || bytes + writes[i]!.bytes <= MULTI_MAX_BYTES)) {
+        bytes += writes[i]!.bytes;
+        chunk.push(writes[i++]!);
+      }
+      await this.fencedMulti(chunk.map((w) => w.op));
+      const elected = chunk.filter((w) => w.elected).length;
+      if (elected > 0) this.options.onLeaderElections?.(elected);
+    }
+    this.options.onOfflinePartitions?.(offline);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -513,4 +631,30 @@ export class Controller {
 /** A placeholder value that passes validation for a deleted key (only the key is checked). */
 function describeDefault(name: string): string {
   return describeTopicConfigs({}).find((c) => c.name === name)?.value ?? '';
+}
+
+/**
+ * A partition's state after applying broker liveness (Kafka's controller semantics):
+ * - a dead broker leaves the ISR unless it is the last member (Kafka keeps the last one so
+ *   that it can lead again when it comes back without losing acknowledged data);
+ * - a leader that is not live is replaced by the first live ISR member in assignment order,
+ *   or by -1 (offline) when none is live; an offline partition gets a leader again as soon
+ *   as a member of its ISR is live (re-registration);
+ * - a leader change bumps leader_epoch; every change records the controller epoch.
+ * Unclean leader election (`unclean.leader.election.enable`: a live replica outside the ISR
+ * when no ISR member is live) is not implemented yet: such partitions stay offline.
+ * Returns `state` itself when nothing changes.
+ */
+export function nextPartitionState(state: PartitionState, replicas: readonly number[], live: ReadonlySet<number>, controllerEpoch: number): PartitionState {
+  let isr = [...state.isr];
+  for (const dead of state.isr.filter((id) => !live.has(id)).sort((a, b) => a - b)) {
+    if (isr.length > 1) isr = isr.filter((id) => id !== dead);
+  }
+  let leader = state.leader;
+  if (leader === -1 || !live.has(leader)) {
+    leader = [...replicas, ...isr].find((id) => isr.includes(id) && live.has(id)) ?? -1;
+  }
+  const isrChanged = isr.length !== state.isr.length || isr.some((id, i) => id !== state.isr[i]);
+  if (leader === state.leader && !isrChanged) return state;
+  return { leader, leader_epoch: leader === state.leader ? state.leader_epoch : state.leader_epoch + 1, isr, controller_epoch: controllerEpoch };
 }
