@@ -12,6 +12,7 @@
 import type { Backend } from './backend';
 import { CoordinationError } from './backend';
 import { watchPath } from './watch';
+import { ABORTED, orAbort } from './abort';
 
 export const ELECTIONS_ROOT = '/elections';
 const PREFIX = 'c-';
@@ -65,10 +66,6 @@ export async function campaign(backend: Backend, name: string, candidate: Buffer
   await ensureNode(backend, dir);
   const { path } = await backend.create(`${dir}/${PREFIX}`, candidate, { leaseId, sequential: true });
   const key = path.slice(dir.length + 1);
-  const abortion = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
   try {
     for (;;) {
       signal.throwIfAborted();
@@ -81,8 +78,8 @@ export async function campaign(backend: Backend, name: string, candidate: Buffer
         predecessor.cancel();
         continue;
       }
-      const outcome = await Promise.race([predecessor.changed, abortion]);
-      if (outcome === 'aborted') predecessor.cancel();
+      const outcome = await orAbort(predecessor.changed, signal);
+      if (outcome === ABORTED) predecessor.cancel();
     }
   } catch (e) {
     await resign(backend, name, key).catch(() => undefined);

@@ -10,6 +10,7 @@ import { GrpcStatusError, Status } from '@tributary/runtime';
 import type { CoordinationErrorCode } from './backend';
 import { CoordinationError } from './backend';
 import type { CoordinationHandlers } from './service';
+import { ABORTED, orAbort } from './abort';
 
 export const COORDINATION_ERROR_METADATA_KEY = 'tributary-coordination-error';
 /** Operations one Execute stream may have running at once. */
@@ -64,10 +65,6 @@ export function addCoordinationService(server: GrpcServer, handlers: Coordinatio
       // back in one message. At most MAX_EXECUTE_IN_FLIGHT run per stream: beyond that,
       // reading requests waits (back-pressure on the client).
       const stop = handlers.linkStop(ctx.signal);
-      const stopped = new Promise<IteratorResult<never>>((resolve) => {
-        if (stop.aborted) resolve({ done: true, value: undefined });
-        stop.addEventListener('abort', () => resolve({ done: true, value: undefined }), { once: true });
-      });
       const iterator = requests[Symbol.asyncIterator]();
       let inFlight = 0;
       let wake: (() => void) | undefined;
@@ -82,8 +79,8 @@ export function addCoordinationService(server: GrpcServer, handlers: Coordinatio
           await stream.write({ results }).catch(() => undefined); // the stream is gone: the client sees the call end
         }));
       for (;;) {
-        const next = await Promise.race([iterator.next(), stopped]);
-        if (next.done) break;
+        const next = await orAbort(iterator.next(), stop);
+        if (next === ABORTED || next.done) break;
         for (const operation of next.value.operations) {
           while (inFlight >= MAX_EXECUTE_IN_FLIGHT) await new Promise<void>((r) => (wake = r));
           inFlight++;

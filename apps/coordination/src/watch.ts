@@ -14,6 +14,7 @@
  */
 import type { Backend, NodeStat, WatchFired } from './backend';
 import { CoordinationError } from './backend';
+import { ABORTED, orAbort } from './abort';
 
 export type WatchUpdate =
   | { type: 'node-changed'; path: string; data: Buffer; stat: NodeStat; revision: bigint }
@@ -33,7 +34,6 @@ export async function* watchPath(backend: Backend, path: string, options: WatchO
   const grace = options.unavailableGraceMs ?? 10_000;
   let last = options.fromRevision;
   let unavailableSince = 0;
-  const abortion = aborted(signal); // one listener for the whole stream
   while (!signal.aborted) {
     let update: WatchUpdate;
     let changed: Promise<WatchFired>;
@@ -64,17 +64,12 @@ export async function* watchPath(backend: Backend, path: string, options: WatchO
       last = update.revision;
       yield update;
     }
-    const outcome = await Promise.race([changed, abortion]);
-    if (outcome === 'aborted') {
+    const outcome = await orAbort(changed, signal);
+    if (outcome === ABORTED) {
       cancel();
       return;
     }
   }
-}
-
-function aborted(signal: AbortSignal): Promise<'aborted'> {
-  if (signal.aborted) return Promise.resolve('aborted');
-  return new Promise((resolve) => signal.addEventListener('abort', () => resolve('aborted'), { once: true }));
 }
 
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -149,6 +149,8 @@ export class ZooKeeperSession {
   private ended = false;
   private connectedNow = false;
   private deathReject!: (e: ZooKeeperCallError) => void;
+  /** Rejecters of the calls in flight (failed at once if the session ends). */
+  private readonly inFlight = new Set<(e: unknown) => void>();
   private readonly liveness: NodeJS.Timeout;
   private socketConnectedAt = 0;
   private lastReceivedAt = 0;
@@ -434,6 +436,8 @@ export class ZooKeeperSession {
     clearInterval(this.liveness);
     this.connectedNow = false;
     this.deathReject(reason);
+    for (const reject of this.inFlight) reject(reason);
+    this.inFlight.clear();
   }
 
   private emit(event: SessionEvent): void {
@@ -442,15 +446,23 @@ export class ZooKeeperSession {
 
   private call<T>(what: string, start: (cb: (e: unknown, value: T) => void) => void): Promise<T> {
     if (this.ended) return this.dead;
-    const result = new Promise<T>((resolve, reject) => {
+    // Calls in flight are failed together when the session ends (end()). Not
+    // Promise.race([result, this.dead]): every race would add a reaction to the long-lived
+    // `dead` promise that is only released when it settles — a leak on the hot path.
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      const settle = (e: unknown, value: T): void => {
+        this.inFlight.delete(reject);
+        if (e) reject(ZooKeeperCallError.from(e, what));
+        else resolve(value);
+      };
       try {
-        start((e, value) => (e ? reject(ZooKeeperCallError.from(e, what)) : resolve(value)));
+        start(settle);
       } catch (e) {
         // The library asserts on bad arguments (paths) synchronously.
-        reject(new ZooKeeperCallError(ZK_ERROR.BAD_ARGUMENTS, `${what}: ${(e as Error).message}`));
+        settle(new ZooKeeperCallError(ZK_ERROR.BAD_ARGUMENTS, `${what}: ${(e as Error).message}`), undefined as T);
       }
     });
-    return Promise.race([result, this.dead]);
   }
 
   private raw(what: string, request: unknown): Promise<JuteResponse> {
