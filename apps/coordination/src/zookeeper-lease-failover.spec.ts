@@ -120,10 +120,22 @@ describe('ZooKeeperBackend: leases fail over between replicas', () => {
     await a.abandon();
     const results = await Promise.allSettled([b2.keepAlive(lease.id), c.keepAlive(lease.id)]);
     expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
-    await b2.multi([
-      { kind: 'create', path: '/m', data: b('') },
-      { kind: 'create', path: '/m/eph', data: b(''), options: { leaseId: lease.id } },
-    ]);
+    // The losing adoption may still be re-attaching in the background and take the session
+    // from B once more: a write then ends with UNAVAILABLE (outcome unknown), which a caller
+    // retries — as here, checking first whether it was applied.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await b2.multi([
+          { kind: 'create', path: '/m', data: b('') },
+          { kind: 'create', path: '/m/eph', data: b(''), options: { leaseId: lease.id } },
+        ]);
+        break;
+      } catch (e) {
+        if (!(e instanceof CoordinationError) || e.code !== 'UNAVAILABLE' || attempt >= 10) throw e;
+        await sleep(100);
+        if (await c.exists('/m/eph')) break;
+      }
+    }
     expect((await c.exists('/m/eph'))?.leaseId).toBe(lease.id);
     await b2.revokeLease(lease.id);
     expect(await c.exists('/m/eph')).toBeUndefined();
