@@ -4,3 +4,4 @@ export * from './gen/tributary/v1/errors';
 export * from './gen/tributary/v1/broker';
 export * from './gen/tributary/v1/coordination';
 export * from './gen/tributary/v1/controller';
+export * from './gen/tributary/v1/broker_control';
