@@ -1,2 +1,51 @@
-export * from './partitioner';
-export * from './accumulator';
+/**
+ * `@tributary/client`: the TypeScript SDK of Tributary — {@link Producer}, {@link Consumer}
+ * (no groups yet) and {@link Admin}. Each needs only a bootstrap list of brokers.
+ */
+export { Producer } from './producer';
+export { Consumer } from './consumer';
+export { Admin } from './admin';
+export type {
+  AdminOptions,
+  NewTopic,
+  CreatedTopic,
+  PartitionInfo,
+  TopicInfo,
+  ConfigEntry,
+  TopicConfigs,
+  AlterTopicConfigs,
+  BrokerInfo,
+  ClusterInfo,
+  OffsetSpec,
+  PartitionOffset,
+} from './admin';
+export { PRODUCER_DEFAULTS } from './producer-options';
+export type {
+  Acks,
+  CompressionType,
+  Bytes,
+  HeaderValue,
+  ProducerRecord,
+  RecordMetadata,
+  Partitioner,
+  PartitionerArgs,
+  ProducerOptions,
+} from './producer-options';
+export { CONSUMER_DEFAULTS } from './consumer-options';
+export type { TopicPartition, AutoOffsetReset, ConsumerOptions, ConsumerRecord, FetchedBatch } from './consumer-options';
+export { CLIENT_DEFAULTS, BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP, defaultBootstrap, parseBootstrap } from './config';
+export type { ClientOptions, ClientLogger } from './config';
+export {
+  NoBrokerAvailableError,
+  ClientClosedError,
+  UnknownTopicError,
+  OffsetOutOfRangeError,
+  ClientTimeoutError,
+  TopicOperationError,
+} from './errors';
+export { murmur2, toPositive, partitionForKey } from './partitioner';
+export { RecordAccumulator, ACCUMULATOR_DEFAULTS, RecordTooLargeError, BufferExhaustedError, AccumulatorClosedError } from './accumulator';
+export type { AccumulatorOptions, ReadyBatch } from './accumulator';
+/** Re-exported so users need not depend on the records library for these. */
+export { TributaryError, ErrorCode } from '@tributary/records';
+export type { RecordHeader, RecordView } from '@tributary/records';
