@@ -4,8 +4,8 @@
  *
  * A hosted partition has a role, a closed set of cases: `leader` (with its leader epoch and
  * in-sync replicas) or `follower` (of a leader, at an epoch). Only leaders take produce and
- * consumer fetches. Until replication exists (issue 5) a leader's ISR is itself, so its high
- * watermark follows its log end offset as soon as an append is written.
+ * consumer fetches. Until replication exists (issue 5) followers do not copy anything, so a
+ * leader's high watermark follows its log end offset as soon as an append is written.
  *
  * Waiting requests live in purgatories keyed by `topic-partition` (purgatory.ts): a fetch
  * that found fewer than min_bytes is parked until an append to one of its partitions
@@ -25,7 +25,7 @@ import type {
   ProduceRequest,
   ProduceResponse,
 } from '@tributary/proto';
-import type { LogManager, PartitionLog, TopicPartition } from '@tributary/log';
+import type { LogAppendInfo, LogConfig, LogManager, PartitionLog, TopicPartition } from '@tributary/log';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP } from '@tributary/log';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { Purgatory } from './purgatory';
@@ -47,6 +47,8 @@ export interface ReplicaManagerOptions {
   logManager: LogManager;
   /** Longest long-poll a fetch may ask for (default 30 s). */
   maxFetchWaitMs?: number;
+  /** Called after each successful leader append (metrics). */
+  onAppend?(topic: string, info: LogAppendInfo): void;
 }
 
 const CONSUMER_REPLICA_ID = -1;
@@ -75,18 +77,66 @@ export class ReplicaManager {
   }
 
   /** Hosts `tp` as leader at `leaderEpoch` (creating its log if needed). */
-  becomeLeader(tp: TopicPartition, leaderEpoch: number, options: { minInsyncReplicas?: number } = {}): HostedPartition {
-    const log = this.options.logManager.getOrCreateLog(tp);
+  becomeLeader(
+    tp: TopicPartition,
+    leaderEpoch: number,
+    options: { minInsyncReplicas?: number; isr?: readonly number[]; config?: LogConfig } = {},
+  ): HostedPartition {
+    const log = this.options.logManager.getOrCreateLog(tp, options.config);
+    const key = partitionKey(tp.topic, tp.partition);
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
-      role: { kind: 'leader', leaderEpoch, isr: [this.options.brokerId] },
+      role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId] },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
     };
-    // Alone in the ISR: everything written is committed.
+    // Until replication (issue 5) the leader is the only copy that takes writes: everything
+    // it has written is committed.
     log.updateHighWatermark(log.logEndOffset);
-    this.partitions.set(partitionKey(tp.topic, tp.partition), hosted);
+    this.partitions.set(key, hosted);
+    // Fetches parked on the old role answer now (with the new state).
+    this.fetchPurgatory.checkAndComplete(key);
     return hosted;
+  }
+
+  /** Hosts `tp` as a follower of `leaderId` at `leaderEpoch` (creating its log if needed). */
+  becomeFollower(
+    tp: TopicPartition,
+    leaderId: number,
+    leaderEpoch: number,
+    options: { minInsyncReplicas?: number; config?: LogConfig } = {},
+  ): HostedPartition {
+    const log = this.options.logManager.getOrCreateLog(tp, options.config);
+    const key = partitionKey(tp.topic, tp.partition);
+    const hosted: HostedPartition = {
+      topicPartition: tp,
+      log,
+      role: { kind: 'follower', leaderId, leaderEpoch },
+      minInsyncReplicas: options.minInsyncReplicas ?? 1,
+    };
+    this.partitions.set(key, hosted);
+    // Consumers parked on this partition learn at once that it moved (NOT_LEADER_OR_FOLLOWER).
+    this.fetchPurgatory.checkAndComplete(key);
+    return hosted;
+  }
+
+  /** Refreshes a hosted partition's ISR, min.insync.replicas and log config at the same epoch. */
+  refresh(hosted: HostedPartition, update: { isr?: readonly number[]; minInsyncReplicas: number; config?: LogConfig }): void {
+    if (hosted.role.kind === 'leader' && update.isr) hosted.role = { ...hosted.role, isr: update.isr };
+    hosted.minInsyncReplicas = update.minInsyncReplicas;
+    if (update.config) hosted.log.updateConfig(update.config);
+  }
+
+  /**
+   * Stops hosting `tp` (parked fetches answer UNKNOWN_TOPIC_OR_PARTITION); with `deleteData`
+   * also removes its directory. Returns whether data was deleted. A partition this broker does
+   * not host is already stopped (and its data, if a log remains on disk, still deleted).
+   */
+  async stopReplica(tp: TopicPartition, deleteData: boolean): Promise<boolean> {
+    const key = partitionKey(tp.topic, tp.partition);
+    this.partitions.delete(key);
+    this.fetchPurgatory.checkAndComplete(key);
+    return deleteData ? this.options.logManager.deleteLog(tp) : false;
   }
 
   getPartition(topic: string, partition: number): HostedPartition | undefined {
@@ -133,6 +183,7 @@ export class ReplicaManager {
             try {
               const info = await hosted.log.appendAsLeader(p.records, role.leaderEpoch);
               this.onLeaderAppend(hosted);
+              this.options.onAppend?.(topic.name, info);
               return {
                 index: p.index,
                 errorCode: ErrorCode.NONE,
@@ -151,11 +202,13 @@ export class ReplicaManager {
     return { topics, throttleTimeMs: 0 };
   }
 
-  /** After a write on a leader: move the HW (ISR of one) and wake waiting fetches. */
+  /**
+   * After a write on a leader: move the HW and wake waiting fetches. Until followers
+   * replicate (issue 5) the leader's log is the only copy, so the HW follows its end at once
+   * whatever the ISR says; replication replaces this with the minimum LEO of the ISR.
+   */
   private onLeaderAppend(hosted: HostedPartition): void {
-    if (hosted.role.kind === 'leader' && hosted.role.isr.length === 1) {
-      hosted.log.maybeAdvanceHighWatermark(hosted.log.logEndOffset);
-    }
+    if (hosted.role.kind === 'leader') hosted.log.maybeAdvanceHighWatermark(hosted.log.logEndOffset);
     this.fetchPurgatory.checkAndComplete(partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition));
   }
 

@@ -24,10 +24,15 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
   const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
   const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last liveness pass of the active controller' });
-  const elections = metrics.counter({ name: 'tributary_controller_leader_elections_total', help: 'Partition leaders elected by this controller after broker failures, re-registrations and failover' });
+  const elections = metrics.counter({
+    name: 'tributary_controller_leader_elections_total',
+    help: 'Partition leaders elected by this controller after broker failures, re-registrations and failover; type unclean: from outside the ISR',
+    labelNames: ['type'],
+  });
   active.set(0);
   offline.set(0);
-  elections.inc(0);
+  elections.inc({ type: 'clean' }, 0);
+  elections.inc({ type: 'unclean' }, 0);
   epochGauge.set(0);
 
   const server = createGrpcServer({ logger, registry: metrics.registry });
@@ -40,7 +45,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
       active.set(isActive ? 1 : 0);
       epochGauge.set(epoch === undefined ? 0 : Number(epoch));
     },
-    onLeaderElections: (count) => elections.inc(count),
+    onLeaderElections: (count, kind) => elections.inc({ type: kind }, count),
     onOfflinePartitions: (count) => offline.set(count),
   });
   server.addService(AdminServiceService, controller.handlers);

@@ -14,6 +14,7 @@
  * Every write that depends on a read carries the versions it read (CAS); a conflict
  * re-reads and retries.
  */
+import { randomBytes } from 'node:crypto';
 import type { CoordinationClient, LeaseKeeper } from '@tributary/coordination-client';
 import { CoordinationClientError, Election } from '@tributary/coordination-client';
 import type {
@@ -22,6 +23,8 @@ import type {
   AlterTopicConfigs,
   BrokerDescription,
   CreatableTopic,
+  CreatePartitionsResult,
+  CreatePartitionsTopic,
   CreateTopicResult,
   DeleteTopicResult,
   Op,
@@ -33,10 +36,13 @@ import { AlterConfigOp_OpType, WatchEvent_Type } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import { assignReplicas } from './assignment';
+import type { ClusterState, PendingDeletion, TopicState } from './broker-channels';
+import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
 import { collidingTopic, validateTopicName } from './topic-names';
 import {
   BROKER_IDS_PATH,
+  CLUSTER_ID_PATH,
   CONTROLLER_EPOCH_PATH,
   CONTROLLER_PATH,
   CONTROLLER_ROOTS,
@@ -52,7 +58,7 @@ import {
   topicConfigPath,
   topicPath,
 } from './store';
-import type { BrokerRegistration, ControllerInfo, PartitionState, TopicAssignment } from './store';
+import type { BrokerRegistration, ControllerInfo, DeletionMarker, PartitionState, TopicAssignment } from './store';
 
 export const CONTROLLER_ELECTION = 'controller';
 const CAS_ATTEMPTS = 10;
@@ -67,8 +73,8 @@ export interface ControllerOptions {
   logger: Logger;
   /** Called whenever the controller becomes active or stops being active. */
   onStateChange?(active: boolean, epoch: bigint | undefined): void;
-  /** Called with the number of partition leaders elected by a liveness pass (> 0). */
-  onLeaderElections?(count: number): void;
+  /** Called with the number of partition leaders elected by a liveness pass (> 0); unclean: from outside the ISR. */
+  onLeaderElections?(count: number, kind: 'clean' | 'unclean'): void;
   /** Called after each liveness pass with the number of partitions without a leader (0 when not active). */
   onOfflinePartitions?(count: number): void;
 }
@@ -109,6 +115,8 @@ export class Controller {
   /** Liveness passes run one at a time; a change during a pass asks for another. */
   private passRunning = false;
   private passWanted = false;
+  /** While in office: the channels that push state to brokers. */
+  private channels: BrokerChannels | undefined;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
@@ -192,8 +200,18 @@ export class Controller {
           await lease.revoke().catch(() => undefined);
           return;
         }
+        await this.ensureClusterId();
         this.office = { epoch: term, epochVersion: stat.version, lease };
         this.known = { ...this.options.self, epoch: term };
+        this.channels = new BrokerChannels({
+          controllerId: this.options.self.id,
+          controllerEpoch: term,
+          controllerHost: this.options.self.host,
+          controllerPort: this.options.self.port,
+          logger: this.logger.child({ component: 'broker-channels' }),
+          readState: () => this.readClusterState(),
+          onDeleted: (topic, brokerId) => this.deletionConfirmed(topic, brokerId),
+        });
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);
         await this.resumeDeletions();
@@ -213,6 +231,8 @@ export class Controller {
     if (!office) return;
     this.office = undefined;
     office.lease.stop();
+    this.channels?.stop();
+    this.channels = undefined;
     this.brokerWatch?.cancel();
     this.brokerWatch = undefined;
     this.live = undefined;
@@ -305,6 +325,7 @@ export class Controller {
           this.passWanted = false;
           try {
             await this.retrying(() => this.livenessPass());
+            await this.refreshChannels();
             failures = 0;
           } catch (e) {
             this.logger.warn({ err: e }, 'partition leadership pass failed; retrying');
@@ -331,23 +352,29 @@ export class Controller {
     if (!live) return;
     const epoch = Number(office.epoch);
     const { children: topics } = await this.client.children(TOPICS_PATH);
-    const writes: { op: Op; bytes: number; elected: boolean }[] = [];
+    const writes: { op: Op; bytes: number; elected: 'clean' | 'unclean' | undefined }[] = [];
     let offline = 0;
     for (const topic of [...topics].sort()) {
-      const read = await this.readAssignment(topic);
+      const [read, overrides] = await Promise.all([this.readAssignment(topic), this.readOverrides(topic)]);
       if (!read) continue;
+      const unclean = overrides?.overrides['unclean.leader.election.enable'] === 'true';
       const partitions = Object.entries(read.assignment.partitions);
       const nodes = await Promise.all(partitions.map(([p]) => this.client.tryGet(partitionStatePath(topic, p))));
       partitions.forEach(([p, replicas], i) => {
         const node = nodes[i];
         if (!node) return;
         const state = parseJson<PartitionState>(node.data);
-        const next = nextPartitionState(state, replicas, live, epoch);
+        const next = nextPartitionState(state, replicas, live, epoch, { unclean });
         if (next.leader === -1) offline++;
         if (next === state) return;
         const data = json(next);
-        writes.push({ op: ops.set(partitionStatePath(topic, p), data, node.stat.version), bytes: data.length + partitionStatePath(topic, p).length + 32, elected: next.leader !== -1 && next.leader !== state.leader });
-        this.logger.info({ topic, partition: Number(p), from: state, to: next }, next.leader === -1 ? 'partition offline: no live in-sync replica' : 'partition leadership/ISR changed');
+        const elected = next.leader === -1 || next.leader === state.leader ? undefined : state.isr.includes(next.leader) ? 'clean' : 'unclean';
+        writes.push({ op: ops.set(partitionStatePath(topic, p), data, node.stat.version), bytes: data.length + partitionStatePath(topic, p).length + 32, elected });
+        if (elected === 'unclean') {
+          this.logger.warn({ topic, partition: Number(p), from: state, to: next }, 'UNCLEAN leader election: a replica outside the ISR leads; records acknowledged only by the lost ISR may be gone');
+        } else {
+          this.logger.info({ topic, partition: Number(p), from: state, to: next }, next.leader === -1 ? 'partition offline: no live in-sync replica' : 'partition leadership/ISR changed');
+        }
       });
     }
     for (let i = 0; i < writes.length; ) {
@@ -358,10 +385,77 @@ export class Controller {
         chunk.push(writes[i++]!);
       }
       await this.fencedMulti(chunk.map((w) => w.op));
-      const elected = chunk.filter((w) => w.elected).length;
-      if (elected > 0) this.options.onLeaderElections?.(elected);
+      for (const kind of ['clean', 'unclean'] as const) {
+        const elected = chunk.filter((w) => w.elected === kind).length;
+        if (elected > 0) this.options.onLeaderElections?.(elected, kind);
+      }
     }
     this.options.onOfflinePartitions?.(offline);
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Brokers' view of the state
+
+  /** Creates /cluster/id (a random id, Kafka's base64 UUID form) unless it exists. */
+  private async ensureClusterId(): Promise<void> {
+    if (await this.client.tryGet(CLUSTER_ID_PATH)) return;
+    await this.client.ensurePath('/cluster');
+    const id = randomBytes(16).toString('base64url').slice(0, 22);
+    await this.client.create(CLUSTER_ID_PATH, Buffer.from(id)).catch((e: unknown) => {
+      if (!(e instanceof CoordinationClientError && e.code === 'NODE_EXISTS')) throw e;
+    });
+  }
+
+  /** The live brokers to the channels (new registrations get their full state), then a push to all. */
+  private async refreshChannels(): Promise<void> {
+    const channels = this.channels;
+    if (!channels) return;
+    const brokers = await this.liveBrokers();
+    channels.setBrokers(brokers);
+    channels.kick();
+  }
+
+  /** Everything brokers are told: brokers, topics with configs and partition states, pending deletions. */
+  private async readClusterState(): Promise<ClusterState> {
+    const [clusterId, brokers, { children: names }, { children: deleting }] = await Promise.all([
+      this.client.tryGet(CLUSTER_ID_PATH),
+      this.liveBrokers(),
+      this.client.children(TOPICS_PATH),
+      this.client.children(DELETE_TOPICS_PATH),
+    ]);
+    const topics = await Promise.all(
+      [...names].sort().map(async (name): Promise<TopicState | undefined> => {
+        const [read, overrides] = await Promise.all([this.readAssignment(name), this.readOverrides(name)]);
+        if (!read) return undefined;
+        const indexes = Object.keys(read.assignment.partitions)
+          .map(Number)
+          .sort((a, b) => a - b);
+        const states = await Promise.all(indexes.map((p) => this.client.tryGet(partitionStatePath(name, p))));
+        return {
+          name,
+          configs: overrides?.overrides ?? {},
+          partitions: indexes.map((index, i) => ({
+            index,
+            replicas: read.assignment.partitions[String(index)] ?? [],
+            state: states[i] ? parseJson<PartitionState>(states[i]!.data) : undefined,
+          })),
+        };
+      }),
+    );
+    const deletions = await Promise.all(
+      deleting.map(async (name): Promise<PendingDeletion | undefined> => {
+        const node = await this.client.tryGet(deleteMarkerPath(name));
+        if (!node) return undefined;
+        const marker = parseMarker(node.data);
+        return { name, partitions: marker.partitions ?? [], brokers: marker.brokers ?? [] };
+      }),
+    );
+    return {
+      clusterId: clusterId?.data.toString() ?? '',
+      brokers,
+      topics: topics.filter((t): t is TopicState => t !== undefined),
+      deletions: deletions.filter((d): d is PendingDeletion => d !== undefined && d.brokers.length > 0),
+    };
   }
 
   // ---------------------------------------------------------------------------------------
@@ -434,9 +528,55 @@ export class Controller {
         await this.fencedMulti(writes);
         this.logger.info({ topic: topic.name, partitions: topic.numPartitions, replicationFactor: topic.replicationFactor }, 'topic created');
       });
+      if (!validateOnly) this.channels?.kick();
       return result;
     } catch (e) {
       return { ...result, ...errorFields(e) };
+    }
+  }
+
+  /**
+   * Grows a topic to `count` partitions: new partitions get replicas by the same assignment
+   * (continuing the partition numbering) with the topic's replication factor, a leader (the
+   * first replica, all of them live) and the full ISR; the assignment update is a CAS on the
+   * topic node, in one fenced Multi with the new partition nodes.
+   */
+  private async createPartitions(topic: CreatePartitionsTopic, validateOnly: boolean): Promise<CreatePartitionsResult> {
+    try {
+      await this.retrying(async () => {
+        const read = await this.readAssignment(topic.name);
+        if (!read) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' does not exist`);
+        if (await this.client.tryGet(deleteMarkerPath(topic.name))) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' is being deleted`);
+        const current = Object.keys(read.assignment.partitions).length;
+        if (!Number.isInteger(topic.count) || topic.count <= current) {
+          fail(ErrorCode.INVALID_PARTITIONS, `topic '${topic.name}' has ${current} partitions; the new count must be greater (partitions are never removed), not ${topic.count}`);
+        }
+        const replicationFactor = read.assignment.partitions['0']?.length ?? 1;
+        const brokers = await this.liveBrokers();
+        const allRacks = brokers.every((b) => b.rack);
+        const replicas = assignReplicas(
+          brokers.map((b) => ({ id: b.id, rack: allRacks ? b.rack : undefined })),
+          topic.count - current,
+          replicationFactor,
+          { firstPartition: current },
+        );
+        if (validateOnly) return;
+        const epoch = Number(this.requireActive().epoch);
+        const partitions = { ...read.assignment.partitions };
+        const writes: Op[] = [];
+        replicas.forEach((r, i) => {
+          const p = current + i;
+          partitions[String(p)] = r;
+          const state: PartitionState = { leader: r[0]!, leader_epoch: 0, isr: [...r], controller_epoch: epoch };
+          writes.push(ops.create(partitionPath(topic.name, p)), ops.create(partitionStatePath(topic.name, p), json(state)));
+        });
+        await this.fencedMulti([ops.set(topicPath(topic.name), json({ ...read.assignment, partitions }), read.version), ...writes]);
+        this.logger.info({ topic: topic.name, from: current, to: topic.count }, 'partitions created');
+      });
+      if (!validateOnly) this.channels?.kick();
+      return { name: topic.name, errorCode: ErrorCode.NONE, errorMessage: '' };
+    } catch (e) {
+      return { name: topic.name, ...errorFields(e) };
     }
   }
 
@@ -461,11 +601,22 @@ export class Controller {
     }
   }
 
-  /** Ops that mark `name` for deletion and delete its nodes, deepest first, at the versions read. */
+  /**
+   * Ops that mark `name` for deletion (naming the brokers that hold its replicas, which must
+   * delete their data) and delete its nodes, deepest first, at the versions read.
+   */
   private async topicRemoval(name: string): Promise<Op[]> {
     const writes: Op[] = [];
-    if (!(await this.client.tryGet(deleteMarkerPath(name)))) writes.push(ops.create(deleteMarkerPath(name), json({ requested: Date.now() })));
     const topicNode = await this.client.tryGet(topicPath(name));
+    if (!(await this.client.tryGet(deleteMarkerPath(name)))) {
+      const assignment = topicNode ? parseJson<TopicAssignment>(topicNode.data) : { partitions: {} };
+      const marker: DeletionMarker = {
+        requested: Date.now(),
+        partitions: Object.keys(assignment.partitions).map(Number).sort((a, b) => a - b),
+        brokers: [...new Set(Object.values(assignment.partitions).flat())].sort((a, b) => a - b),
+      };
+      writes.push(ops.create(deleteMarkerPath(name), json(marker)));
+    }
     if (!topicNode) return writes;
     const partitions = await this.client.tryGet(partitionsPath(name));
     if (partitions) {
@@ -483,12 +634,35 @@ export class Controller {
     return writes;
   }
 
+  /**
+   * After the metadata is gone: brokers are told (StopReplica with delete, by the channels,
+   * now for live brokers and when it registers again for one that is down); the marker goes
+   * once no broker is left to confirm.
+   */
   private async completeDeletion(name: string): Promise<void> {
-    // Brokers' data removal (StopReplica with delete) comes with the broker work; until then
-    // nothing remains once the nodes are gone, so the marker goes at once.
     await this.retrying(async () => {
       const marker = await this.client.tryGet(deleteMarkerPath(name));
-      if (marker) await this.fencedMulti([ops.delete(deleteMarkerPath(name), marker.stat.version)]);
+      if (!marker) return;
+      const pending = parseMarker(marker.data).brokers ?? [];
+      if (pending.length === 0) await this.fencedMulti([ops.delete(deleteMarkerPath(name), marker.stat.version)]);
+    });
+    this.channels?.kick();
+  }
+
+  /** A broker deleted its data of a deleted topic: it leaves the marker; the last one removes it. */
+  private async deletionConfirmed(name: string, brokerId: number): Promise<void> {
+    await this.retrying(async () => {
+      const node = await this.client.tryGet(deleteMarkerPath(name));
+      if (!node) return;
+      const marker = parseMarker(node.data);
+      const brokers = (marker.brokers ?? []).filter((b) => b !== brokerId);
+      if (brokers.length === (marker.brokers ?? []).length) return;
+      if (brokers.length === 0) {
+        await this.fencedMulti([ops.delete(deleteMarkerPath(name), node.stat.version)]);
+        this.logger.info({ topic: name }, 'topic deletion complete: every replica deleted its data');
+      } else {
+        await this.fencedMulti([ops.set(deleteMarkerPath(name), json({ ...marker, brokers }), node.stat.version)]);
+      }
     });
   }
 
@@ -563,6 +737,7 @@ export class Controller {
         ]);
         this.logger.info({ topic, overrides: next }, 'topic configs altered');
       });
+      if (!validateOnly) this.channels?.kick();
       return { topic, errorCode: ErrorCode.NONE, errorMessage: '' };
     } catch (e) {
       return { topic, ...errorFields(e) };
@@ -599,6 +774,20 @@ export class Controller {
       for (const name of request.names) results.push(await this.deleteTopic(name));
       return { results };
     },
+    createPartitions: async (request) => {
+      this.requireActive();
+      const counts = new Map<string, number>();
+      for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+      const results: CreatePartitionsResult[] = [];
+      for (const topic of request.topics) {
+        if ((counts.get(topic.name) ?? 0) > 1) {
+          results.push({ name: topic.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `topic '${topic.name}' appears more than once in the request` });
+        } else {
+          results.push(await this.createPartitions(topic, request.validateOnly));
+        }
+      }
+      return { results };
+    },
     listTopics: async () => {
       this.requireActive();
       const { children } = await this.client.children(TOPICS_PATH);
@@ -628,6 +817,14 @@ export class Controller {
   };
 }
 
+function parseMarker(data: Buffer): DeletionMarker {
+  try {
+    return data.length > 0 ? parseJson<DeletionMarker>(data) : { requested: 0 };
+  } catch {
+    return { requested: 0 };
+  }
+}
+
 /** A placeholder value that passes validation for a deleted key (only the key is checked). */
 function describeDefault(name: string): string {
   return describeTopicConfigs({}).find((c) => c.name === name)?.value ?? '';
@@ -641,11 +838,18 @@ function describeDefault(name: string): string {
  *   or by -1 (offline) when none is live; an offline partition gets a leader again as soon
  *   as a member of its ISR is live (re-registration);
  * - a leader change bumps leader_epoch; every change records the controller epoch.
- * Unclean leader election (`unclean.leader.election.enable`: a live replica outside the ISR
- * when no ISR member is live) is not implemented yet: such partitions stay offline.
+ * - unclean leader election (`unclean: true`, the topic's `unclean.leader.election.enable`):
+ *   when no ISR member is live, the first live replica in assignment order leads, alone in
+ *   the ISR (availability over durability: what only the old ISR had is lost).
  * Returns `state` itself when nothing changes.
  */
-export function nextPartitionState(state: PartitionState, replicas: readonly number[], live: ReadonlySet<number>, controllerEpoch: number): PartitionState {
+export function nextPartitionState(
+  state: PartitionState,
+  replicas: readonly number[],
+  live: ReadonlySet<number>,
+  controllerEpoch: number,
+  options: { unclean?: boolean } = {},
+): PartitionState {
   let isr = [...state.isr];
   for (const dead of state.isr.filter((id) => !live.has(id)).sort((a, b) => a - b)) {
     if (isr.length > 1) isr = isr.filter((id) => id !== dead);
@@ -653,6 +857,10 @@ export function nextPartitionState(state: PartitionState, replicas: readonly num
   let leader = state.leader;
   if (leader === -1 || !live.has(leader)) {
     leader = [...replicas, ...isr].find((id) => isr.includes(id) && live.has(id)) ?? -1;
+    if (leader === -1 && options.unclean) {
+      leader = replicas.find((id) => live.has(id)) ?? -1;
+      if (leader !== -1) isr = [leader];
+    }
   }
   const isrChanged = isr.length !== state.isr.length || isr.some((id, i) => id !== state.isr[i]);
   if (leader === state.leader && !isrChanged) return state;

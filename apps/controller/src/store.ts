@@ -10,8 +10,10 @@ export const BROKER_IDS_PATH = '/brokers/ids';
 export const TOPICS_PATH = '/brokers/topics';
 export const TOPIC_CONFIGS_PATH = '/config/topics';
 export const DELETE_TOPICS_PATH = '/admin/delete_topics';
+/** `/cluster/id`: the cluster's id, written once by the first controller (Kafka's layout). */
+export const CLUSTER_ID_PATH = '/cluster/id';
 /** Parents the controller creates (empty, persistent) when it becomes active. */
-export const CONTROLLER_ROOTS = [BROKER_IDS_PATH, TOPICS_PATH, TOPIC_CONFIGS_PATH, DELETE_TOPICS_PATH];
+export const CONTROLLER_ROOTS = [BROKER_IDS_PATH, TOPICS_PATH, TOPIC_CONFIGS_PATH, DELETE_TOPICS_PATH, '/cluster'];
 
 export const topicPath = (topic: string): string => `${TOPICS_PATH}/${topic}`;
 export const partitionsPath = (topic: string): string => `${TOPICS_PATH}/${topic}/partitions`;
@@ -32,6 +34,19 @@ export interface BrokerRegistration {
   host: string;
   port: number;
   rack?: string;
+  /** Changes at every registration of the broker (restart, lost lease): a new one gets its full state again. */
+  incarnation?: string;
+}
+
+/**
+ * `/admin/delete_topics/<topic>`: a deletion in progress. The topic's metadata is gone; the
+ * marker stays until every broker that held a replica has deleted its data (`brokers` lists
+ * those that have not confirmed yet), so the name cannot be reused before.
+ */
+export interface DeletionMarker {
+  requested: number;
+  partitions?: number[];
+  brokers?: number[];
 }
 
 /** `/brokers/topics/<topic>`: the replica assignment, preferred leader first. */

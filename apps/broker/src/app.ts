@@ -1,0 +1,151 @@
+/**
+ * The broker assembled: the log manager over `--log-dir`, the replica manager (produce,
+ * long-poll fetch, list offsets), the controller's commands and the metadata cache
+ * (control.ts), the registration under /brokers/ids (registration.ts), one gRPC server
+ * carrying BrokerService and BrokerControlService, the admin HTTP server and metrics.
+ * `main.ts` calls `startBroker` with the loaded config; tests run the real process.
+ *
+ * Limits: a request larger than `socket.request.max.bytes` is refused by gRPC itself
+ * (RESOURCE_EXHAUSTED) without reaching a handler, and the connection keeps serving; a batch
+ * larger than the topic's `max.message.bytes` (default `message.max.bytes`) gets
+ * MESSAGE_TOO_LARGE for its partition; a fetch answer is capped at `fetch.max.bytes`.
+ */
+import { CoordinationClient } from '@tributary/coordination-client';
+import type { LogConfig } from '@tributary/log';
+import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
+import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
+import { BrokerControlServiceService, BrokerServiceService as BrokerServiceDefinition } from '@tributary/proto';
+import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
+import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import type { BrokerConfig } from './config';
+import { BrokerControl } from './control';
+import { BrokerRegistration } from './registration';
+import { ReplicaManager } from './replica-manager';
+
+export interface RunningBroker {
+  grpcPort: number;
+  adminPort: number;
+  replicaManager: ReplicaManager;
+  control: BrokerControl;
+  /** Graceful stop: deregister, refuse new calls, finish running ones (up to graceMs), close the logs cleanly. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export async function startBroker(config: BrokerConfig, logger: Logger, metrics: Metrics): Promise<RunningBroker> {
+  const baseLogConfig: LogConfig = { ...DEFAULT_LOG_CONFIG, maxMessageBytes: config.messageMaxBytes };
+  const logManager = LogManager.open({
+    logDirs: [config.logDir],
+    defaultConfig: baseLogConfig,
+    logger: logger.child({ component: 'log-manager' }),
+    onDirFailure: (dir, error) => logger.error({ dir, err: error }, 'log directory failed; its partitions are offline on this broker'),
+  });
+  logManager.startup();
+
+  const bytesIn = metrics.counter({ name: 'tributary_broker_bytes_in_total', help: 'Record batch bytes appended by produce requests, per topic', labelNames: ['topic'] });
+  const messagesIn = metrics.counter({ name: 'tributary_broker_messages_in_total', help: 'Records appended by produce requests, per topic', labelNames: ['topic'] });
+  const bytesOut = metrics.counter({ name: 'tributary_broker_bytes_out_total', help: 'Record batch bytes returned by fetch requests, per topic', labelNames: ['topic'] });
+  const registered = metrics.gauge({ name: 'tributary_broker_registered', help: '1 while this broker is registered under /brokers/ids, else 0' });
+  registered.set(0);
+
+  const replicaManager = new ReplicaManager({
+    brokerId: config.nodeId,
+    logManager,
+    maxFetchWaitMs: config.maxFetchWaitMs,
+    onAppend: (topic, info) => {
+      bytesIn.inc({ topic }, info.bytes);
+      messagesIn.inc({ topic }, info.recordCount);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_partitions',
+    help: 'Partition replicas hosted by this broker',
+    collect() {
+      this.set(replicaManager.allPartitions().length);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_leader_partitions',
+    help: 'Partitions this broker leads',
+    collect() {
+      this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
+    },
+  });
+  const control = new BrokerControl({ brokerId: config.nodeId, replicaManager, baseLogConfig, logger: logger.child({ component: 'control' }) });
+
+  const countOut = (response: FetchResponse): FetchResponse => {
+    for (const t of response.topics) {
+      let bytes = 0;
+      for (const p of t.partitions) bytes += p.records.length;
+      if (bytes > 0) bytesOut.inc({ topic: t.name }, bytes);
+    }
+    return response;
+  };
+  const handlers: ServiceHandlers<typeof BrokerServiceService> = {
+    produce: (request) => replicaManager.produce(request),
+    fetch: async (request) => {
+      const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
+      return countOut(await replicaManager.fetch({ ...request, maxBytes }));
+    },
+    listOffsets: async (request) => replicaManager.listOffsets(request),
+    metadata: async (request) => control.describe(request),
+  };
+
+  const server = createGrpcServer({
+    logger,
+    registry: metrics.registry,
+    maxReceiveMessageBytes: config.socketRequestMaxBytes,
+    // A fetch answer carries up to fetch.max.bytes of records plus per-partition framing (and
+    // one batch above the limit at most, itself capped by max.message.bytes).
+    maxSendMessageBytes: config.fetchMaxBytes + 2 * config.messageMaxBytes + 1024 * 1024,
+  });
+  server.addService(BrokerServiceDefinition, handlers);
+  server.addService(BrokerControlServiceService, control.handlers);
+  const grpcPort = await server.listen(config.host, config.grpcPort);
+
+  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
+  let isRegistered = false;
+  const registration = new BrokerRegistration(
+    client,
+    config.nodeId,
+    { host: config.advertisedHost, port: grpcPort, ...(config.rack ? { rack: config.rack } : {}) },
+    config.leaseTtlMs,
+    logger.child({ component: 'registration' }),
+    (now) => {
+      isRegistered = now;
+      registered.set(now ? 1 : 0);
+    },
+  );
+  registration.start();
+
+  let stopping = false;
+  const admin = await startAdminServer({
+    host: config.host,
+    port: config.adminPort,
+    registry: metrics.registry,
+    logger,
+    isReady: () => {
+      if (stopping) return { ready: false, reason: 'shutting down' };
+      if (!isRegistered) return { ready: false, reason: `not registered under /brokers/ids yet (coordination at ${config.coordination})` };
+      if (!control.hasState) return { ready: false, reason: 'waiting for the controller to send this broker its partitions and the cluster metadata' };
+      return true;
+    },
+  });
+  logger.info({ grpcPort, adminPort: admin.port, logDir: config.logDir, coordination: config.coordination }, 'broker started');
+  return {
+    grpcPort,
+    adminPort: admin.port,
+    replicaManager,
+    control,
+    async stop(graceMs: number) {
+      stopping = true;
+      // Deregister first: the controller moves leadership away (or marks the partitions
+      // offline) while running calls finish.
+      await registration.stop();
+      replicaManager.shutdown();
+      await server.shutdown(graceMs);
+      await logManager.shutdown();
+      client.close();
+      await admin.close();
+    },
+  };
+}
