@@ -112,7 +112,8 @@ export interface ReadyBatch {
   /** Sequence of the first record, -1 when not idempotent. */
   readonly baseSequence: number;
   /**
-   * Resolves each record's promise with offset = baseOffset + index (timestamp =
+   * Resolves each record's promise with offset = baseOffset + index, or -1 for every record
+   * when baseOffset is negative (acks=0: unknown) (timestamp =
    * logAppendTimeMs when given) and frees the buffer memory. Returns false, doing nothing,
    * if the batch was already completed or failed.
    */
@@ -189,8 +190,9 @@ class ProducerBatch implements ReadyBatch {
     const { topic, partition, resolves, timestamps } = this;
     const logAppendTime = logAppendTimeMs === undefined ? undefined : Number(logAppendTimeMs);
     this.owner.releaseBatch(this);
+    const unknown = baseOffset < 0n; // acks=0: offsets are not known
     for (let i = 0; i < resolves.length; i++) {
-      resolves[i]!({ topic, partition, offset: baseOffset + BigInt(i), timestamp: logAppendTime ?? timestamps[i]! });
+      resolves[i]!({ topic, partition, offset: unknown ? -1n : baseOffset + BigInt(i), timestamp: logAppendTime ?? timestamps[i]! });
     }
     this.clear();
     this.owner.afterRelease();

@@ -1,0 +1,77 @@
+/**
+ * One gRPC channel per address, reused by every request of a client (Kafka's one connection
+ * per node): `broker(address)` for BrokerService, `admin(address)` for the controller's
+ * AdminService. grpc-js multiplexes concurrent calls over the channel's HTTP/2 connection and
+ * reconnects by itself (with the backoff of GRPC_CLIENT_DEFAULTS).
+ *
+ * Calls go through {@link ConnectionPool.call}, which applies request.timeout.ms and turns a
+ * failed status into a `TributaryError` (Kafka code from the `tributary-error-code` trailer)
+ * or a `GrpcStatusError`; see `@tributary/runtime` grpc-client.ts.
+ *
+ * Concurrency: single-threaded; `close()` closes every channel, after which calls fail.
+ */
+import type { Client } from '@grpc/grpc-js';
+import { AdminServiceClient, BrokerServiceClient } from '@tributary/proto';
+import { createClient, unary } from '@tributary/runtime';
+import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
+import type { ResolvedClientOptions } from './config';
+
+/** The channels of one client. */
+export class ConnectionPool {
+  private readonly brokers = new Map<string, BrokerServiceClient>();
+  private readonly admins = new Map<string, AdminServiceClient>();
+  private closed = false;
+
+  constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'>) {}
+
+  /** The BrokerService client of `address` (`host:port`), created on first use. */
+  broker(address: string): BrokerServiceClient {
+    let client = this.brokers.get(address);
+    if (client === undefined) {
+      this.checkOpen();
+      client = createClient(BrokerServiceClient, address, { settings: this.options.grpc });
+      this.brokers.set(address, client);
+    }
+    return client;
+  }
+
+  /** The AdminService client of `address`, created on first use. */
+  admin(address: string): AdminServiceClient {
+    let client = this.admins.get(address);
+    if (client === undefined) {
+      this.checkOpen();
+      client = createClient(AdminServiceClient, address, { settings: this.options.grpc });
+      this.admins.set(address, client);
+    }
+    return client;
+  }
+
+  /** A unary call with request.timeout.ms as deadline (unless `deadlineMs` is given); `signal` cancels it. */
+  call<C extends Client, M extends MethodsOfKind<C, 'unary'>>(
+    client: C,
+    method: M,
+    request: ClientRequest<C, M>,
+    deadlineMs?: number,
+    signal?: AbortSignal,
+  ): Promise<ClientResponse<C, M>> {
+    return unary(client, method, request, { deadlineMs: deadlineMs ?? this.options.requestTimeoutMs, ...(signal === undefined ? {} : { signal }) });
+  }
+
+  /** Addresses with an open broker channel. */
+  get brokerAddresses(): string[] {
+    return [...this.brokers.keys()];
+  }
+
+  /** Closes every channel (in-flight calls fail with CANCELLED/UNAVAILABLE). Idempotent. */
+  close(): void {
+    this.closed = true;
+    for (const c of this.brokers.values()) c.close();
+    for (const c of this.admins.values()) c.close();
+    this.brokers.clear();
+    this.admins.clear();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('the connection pool is closed');
+  }
+}
