@@ -47,10 +47,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const registered = metrics.gauge({ name: 'tributary_broker_registered', help: '1 while this broker is registered under /brokers/ids, else 0' });
   registered.set(0);
 
-  const replicaManager = new ReplicaManager({
+  const replicaManager: ReplicaManager = new ReplicaManager({
     brokerId: config.nodeId,
     logManager,
     maxFetchWaitMs: config.maxFetchWaitMs,
+    partitionExists: (topic: string, partition: number): boolean => control.partitionExists(topic, partition),
     onAppend: (topic, info) => {
       bytesIn.inc({ topic }, info.bytes);
       messagesIn.inc({ topic }, info.recordCount);
@@ -70,7 +71,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
     },
   });
-  const control = new BrokerControl({ brokerId: config.nodeId, replicaManager, baseLogConfig, logger: logger.child({ component: 'control' }) });
+  const control: BrokerControl = new BrokerControl({ brokerId: config.nodeId, replicaManager, baseLogConfig, logger: logger.child({ component: 'control' }) });
 
   const countOut = (response: FetchResponse): FetchResponse => {
     for (const t of response.topics) {

@@ -200,6 +200,11 @@ export class BrokerControl {
     });
   }
 
+  /** Whether the last UpdateMetadata lists this partition. */
+  partitionExists(topic: string, partition: number): boolean {
+    return this.metadata?.topics.get(topic)?.partitions.some((p) => p.index === partition) ?? false;
+  }
+
   /** Answers a client's Metadata request from the last UpdateMetadata. */
   describe(req: MetadataRequest): MetadataResponse {
     const m = this.metadata;

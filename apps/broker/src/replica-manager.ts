@@ -47,6 +47,11 @@ export interface ReplicaManagerOptions {
   logManager: LogManager;
   /** Longest long-poll a fetch may ask for (default 30 s). */
   maxFetchWaitMs?: number;
+  /**
+   * Whether the cluster metadata knows the partition (hosted elsewhere): a request for it
+   * here is then NOT_LEADER_OR_FOLLOWER (refresh metadata), not UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  partitionExists?(topic: string, partition: number): boolean;
   /** Called after each successful leader append (metrics). */
   onAppend?(topic: string, info: LogAppendInfo): void;
 }
@@ -215,6 +220,9 @@ export class ReplicaManager {
   /** Why a partition cannot serve as leader here, or undefined if it can. */
   private leaderRefusal(topic: string, partition: number, hosted: HostedPartition | undefined, currentLeaderEpoch = -1): { errorCode: ErrorCode; errorMessage: string } | undefined {
     if (!hosted) {
+      if (this.options.partitionExists?.(topic, partition)) {
+        return { errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: `broker ${this.options.brokerId} is not the leader of ${topic}-${partition} (refresh metadata)` };
+      }
       return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `this broker does not host ${topic}-${partition} (refresh metadata)` };
     }
     if (hosted.role.kind !== 'leader') {

@@ -6,6 +6,8 @@ export { startTcpProxy } from './proxy';
 export type { TcpProxy } from './proxy';
 export { removeDir, removeTempDirs, tempDir } from './temp';
 export { startServiceProcess } from './service';
+export { serviceMain, startCluster, WORKSPACE_ROOT } from './cluster';
+export type { ClusterOptions, TestCluster } from './cluster';
 export type { ServiceProcess, ServiceProcessOptions } from './service';
 export { sleep, waitFor, withTimeout } from './wait';
 export type { WaitForOptions } from './wait';

@@ -1,0 +1,283 @@
+/**
+ * Brokers in a REAL cluster: coordination, two controllers and three brokers as processes
+ * over real gRPC on loopback (libs/testing startCluster). Raw gRPC calls, no SDK: this is the
+ * wire contract other-language clients rely on.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { AdminServiceClient, BrokerControlServiceClient, BrokerServiceClient } from '@tributary/proto';
+import type { MetadataResponse } from '@tributary/proto';
+import { decodeBatches, encodeBatch, ErrorCode } from '@tributary/records';
+import { createClient, unary } from '@tributary/runtime';
+import type { TestCluster } from '@tributary/testing';
+import { cleanupAll, startCluster, waitFor } from '@tributary/testing';
+
+jest.setTimeout(120_000);
+
+let cluster: TestCluster;
+const clients = new Map<string, BrokerServiceClient>();
+
+function broker(address: string): BrokerServiceClient {
+  let c = clients.get(address);
+  if (!c) {
+    c = createClient(BrokerServiceClient, address);
+    clients.set(address, c);
+  }
+  return c;
+}
+const brokerById = (id: number): BrokerServiceClient => broker(cluster.brokers.get(id)!.address);
+const anyBroker = (): BrokerServiceClient => broker(cluster.brokers.values().next().value!.address);
+
+async function admin(): Promise<AdminServiceClient> {
+  const md = await unary(anyBroker(), 'metadata', { topics: [] });
+  return createClient(AdminServiceClient, `${md.controllerHost}:${md.controllerPort}`);
+}
+
+async function metadata(topics: string[]): Promise<MetadataResponse> {
+  return unary(anyBroker(), 'metadata', { topics });
+}
+
+/** Waits until every broker's metadata shows `topic` with leaders on all partitions. */
+async function waitForTopic(topic: string, partitions: number): Promise<MetadataResponse> {
+  let md: MetadataResponse | undefined;
+  await waitFor(
+    async () => {
+      for (const b of cluster.brokers.values()) {
+        md = await unary(broker(b.address), 'metadata', { topics: [topic] });
+        const t = md.topics[0]!;
+        if (t.errorCode !== ErrorCode.NONE || t.partitions.length !== partitions || t.partitions.some((p) => p.leaderId < 0)) return false;
+      }
+      return true;
+    },
+    { timeoutMs: 20_000, message: `metadata of ${topic}` },
+  );
+  return md!;
+}
+
+const leaderOf = (md: MetadataResponse, topic: string, partition: number): number => md.topics.find((t) => t.name === topic)!.partitions.find((p) => p.index === partition)!.leaderId;
+
+function batch(values: string[], key?: string): Buffer {
+  return encodeBatch(values.map((v) => ({ key: key === undefined ? null : Buffer.from(key), value: Buffer.from(v) })));
+}
+
+async function produce(topic: string, partition: number, records: Buffer, via?: BrokerServiceClient, acks = 1) {
+  const md = await metadata([topic]);
+  const client = via ?? brokerById(leaderOf(md, topic, partition));
+  const res = await unary(client, 'produce', { acks, timeoutMs: 10_000, topics: [{ name: topic, partitions: [{ index: partition, records }] }] });
+  return res.topics[0]!.partitions[0]!;
+}
+
+async function fetchValues(topic: string, partition: number, offset: bigint, opts: { maxWaitMs?: number; via?: BrokerServiceClient } = {}) {
+  const md = await metadata([topic]);
+  const client = opts.via ?? brokerById(leaderOf(md, topic, partition));
+  const res = await unary(
+    client,
+    'fetch',
+    {
+      replicaId: -1,
+      maxWaitMs: opts.maxWaitMs ?? 0,
+      minBytes: 1,
+      maxBytes: 1 << 20,
+      topics: [{ name: topic, partitions: [{ index: partition, currentLeaderEpoch: -1, fetchOffset: offset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+    },
+    { deadlineMs: 60_000 },
+  );
+  const p = res.topics[0]!.partitions[0]!;
+  const values = decodeBatches(p.records)
+    .flatMap((b) => b.records)
+    .filter((r) => r.offset >= Number(offset))
+    .map((r) => r.value!.toString());
+  return { ...p, values };
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({ name: 'broker-it', brokers: 3, controllers: 2 });
+});
+
+afterAll(async () => {
+  for (const c of clients.values()) c.close();
+  await cluster?.stop();
+  await cleanupAll();
+});
+
+it('serves Metadata with every broker, the active controller and spread leaders; produces and fetches on leaders', async () => {
+  const created = await unary(await admin(), 'createTopics', { topics: [{ name: 'events', numPartitions: 6, replicationFactor: 1, configs: {} }], validateOnly: false });
+  expect(created.results[0]!.errorCode).toBe(ErrorCode.NONE);
+  const md = await waitForTopic('events', 6);
+  expect(md.brokers.map((b) => b.nodeId).sort()).toEqual([0, 1, 2]);
+  expect(md.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  expect(md.controllerId).toBe(await cluster.activeController());
+  const leaders = md.topics[0]!.partitions.map((p) => p.leaderId);
+  // 6 partitions, RF 1, 3 brokers: two each.
+  for (const id of [0, 1, 2]) expect(leaders.filter((l) => l === id)).toHaveLength(2);
+
+  for (let p = 0; p < 6; p++) {
+    const first = await produce('events', p, batch([`p${p}-a`, `p${p}-b`]));
+    expect(ErrorCode[first.errorCode]).toBe('NONE');
+    expect(first.baseOffset).toBe(0n);
+    const second = await produce('events', p, batch([`p${p}-c`]));
+    expect(second.baseOffset).toBe(2n);
+  }
+  for (let p = 0; p < 6; p++) {
+    const got = await fetchValues('events', p, 1n);
+    expect(got.highWatermark).toBe(3n);
+    expect(got.values).toEqual([`p${p}-b`, `p${p}-c`]);
+  }
+  // A partition's data lives on its leader only (RF 1): <log dir>/events-<p>/ with Kafka's file names.
+  const p0Leader = leaders[0]!;
+  expect(readdirSync(`${cluster.logDir(p0Leader)}/events-0`).sort()).toEqual(expect.arrayContaining(['00000000000000000000.index', '00000000000000000000.log', 'leader-epoch-checkpoint']));
+});
+
+it('answers per-partition Kafka error codes: not leader, unknown topic, corrupt batch, too large, bad offsets', async () => {
+  const md = await metadata(['events']);
+  const leader = leaderOf(md, 'events', 0);
+  const other = [0, 1, 2].find((id) => id !== leader)!;
+  expect(ErrorCode[(await produce('events', 0, batch(['x']), brokerById(other))).errorCode]).toBe('NOT_LEADER_OR_FOLLOWER');
+  expect(ErrorCode[(await produce('nope', 0, batch(['x']), anyBroker())).errorCode]).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+  expect((await metadata(['nope'])).topics[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+
+  const corrupt = batch(['will be damaged']);
+  corrupt[corrupt.length - 3]! ^= 0xff;
+  expect(ErrorCode[(await produce('events', 0, corrupt)).errorCode]).toBe('CORRUPT_MESSAGE');
+  expect(ErrorCode[(await produce('events', 0, Buffer.from('not a batch at all'))).errorCode]).toBe('CORRUPT_MESSAGE');
+  expect(ErrorCode[(await produce('events', 0, batch(['x']), undefined, 7)).errorCode]).toBe('INVALID_REQUIRED_ACKS');
+
+  // A batch above the topic's max.message.bytes.
+  const adminClient = await admin();
+  await unary(adminClient, 'createTopics', { topics: [{ name: 'small', numPartitions: 1, replicationFactor: 1, configs: { 'max.message.bytes': '2048' } }], validateOnly: false });
+  await waitForTopic('small', 1);
+  await waitFor(async () => ErrorCode[(await produce('small', 0, batch(['y'.repeat(4000)]))).errorCode] === 'MESSAGE_TOO_LARGE', { timeoutMs: 10_000 });
+  expect(ErrorCode[(await produce('small', 0, batch(['fits']))).errorCode]).toBe('NONE');
+
+  // A request above socket.request.max.bytes is refused whole; the connection keeps serving.
+  const leaderClient = brokerById(leader);
+  const bigSender = createClient(BrokerServiceClient, cluster.brokers.get(leader)!.address, { settings: { maxSendMessageBytes: 200 * 1024 * 1024 } });
+  const huge = Buffer.alloc(101 * 1024 * 1024);
+  await expect(unary(bigSender, 'produce', { acks: 1, timeoutMs: 1000, topics: [{ name: 'events', partitions: [{ index: 0, records: huge }] }] })).rejects.toThrow(/larger than max|RESOURCE_EXHAUSTED/i);
+  expect(ErrorCode[(await produce('events', 0, batch(['after-huge']), bigSender)).errorCode]).toBe('NONE');
+  bigSender.close();
+
+  // Offsets: negative and beyond the end.
+  expect(ErrorCode[(await fetchValues('events', 0, -5n)).errorCode]).toBe('OFFSET_OUT_OF_RANGE');
+  expect(ErrorCode[(await fetchValues('events', 0, 1_000_000n)).errorCode]).toBe('OFFSET_OUT_OF_RANGE');
+  const bad = await unary(leaderClient, 'listOffsets', { replicaId: -1, topics: [{ name: 'events', partitions: [{ index: 0, currentLeaderEpoch: -1, timestamp: -99n }] }] });
+  expect(ErrorCode[bad.topics[0]!.partitions[0]!.errorCode]).toBe('INVALID_REQUEST');
+  // Nothing acknowledged was lost on the way.
+  const all = await fetchValues('events', 0, 0n);
+  expect(all.values).toEqual(['p0-a', 'p0-b', 'p0-c', 'after-huge']);
+});
+
+it('lists offsets: earliest, latest and by timestamp', async () => {
+  const md = await metadata(['events']);
+  const client = brokerById(leaderOf(md, 'events', 1));
+  const ask = async (timestamp: bigint) =>
+    (await unary(client, 'listOffsets', { replicaId: -1, topics: [{ name: 'events', partitions: [{ index: 1, currentLeaderEpoch: -1, timestamp }] }] })).topics[0]!.partitions[0]!;
+  expect((await ask(-2n)).offset).toBe(0n);
+  expect((await ask(-1n)).offset).toBe(3n);
+  const t0 = BigInt(Date.now() + 60_000);
+  const records = encodeBatch([{ key: null, value: Buffer.from('future'), timestamp: Number(t0) }]);
+  expect((await produce('events', 1, records)).baseOffset).toBe(3n);
+  expect((await ask(t0)).offset).toBe(3n);
+  expect((await ask(t0 + 1n)).offset).toBe(-1n);
+});
+
+it('wakes a long-polling fetch with the produced records', async () => {
+  const md = await metadata(['events']);
+  const via = brokerById(leaderOf(md, 'events', 2));
+  const waiting = fetchValues('events', 2, 3n, { maxWaitMs: 30_000, via });
+  await new Promise((r) => setTimeout(r, 200));
+  expect((await produce('events', 2, batch(['woke-you']), via)).errorCode).toBe(ErrorCode.NONE);
+  expect((await waiting).values).toEqual(['woke-you']);
+});
+
+it('refuses control requests from a stale controller epoch', async () => {
+  const control = createClient(BrokerControlServiceClient, cluster.brokers.get(0)!.address);
+  try {
+    const res = await unary(control, 'leaderAndIsr', { controllerId: 9, controllerEpoch: 0n, full: true, topics: [] });
+    expect(ErrorCode[res.errorCode]).toBe('STALE_CONTROLLER_EPOCH');
+    // Nothing was dropped by the refused "full" request.
+    expect((await fetchValues('events', 0, 0n)).values.length).toBeGreaterThan(0);
+  } finally {
+    control.close();
+  }
+});
+
+it('brings a restarted broker back with its data: graceful stop, then kill -9', async () => {
+  const md = await metadata(['events']);
+  const id = leaderOf(md, 'events', 3);
+  const before = (await fetchValues('events', 3, 0n)).values;
+  expect(before.length).toBe(3);
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    await cluster.stopBroker(id, signal);
+    // Its partitions go offline (RF 1) ...
+    await waitFor(async () => (await metadata(['events'])).topics[0]!.partitions.find((p) => p.index === 3)!.leaderId === -1, { timeoutMs: 20_000 });
+    await cluster.startBroker(id);
+    // ... and come back with the data.
+    await waitForTopic('events', 6);
+    expect((await fetchValues('events', 3, 0n)).values).toEqual(before);
+  }
+  const after = await produce('events', 3, batch(['after-restarts']));
+  expect(after.baseOffset).toBe(3n);
+});
+
+it('deletes a topic: the metadata at once, the data on every broker', async () => {
+  const adminClient = await admin();
+  await unary(adminClient, 'createTopics', { topics: [{ name: 'doomed', numPartitions: 3, replicationFactor: 1, configs: {} }], validateOnly: false });
+  await waitForTopic('doomed', 3);
+  for (let p = 0; p < 3; p++) expect((await produce('doomed', p, batch(['bye']))).errorCode).toBe(ErrorCode.NONE);
+  const dirs = [0, 1, 2].map((id) => `${cluster.logDir(id)}/doomed-${[0, 1, 2].find((p) => existsSync(`${cluster.logDir(id)}/doomed-${p}`)) ?? 'x'}`);
+  expect(dirs.filter((d) => existsSync(d)).length).toBe(3);
+  const res = await unary(adminClient, 'deleteTopics', { names: ['doomed'] });
+  expect(res.results[0]!.errorCode).toBe(ErrorCode.NONE);
+  await waitFor(async () => (await metadata(['doomed'])).topics[0]!.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, { timeoutMs: 10_000 });
+  await waitFor(async () => [0, 1, 2].every((id) => readdirSync(cluster.logDir(id)).every((n) => !n.startsWith('doomed-'))), { timeoutMs: 20_000, message: 'partition directories removed' });
+  // The name is free again once every broker confirmed.
+  await waitFor(
+    async () => (await unary(adminClient, 'createTopics', { topics: [{ name: 'doomed', numPartitions: 1, replicationFactor: 1, configs: {} }], validateOnly: false })).results[0]!.errorCode === ErrorCode.NONE,
+    { timeoutMs: 10_000 },
+  );
+  adminClient.close();
+});
+
+it('grows a topic with CreatePartitions; brokers host the new partitions', async () => {
+  const adminClient = await admin();
+  const res = await unary(adminClient, 'createPartitions', { topics: [{ name: 'events', count: 8 }, { name: 'events-missing', count: 2 }], validateOnly: false });
+  expect(res.results.map((r) => ErrorCode[r.errorCode])).toEqual(['NONE', 'UNKNOWN_TOPIC_OR_PARTITION']);
+  const shrink = await unary(adminClient, 'createPartitions', { topics: [{ name: 'events', count: 4 }], validateOnly: false });
+  expect(ErrorCode[shrink.results[0]!.errorCode]).toBe('INVALID_PARTITIONS');
+  await waitForTopic('events', 8);
+  expect((await produce('events', 7, batch(['new-partition']))).baseOffset).toBe(0n);
+  adminClient.close();
+});
+
+it('keeps serving after kill -9 of the active controller: the standby pushes state with a newer epoch', async () => {
+  const active = await cluster.activeController();
+  await cluster.controllers.get(active)!.proc.killAndWait('SIGKILL');
+  cluster.controllers.delete(active);
+  const next = await cluster.activeController();
+  expect(next).not.toBe(active);
+  // Brokers learn the new controller from its push.
+  await waitFor(async () => (await metadata([])).controllerId === next, { timeoutMs: 20_000, message: 'brokers follow the new controller' });
+  const adminClient = await admin();
+  const created = await unary(adminClient, 'createTopics', { topics: [{ name: 'after-failover', numPartitions: 3, replicationFactor: 1, configs: {} }], validateOnly: false });
+  expect(created.results[0]!.errorCode).toBe(ErrorCode.NONE);
+  await waitForTopic('after-failover', 3);
+  expect((await produce('after-failover', 0, batch(['still here']))).errorCode).toBe(ErrorCode.NONE);
+  expect((await fetchValues('events', 0, 0n)).values[0]).toBe('p0-a');
+  adminClient.close();
+  // The old controller comes back as a standby.
+  await cluster.startController(active);
+});
+
+it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', async () => {
+  const b = cluster.brokers.get(1)!;
+  const text = await b.metrics();
+  expect(text).toMatch(/^tributary_broker_bytes_in_total\{[^}]*topic="events"[^}]*\} \d+/m);
+  expect(text).toMatch(/^tributary_broker_leader_partitions\S* \d+/m);
+  expect((await fetch(`http://127.0.0.1:${b.adminPort}/healthz`)).status).toBe(200);
+  expect((await fetch(`http://127.0.0.1:${b.adminPort}/readyz`)).status).toBe(200);
+  const line = b.proc.outputTail(200).split('\n').find((l) => l.includes('"registered"') || l.includes('registered'));
+  expect(() => JSON.parse(line!)).not.toThrow();
+  await cluster.stopBroker(1, 'SIGTERM');
+  expect(b.proc.running).toBe(false);
+  await cluster.startBroker(1);
+});

@@ -1,0 +1,146 @@
+/**
+ * A REAL Tributary cluster for tests: the coordination service (embedded store), controllers
+ * and brokers as separate processes, each a built `apps/<service>/dist/main.js` (run
+ * `tsc -b` first; `npm test` does), on free loopback ports, with data in a temp directory.
+ *
+ * Only paths are shared with the apps, never imports: libs do not import apps.
+ */
+import { join, resolve } from 'node:path';
+import { freePorts } from './net';
+import { startServiceProcess } from './service';
+import type { ServiceProcess } from './service';
+import { tempDir } from './temp';
+import { waitFor } from './wait';
+
+/** The workspace root (this file is libs/testing/src/cluster.ts or libs/testing/dist/cluster.js). */
+export const WORKSPACE_ROOT = resolve(__dirname, '..', '..', '..');
+export const serviceMain = (service: string): string => join(WORKSPACE_ROOT, 'apps', service, 'dist', 'main.js');
+
+export interface ClusterOptions {
+  /** Name used in temp dirs and process names. */
+  name?: string;
+  brokers?: number;
+  controllers?: number;
+  /** Lease TTL of controllers and brokers (default 3000 ms: quick failover in tests). */
+  leaseTtlMs?: number;
+  /** Extra broker flags. */
+  brokerFlags?: Record<string, string | number>;
+  logLevel?: string;
+}
+
+export interface TestCluster {
+  coordination: ServiceProcess;
+  /** By controller id. */
+  controllers: Map<number, ServiceProcess>;
+  /** Running brokers by broker id. */
+  brokers: Map<number, ServiceProcess>;
+  /** `host:port` of every running broker, comma-separated. */
+  readonly bootstrap: string;
+  dataDir: string;
+  /** Log directory of a broker. */
+  logDir(id: number): string;
+  /** Starts (or restarts, on the same ports and data) broker `id`. */
+  startBroker(id: number): Promise<ServiceProcess>;
+  /** Stops broker `id` with `signal` (SIGTERM: graceful; SIGKILL: crash) and waits for its exit. */
+  stopBroker(id: number, signal?: NodeJS.Signals): Promise<void>;
+  startController(id: number): Promise<ServiceProcess>;
+  /** The active controller's id, from the controllers' metrics. */
+  activeController(): Promise<number>;
+  /** SIGTERM to everything (brokers, controllers, coordination). */
+  stop(): Promise<void>;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
+  const name = options.name ?? 'cluster';
+  const dataDir = tempDir(name);
+  const leaseTtlMs = options.leaseTtlMs ?? 3000;
+  const logLevel = options.logLevel ?? 'info';
+  const coordination = await startServiceProcess({
+    name: `${name}-coordination`,
+    main: serviceMain('coordination'),
+    flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel },
+  });
+  const controllers = new Map<number, ServiceProcess>();
+  const brokers = new Map<number, ServiceProcess>();
+  const brokerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
+  const controllerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
+  const logDir = (id: number): string => join(dataDir, `broker-${id}`);
+
+  const cluster: TestCluster = {
+    coordination,
+    controllers,
+    brokers,
+    dataDir,
+    logDir,
+    get bootstrap() {
+      return [...brokers.values()].map((b) => b.address).join(',');
+    },
+    async startController(id) {
+      if (!controllerPorts.has(id)) {
+        const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
+        controllerPorts.set(id, { grpcPort, adminPort });
+      }
+      const proc = await startServiceProcess({
+        name: `${name}-controller-${id}`,
+        main: serviceMain('controller'),
+        ports: controllerPorts.get(id),
+        flags: { 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel },
+      });
+      controllers.set(id, proc);
+      return proc;
+    },
+    async startBroker(id) {
+      if (!brokerPorts.has(id)) {
+        const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
+        brokerPorts.set(id, { grpcPort, adminPort });
+      }
+      const proc = await startServiceProcess({
+        name: `${name}-broker-${id}`,
+        main: serviceMain('broker'),
+        ports: brokerPorts.get(id),
+        // A restarted broker waits for its previous registration's lease to expire.
+        readyTimeoutMs: 15_000 + 2 * leaseTtlMs,
+        flags: { 'node-id': id, coordination: coordination.address, 'log-dir': logDir(id), 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...options.brokerFlags },
+      });
+      brokers.set(id, proc);
+      return proc;
+    },
+    async stopBroker(id, signal = 'SIGTERM') {
+      const proc = brokers.get(id);
+      if (!proc) return;
+      brokers.delete(id);
+      await proc.proc.killAndWait(signal);
+    },
+    async activeController() {
+      let active = -1;
+      await waitFor(
+        async () => {
+          for (const [id, c] of controllers) {
+            if (!c.proc.running) continue;
+            const text = await c.metrics().catch(() => '');
+            if (/^tributary_controller_active\S* 1$/m.test(text)) {
+              active = id;
+              return true;
+            }
+          }
+          return false;
+        },
+        { timeoutMs: 20_000, message: 'an active controller' },
+      );
+      return active;
+    },
+    async stop() {
+      for (const b of brokers.values()) await b.proc.killAndWait('SIGTERM').catch(() => undefined);
+      for (const c of controllers.values()) await c.proc.killAndWait('SIGTERM').catch(() => undefined);
+      await coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
+      brokers.clear();
+      controllers.clear();
+    },
+  };
+
+  for (let id = 0; id < (options.controllers ?? 1); id++) await cluster.startController(id);
+  await cluster.activeController();
+  // Brokers start together: each is ready once the controller has sent it its state.
+  await Promise.all(Array.from({ length: options.brokers ?? 3 }, (_, id) => cluster.startBroker(id)));
+  return cluster;
+}
