@@ -1,0 +1,185 @@
+/**
+ * The services of a local cluster, in start order — one table entry per service. Adding a
+ * service is adding an entry: where its built entry point is, how many instances, its ports
+ * (ARCHITECTURE.md §7 defaults, shifted by --base-port) and its flags. Entries whose
+ * `apps/<app>/dist/main.js` does not exist are skipped (and reported), so the table can name
+ * services before they are written.
+ *
+ * Start order is dependency order: every instance of an entry must answer /readyz before the
+ * next entry starts; shutdown goes in reverse.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { LauncherOptions } from './options';
+import { DEFAULT_BASE_PORT, UsageError } from './options';
+
+/** What an entry's `args` may use. */
+export interface ClusterContext {
+  options: LauncherOptions;
+  /** Shifts a default port by --base-port. */
+  port(defaultPort: number): number;
+  /** `127.0.0.1:<port>` of coordination's gRPC API. */
+  coordination: string;
+  /** Broker gRPC addresses, comma-separated (a bootstrap list). */
+  bootstrap: string;
+}
+
+export interface ServiceSpec {
+  /** Folder under apps/. */
+  app: string;
+  instances(options: LauncherOptions): number;
+  /** Process name (logs/<name>.log, console); unique. */
+  name(index: number): string;
+  /** Default (unshifted) port of the service's API: gRPC, or HTTP for the REST proxy. */
+  defaultApiPort(index: number): number;
+  /** Default admin HTTP port (/metrics, /healthz, /readyz). */
+  defaultAdminPort(index: number): number;
+  /** How the API is reached, for the endpoints table. */
+  api: 'grpc' | 'http';
+  /** Flags besides `--log-level`, which every service gets. */
+  args(index: number, ctx: ClusterContext, apiPort: number, adminPort: number): string[];
+}
+
+export const SERVICES: readonly ServiceSpec[] = [
+  {
+    app: 'coordination',
+    instances: () => 1,
+    name: () => 'coordination',
+    defaultApiPort: () => 7000,
+    defaultAdminPort: () => 8000,
+    api: 'grpc',
+    args: (_i, ctx, grpc, admin) => [
+      '--node-id', 'coordination-0', '--backend', 'embedded',
+      '--data-dir', path.join(ctx.options.dataDir, 'coordination'),
+      '--grpc-port', String(grpc), '--admin-port', String(admin),
+    ],
+  },
+  {
+    app: 'controller',
+    instances: (o) => o.controllers,
+    name: (i) => `controller-${i}`,
+    defaultApiPort: (i) => 7100 + i,
+    defaultAdminPort: (i) => 8100 + i,
+    api: 'grpc',
+    args: (i, ctx, grpc, admin) => [
+      '--node-id', String(i), '--coordination', ctx.coordination,
+      '--grpc-port', String(grpc), '--admin-port', String(admin),
+    ],
+  },
+  {
+    app: 'broker',
+    instances: (o) => o.brokers,
+    name: (i) => `broker-${i}`,
+    defaultApiPort: (i) => 7200 + i,
+    defaultAdminPort: (i) => 8200 + i,
+    api: 'grpc',
+    args: (i, ctx, grpc, admin) => [
+      '--node-id', String(i), '--coordination', ctx.coordination,
+      '--log-dir', path.join(ctx.options.dataDir, `broker-${i}`),
+      '--grpc-port', String(grpc), '--admin-port', String(admin),
+    ],
+  },
+  // Not written yet: the flags follow the other services' conventions; check them against the
+  // app's config when it lands.
+  {
+    app: 'group-coordinator',
+    instances: () => 1,
+    name: () => 'group-coordinator',
+    defaultApiPort: () => 7300,
+    defaultAdminPort: () => 8300,
+    api: 'grpc',
+    args: (_i, ctx, grpc, admin) => [
+      '--node-id', '0', '--coordination', ctx.coordination, '--bootstrap', ctx.bootstrap,
+      '--grpc-port', String(grpc), '--admin-port', String(admin),
+    ],
+  },
+  {
+    app: 'rest-proxy',
+    instances: () => 1,
+    name: () => 'rest-proxy',
+    defaultApiPort: () => 8082,
+    defaultAdminPort: () => 9082,
+    api: 'http',
+    args: (_i, ctx, http, admin) => [
+      '--node-id', '0', '--bootstrap', ctx.bootstrap,
+      '--http-port', String(http), '--admin-port', String(admin),
+    ],
+  },
+];
+
+/** One process to run. */
+export interface PlannedService {
+  name: string;
+  app: string;
+  /** Index of its entry in the table: processes of one stage start together. */
+  stage: number;
+  main: string;
+  args: string[];
+  api: 'grpc' | 'http';
+  apiPort: number;
+  adminPort: number;
+}
+
+export interface ClusterPlan {
+  services: PlannedService[];
+  /** Entries not started because `main` is not built, with that path (relative to root). */
+  skipped: { app: string; main: string }[];
+  /** Broker bootstrap list (empty when no broker is built). */
+  bootstrap: string;
+}
+
+/** Every port a plan would use, for --base-port validation and the free-port check. */
+export function planPorts(plan: ClusterPlan): { port: number; what: string }[] {
+  return plan.services.flatMap((s) => [
+    { port: s.apiPort, what: `${s.name} ${s.api === 'grpc' ? 'gRPC' : 'HTTP'}` },
+    { port: s.adminPort, what: `${s.name} admin` },
+  ]);
+}
+
+/**
+ * The processes `options` asks for, with `exists` deciding which apps are built (default:
+ * the file system under `root`).
+ */
+export function planCluster(
+  options: LauncherOptions,
+  root: string,
+  exists: (file: string) => boolean = (f) => fs.existsSync(f),
+  table: readonly ServiceSpec[] = SERVICES,
+): ClusterPlan {
+  const shift = options.basePort - DEFAULT_BASE_PORT;
+  const port = (p: number): number => p + shift;
+  const mainOf = (app: string): string => path.join(root, 'apps', app, 'dist', 'main.js');
+  const built = table.filter((spec) => exists(mainOf(spec.app)));
+  const brokerSpec = built.find((s) => s.app === 'broker');
+  const bootstrap = brokerSpec
+    ? Array.from({ length: brokerSpec.instances(options) }, (_, i) => `127.0.0.1:${port(brokerSpec.defaultApiPort(i))}`).join(',')
+    : '';
+  const ctx: ClusterContext = { options, port, coordination: `127.0.0.1:${port(7000)}`, bootstrap };
+  const services: PlannedService[] = [];
+  const skipped: ClusterPlan['skipped'] = [];
+  table.forEach((spec, stage) => {
+    const main = mainOf(spec.app);
+    if (!exists(main)) {
+      skipped.push({ app: spec.app, main: path.relative(root, main) });
+      return;
+    }
+    for (let i = 0; i < spec.instances(options); i++) {
+      const apiPort = port(spec.defaultApiPort(i));
+      const adminPort = port(spec.defaultAdminPort(i));
+      services.push({
+        name: spec.name(i),
+        app: spec.app,
+        stage,
+        main,
+        args: [...spec.args(i, ctx, apiPort, adminPort), '--log-level', options.logLevel],
+        api: spec.api,
+        apiPort,
+        adminPort,
+      });
+    }
+  });
+  const plan = { services, skipped, bootstrap };
+  const tooHigh = planPorts(plan).find((p) => p.port > 65535);
+  if (tooHigh) throw new UsageError(`--base-port ${options.basePort} puts ${tooHigh.what} on port ${tooHigh.port}, above 65535; use a lower --base-port`);
+  return plan;
+}
