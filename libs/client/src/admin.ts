@@ -1,8 +1,24 @@
 /**
- * The Admin client: the active controller's AdminService, found through broker Metadata, plus
- * `listOffsets` through the partition leaders.
+ * The Admin client: the active controller's AdminService, found through broker Metadata
+ * (controller_host/controller_port), plus `listOffsets` through the partition leaders.
+ *
+ * Following the controller: a call goes to the controller address the brokers last named.
+ * When it answers NOT_CONTROLLER (a standby), or cannot be reached (UNAVAILABLE, the process
+ * died), metadata is refreshed and the call retried with backoff, until metadataWaitMs. The
+ * calls that change things (create/delete/alter) are therefore at-least-once: after a failover
+ * a retried CreateTopics may answer TOPIC_ALREADY_EXISTS for the topic its first attempt
+ * created; createTopics treats that answer on a retry as success.
  */
-import type { ClientOptions } from './config';
+import { AlterConfigOp_OpType, type AdminServiceClient } from '@tributary/proto';
+import { ErrorCode, TributaryError } from '@tributary/records';
+import { GrpcStatusError, Status, abortableSleep } from '@tributary/runtime';
+import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
+import type { ClientOptions, ResolvedClientOptions } from './config';
+import { resolveClientOptions, retryDelayMs } from './config';
+import { ConnectionPool } from './connections';
+import { ClientClosedError, ClientTimeoutError, NoBrokerAvailableError, TopicOperationError, START_HINT, explain } from './errors';
+import { Metadata } from './metadata';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, listOffsets, tpKey } from './offsets';
 
 /** A topic to create. */
 export interface NewTopic {
@@ -97,89 +113,233 @@ export interface PartitionOffset {
 /** Options of {@link Admin}. */
 export type AdminOptions = ClientOptions;
 
+type AdminMethod = MethodsOfKind<AdminServiceClient, 'unary'>;
+
+/** A per-topic outcome of the AdminService. */
+interface TopicOutcome {
+  errorCode: ErrorCode;
+  errorMessage: string;
+}
+
 /**
  * Manages topics and reads cluster state.
  *
  * Errors: a method on several topics resolves only when every topic succeeded; otherwise it
  * rejects with a `TopicOperationError` whose `errors` maps each failed topic to its
- * `TributaryError` (the others succeeded). Whole-call failures (no controller reachable,
- * ...) reject with a `TributaryError` that says what to do.
+ * `TributaryError` (code and a message that says what to do); the other topics succeeded.
+ * Whole-call failures reject with a `TributaryError`: `NoBrokerAvailableError` when no
+ * bootstrap broker answers, `ClientTimeoutError` when no active controller answered within
+ * metadataWaitMs.
  *
  * ```ts
- * const admin = new Admin();
+ * const admin = new Admin({ bootstrap: ['127.0.0.1:7200'] });
  * await admin.createTopics([{ name: 'orders', numPartitions: 6, replicationFactor: 3 }]);
+ * console.log(await admin.describeTopics(['orders']));
  * await admin.close();
  * ```
  */
 export class Admin {
-  /** Creates an admin client; nothing connects until the first call. */
+  private readonly client: ResolvedClientOptions;
+  private readonly pool: ConnectionPool;
+  private readonly metadata: Metadata;
+  private closed = false;
+
+  /** Creates an admin client; nothing connects until the first call. Throws RangeError on a bad option. */
   constructor(options: AdminOptions = {}) {
-    void options;
+    this.client = resolveClientOptions(options);
+    this.pool = new ConnectionPool(this.client);
+    this.metadata = new Metadata(this.client, this.pool);
   }
 
-  /** Creates topics (`validateOnly`: checks everything, writes nothing). */
-  createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean } = {}): Promise<CreatedTopic[]> {
-    void topics;
-    void options;
-    return Promise.reject(new Error('Admin.createTopics: not implemented yet'));
+  /**
+   * Creates topics (`validateOnly`: checks names, counts, configs and broker count, writes
+   * nothing). numPartitions defaults to 1, replicationFactor to 1.
+   */
+  async createTopics(topics: readonly NewTopic[], options: { validateOnly?: boolean } = {}): Promise<CreatedTopic[]> {
+    let attempts = 0;
+    const response = await this.callController('createTopics', () => {
+      attempts++;
+      return {
+        topics: topics.map((t) => ({
+          name: t.name,
+          numPartitions: t.numPartitions ?? 1,
+          replicationFactor: t.replicationFactor ?? 1,
+          configs: t.configs ?? {},
+        })),
+        validateOnly: options.validateOnly ?? false,
+      };
+    });
+    // After a failover retry, TOPIC_ALREADY_EXISTS may be our own first attempt's doing.
+    const results = response.results.map((r) =>
+      attempts > 1 && r.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS ? { ...r, errorCode: ErrorCode.NONE } : r,
+    );
+    throwTopicErrors('createTopics', results.map((r) => [r.name, r]));
+    return results.map((r) => ({ name: r.name, numPartitions: r.numPartitions, replicationFactor: r.replicationFactor }));
   }
 
   /** Deletes topics and their data. */
-  deleteTopics(names: readonly string[]): Promise<void> {
-    void names;
-    return Promise.reject(new Error('Admin.deleteTopics: not implemented yet'));
+  async deleteTopics(names: readonly string[]): Promise<void> {
+    let attempts = 0;
+    const response = await this.callController('deleteTopics', () => {
+      attempts++;
+      return { names: [...names] };
+    });
+    const results = response.results.map((r) =>
+      attempts > 1 && r.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION ? { ...r, errorCode: ErrorCode.NONE } : r,
+    );
+    throwTopicErrors('deleteTopics', results.map((r) => [r.name, r]));
   }
 
-  /** Grows topics to `count` partitions in total (never shrinks). */
-  createPartitions(topics: ReadonlyArray<{ topic: string; count: number }>, options: { validateOnly?: boolean } = {}): Promise<void> {
-    void topics;
-    void options;
-    return Promise.reject(new Error('Admin.createPartitions: not implemented yet'));
+  /** Grows topics to `count` partitions in total (never shrinks: keyed records would move). */
+  async createPartitions(topics: ReadonlyArray<{ topic: string; count: number }>, options: { validateOnly?: boolean } = {}): Promise<void> {
+    const response = await this.callController('createPartitions', () => ({
+      topics: topics.map((t) => ({ name: t.topic, count: t.count })),
+      validateOnly: options.validateOnly ?? false,
+    }));
+    throwTopicErrors('createPartitions', response.results.map((r) => [r.name, r]));
   }
 
   /** Names of every topic, sorted. */
-  listTopics(): Promise<string[]> {
-    return Promise.reject(new Error('Admin.listTopics: not implemented yet'));
+  async listTopics(): Promise<string[]> {
+    return (await this.callController('listTopics', () => ({}))).names;
   }
 
-  /** Describes topics (default: every topic). */
-  describeTopics(names?: readonly string[]): Promise<TopicInfo[]> {
-    void names;
-    return Promise.reject(new Error('Admin.describeTopics: not implemented yet'));
+  /** Describes topics (default: every topic) as the controller last decided them. */
+  async describeTopics(names: readonly string[] = []): Promise<TopicInfo[]> {
+    const response = await this.callController('describeTopics', () => ({ names: [...names] }));
+    throwTopicErrors('describeTopics', response.topics.map((t) => [t.name, t]));
+    return response.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({ partition: p.partition, leader: p.leader, leaderEpoch: p.leaderEpoch, replicas: p.replicas, isr: p.isr })),
+    }));
   }
 
   /** Every config of each topic with its effective value. */
-  describeConfigs(topics: readonly string[]): Promise<TopicConfigs[]> {
-    void topics;
-    return Promise.reject(new Error('Admin.describeConfigs: not implemented yet'));
+  async describeConfigs(topics: readonly string[]): Promise<TopicConfigs[]> {
+    const response = await this.callController('describeConfigs', () => ({ topics: [...topics] }));
+    throwTopicErrors('describeConfigs', response.results.map((r) => [r.topic, r]));
+    return response.results.map((r) => ({
+      topic: r.topic,
+      entries: r.entries.map((e) => ({ name: e.name, value: e.value, isDefault: e.isDefault, documentation: e.documentation })),
+    }));
   }
 
-  /** Sets or removes config overrides, incrementally (Kafka's IncrementalAlterConfigs). */
-  alterConfigs(changes: readonly AlterTopicConfigs[], options: { validateOnly?: boolean } = {}): Promise<void> {
-    void changes;
-    void options;
-    return Promise.reject(new Error('Admin.alterConfigs: not implemented yet'));
+  /** Sets or removes config overrides, incrementally (Kafka's IncrementalAlterConfigs); each topic's changes apply together. */
+  async alterConfigs(changes: readonly AlterTopicConfigs[], options: { validateOnly?: boolean } = {}): Promise<void> {
+    const response = await this.callController('alterConfigs', () => ({
+      topics: changes.map((c) => ({
+        topic: c.topic,
+        ops: [
+          ...Object.entries(c.set ?? {}).map(([name, value]) => ({ name, op: AlterConfigOp_OpType.OP_TYPE_SET, value })),
+          ...(c.delete ?? []).map((name) => ({ name, op: AlterConfigOp_OpType.OP_TYPE_DELETE, value: '' })),
+        ],
+      })),
+      validateOnly: options.validateOnly ?? false,
+    }));
+    throwTopicErrors('alterConfigs', response.results.map((r) => [r.topic, r]));
   }
 
   /** Registered brokers and the active controller. */
-  describeCluster(): Promise<ClusterInfo> {
-    return Promise.reject(new Error('Admin.describeCluster: not implemented yet'));
+  async describeCluster(): Promise<ClusterInfo> {
+    const r = await this.callController('describeCluster', () => ({}));
+    return {
+      brokers: r.brokers.map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack })),
+      controllerId: r.controllerId,
+      controllerEpoch: r.controllerEpoch,
+      controllerAddress: `${r.controllerHost}:${r.controllerPort}`,
+    };
   }
 
   /**
    * Offsets of a topic's partitions (default: all of them) from their leaders: `'earliest'`
-   * (log start), `'latest'` (high watermark: the next offset to be written and visible),
-   * `'maxTimestamp'`, or `{ timestamp }` (first offset at or after it; -1n when none).
+   * (log start), `'latest'` (high watermark: the offset the next record will get, as far as
+   * consumers can see), `'maxTimestamp'` (the record with the largest timestamp), or
+   * `{ timestamp }` (first offset whose timestamp is at or after it; -1n when none).
    */
-  listOffsets(topic: string, spec: OffsetSpec, partitions?: readonly number[]): Promise<PartitionOffset[]> {
-    void topic;
-    void spec;
-    void partitions;
-    return Promise.reject(new Error('Admin.listOffsets: not implemented yet'));
+  async listOffsets(topic: string, spec: OffsetSpec, partitions?: readonly number[]): Promise<PartitionOffset[]> {
+    this.checkOpen();
+    const deadline = Date.now() + this.client.metadataWaitMs;
+    const meta = await this.metadata.waitForTopic(topic, this.client.metadataWaitMs);
+    const ids = partitions ?? meta.partitions.map((p) => p.partition);
+    for (const p of ids) {
+      if (!Number.isInteger(p) || p < 0 || p >= meta.partitions.length) {
+        throw new TributaryError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${p} of topic '${topic}' does not exist: it has ${meta.partitions.length} partition(s)`, {
+          retriable: false,
+        });
+      }
+    }
+    const timestamp =
+      spec === 'earliest' ? EARLIEST_TIMESTAMP : spec === 'latest' ? LATEST_TIMESTAMP : spec === 'maxTimestamp' ? MAX_TIMESTAMP : BigInt(spec.timestamp);
+    const answers = await listOffsets(
+      ids.map((partition) => ({ topic, partition, timestamp })),
+      this.metadata,
+      this.pool,
+      this.client,
+      deadline,
+      this.metadata.signal,
+    );
+    return ids.map((partition) => {
+      const a = answers.get(tpKey(topic, partition))!;
+      return { topic, partition, offset: a.offset, timestamp: Number(a.timestamp) };
+    });
   }
 
   /** Closes the connections. Idempotent. */
-  close(): Promise<void> {
-    return Promise.resolve();
+  async close(): Promise<void> {
+    this.closed = true;
+    this.metadata.close();
+    this.pool.close();
   }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) throw new ClientClosedError('admin client');
+  }
+
+  /**
+   * Calls the active controller, following it through NOT_CONTROLLER and unreachable
+   * controllers (see the file comment). `request` is built per attempt.
+   */
+  private async callController<M extends AdminMethod>(method: M, request: () => ClientRequest<AdminServiceClient, M>): Promise<ClientResponse<AdminServiceClient, M>> {
+    this.checkOpen();
+    const deadline = Date.now() + this.client.metadataWaitMs;
+    let lastError: unknown;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const address = await this.metadata.controller(attempt > 0);
+        return await this.pool.call(this.pool.admin(address), method, request());
+      } catch (e) {
+        if (this.closed) throw new ClientClosedError('admin client');
+        // Never reached any broker: the cluster is not running; say so at once instead of waiting.
+        if (!followsController(e) || (e instanceof NoBrokerAvailableError && this.metadata.lastRefreshMs === 0)) throw e;
+        lastError = e;
+        const now = Date.now();
+        if (now >= deadline) {
+          throw new ClientTimeoutError(
+            `no active controller answered ${method} within ${this.client.metadataWaitMs} ms (last: ${e instanceof Error ? e.message : String(e)}): ${START_HINT}`,
+            lastError,
+          );
+        }
+        this.client.logger.debug({ method, attempt, err: e }, 'following the controller');
+        await abortableSleep(Math.min(retryDelayMs(this.client, attempt), deadline - now), this.metadata.signal).catch(() => {
+          throw new ClientClosedError('admin client');
+        });
+      }
+    }
+  }
+}
+
+/** Whether an error means "ask the brokers who the controller is, and try again". */
+function followsController(e: unknown): boolean {
+  if (e instanceof TributaryError) return e.code === ErrorCode.NOT_CONTROLLER || e.retriable;
+  if (e instanceof GrpcStatusError) return e.code === Status.UNAVAILABLE || e.code === Status.DEADLINE_EXCEEDED;
+  return false;
+}
+
+/** Throws TopicOperationError when any per-topic outcome is an error. */
+function throwTopicErrors(operation: string, outcomes: ReadonlyArray<readonly [string, TopicOutcome]>): void {
+  const errors = new Map<string, TributaryError>();
+  for (const [topic, o] of outcomes) if (o.errorCode !== ErrorCode.NONE) errors.set(topic, explain(o.errorCode, o.errorMessage, topic));
+  if (errors.size > 0) throw new TopicOperationError(operation, errors);
 }

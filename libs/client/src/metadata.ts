@@ -232,7 +232,8 @@ export class Metadata {
       await this.refresh();
     } catch (e) {
       if (this.closed) throw e;
-      if (!(e instanceof NoBrokerAvailableError) || Date.now() >= deadline) throw e;
+      // Never reached any broker: the cluster is not running; say so at once instead of waiting.
+      if (!(e instanceof NoBrokerAvailableError) || this.lastRefreshMs === 0 || Date.now() >= deadline) throw e;
     }
   }
 

@@ -74,6 +74,7 @@ export class FakeCluster {
   /** Metadata answers leave this topic out (as if unknown) while set. */
   hiddenTopics = new Set<string>();
   private readonly servers: GrpcServer[] = [];
+  private readonly controllerServers: GrpcServer[] = [];
   private readonly appendWaiters = new Set<() => void>();
 
   /** Starts `brokers` brokers (ids 0..n-1) and `controllers` controllers on free ports. */
@@ -291,8 +292,14 @@ export class FakeCluster {
     return server.listen('127.0.0.1', 0);
   }
 
+  /** Kills a controller's server (its port stops answering). */
+  async stopController(index: number): Promise<void> {
+    await this.controllerServers[index]!.shutdown(0);
+  }
+
   private async startController(index: number): Promise<number> {
     const server = this.newServer();
+    this.controllerServers[index] = server;
     const guard = (method: string): void => {
       if (this.activeController !== index) {
         throw new TributaryError(ErrorCode.NOT_CONTROLLER, `controller ${index} is a standby; the active one is ${this.activeController}`);
