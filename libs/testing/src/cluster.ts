@@ -26,6 +26,8 @@ export interface ClusterOptions {
   /** Extra broker flags. */
   brokerFlags?: Record<string, string | number>;
   logLevel?: string;
+  /** Node options of the broker processes (e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/p']`). */
+  brokerNodeArgs?: string[];
 }
 
 export interface TestCluster {
@@ -97,6 +99,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       const proc = await startServiceProcess({
         name: `${name}-broker-${id}`,
         main: serviceMain('broker'),
+        nodeArgs: options.brokerNodeArgs,
         ports: brokerPorts.get(id),
         // A restarted broker waits for its previous registration's lease to expire.
         readyTimeoutMs: 15_000 + 2 * leaseTtlMs,

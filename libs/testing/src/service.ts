@@ -26,12 +26,14 @@ export interface ServiceProcessOptions {
   /** Reuse these ports (a restart on the same address); default: free ones. */
   ports?: { grpcPort: number; adminPort: number };
   readyTimeoutMs?: number;
+  /** Node options before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
 }
 
 export async function startServiceProcess(options: ServiceProcessOptions): Promise<ServiceProcess> {
   const { name } = options;
   const [grpcPort, adminPort] = options.ports ? [options.ports.grpcPort, options.ports.adminPort] : ((await freePorts(2)) as [number, number]);
-  const args = [options.main, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)];
+  const args = [...(options.nodeArgs ?? []), options.main, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)];
   for (const [k, v] of Object.entries(options.flags ?? {})) args.push(`--${k}`, String(v));
   const proc = spawnProcess({ command: process.execPath, args, name });
   await waitFor(
