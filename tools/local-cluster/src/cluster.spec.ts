@@ -7,6 +7,7 @@
  * target depends on the apps' builds).
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { AdminServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
@@ -17,8 +18,9 @@ import { LOCK_FILE, STATE_FILE } from './launcher';
 import { parseOptions } from './options';
 import { busyPorts } from './ports';
 import { planCluster, planPorts } from './services';
+import type { ClusterPlan } from './services';
 
-jest.setTimeout(30_000);
+jest.setTimeout(45_000);
 
 const ROOT = path.join(__dirname, '..', '..', '..');
 const START = path.join(ROOT, 'tools', 'local-cluster', 'start.js');
@@ -28,14 +30,27 @@ const TOPIC = 'local-cluster-orders';
 let dataDir: string;
 let basePort: number;
 let launcher: SpawnedProcess;
-const admins: AdminServiceClient[] = [];
+const admins = new Map<string, AdminServiceClient>();
+
+function adminAt(address: string): AdminServiceClient {
+  let admin = admins.get(address);
+  if (admin === undefined) {
+    admin = createClient(AdminServiceClient, address);
+    admins.set(address, admin);
+  }
+  return admin;
+}
+
+/** Every process the launcher can start (built or not) on `base`. */
+function planned(base = basePort): ClusterPlan {
+  return planCluster(parseOptions(['--base-port', String(base)], {}, ROOT, ROOT), ROOT, () => true);
+}
 
 /** A --base-port below the ephemeral range whose every port is free right now. */
 async function freeBasePort(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const base = 10_000 + 100 * Math.floor(Math.random() * 200); // 10000..29900: + 2082 stays below 32768
-    const plan = planCluster(parseOptions(['--base-port', String(base)], {}, ROOT, ROOT), ROOT, () => true);
-    if ((await busyPorts(planPorts(plan))).length === 0) return base;
+    if ((await busyPorts(planPorts(planned(base)))).length === 0) return base;
   }
   throw new Error('no free range of ports for the cluster');
 }
@@ -52,7 +67,7 @@ function launch(...extra: string[]): SpawnedProcess {
 }
 
 /** Waits until `proc` printed `text`; fails at once, with its output, if it exits first. */
-async function untilPrinted(proc: SpawnedProcess, text: string, timeoutMs = 25_000): Promise<void> {
+async function untilPrinted(proc: SpawnedProcess, text: string, timeoutMs = 35_000): Promise<void> {
   await waitFor(() => proc.outputTail().includes(text) || !proc.running, { timeoutMs, message: `'${text}' from the launcher`, intervalMs: 50 });
   if (!proc.outputTail().includes(text)) throw new Error(`the launcher exited before printing '${text}':\n${proc.outputTail(60)}`);
 }
@@ -81,8 +96,7 @@ async function activeAdmin(): Promise<AdminServiceClient> {
   return waitFor(
     async () => {
       for (const c of controllers) {
-        const admin = createClient(AdminServiceClient, `127.0.0.1:${c.apiPort}`);
-        admins.push(admin);
+        const admin = adminAt(`127.0.0.1:${c.apiPort}`);
         const cluster = await unary(admin, 'describeCluster', {}, { deadlineMs: 2_000 }).catch(() => undefined);
         if (cluster !== undefined && cluster.brokers.length === readState().services.filter((s) => s.app === 'broker').length) return admin;
       }
@@ -99,15 +113,47 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const a of admins) a.close();
+  for (const a of admins.values()) a.close();
   await stopAllProcesses();
   removeTempDirs();
 });
 
+it('refuses to start when a port is taken, naming the port and its process', async () => {
+  const held = net.createServer();
+  await new Promise<void>((resolve) => held.listen(basePort + 1201, '127.0.0.1', resolve));
+  try {
+    const proc = launch();
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.outputTail()).toContain(`cannot start: port ${basePort + 1201} (broker-1 admin) already in use`);
+  } finally {
+    await new Promise((resolve) => held.close(resolve));
+  }
+});
+
+it('a service that fails at start stops the launch with its name and the tail of its log', async () => {
+  const otherDir = path.join(dataDir, '..', 'failing');
+  fs.mkdirSync(otherDir, { recursive: true });
+  fs.writeFileSync(path.join(otherDir, 'broker-0'), 'a file where the log directory should be');
+  const proc = launch('--data-dir', otherDir);
+  expect((await proc.exited).code).toBe(1);
+  const out = proc.outputTail();
+  expect(out).toMatch(/cannot start the cluster: broker-0 exited( before it was ready)? \(exit code \d+\)/);
+  expect(out).toContain(`last lines of ${path.join(otherDir, 'logs', 'broker-0.log')}:`);
+  expect(out).toContain('coordination stopped');
+  // Everything it had started is stopped again.
+  for (const s of planned().services) expect(await ready(s.adminPort)).toBe(false);
+});
+
 it('starts coordination, the controllers and the brokers, each ready, and prints their endpoints', async () => {
+  // A lock left by a launcher that died: taken over.
+  const dead = spawnProcess({ command: process.execPath, args: ['-e', ''] });
+  await dead.exited;
+  fs.mkdirSync(dataDir, { recursive: true });
+  fs.writeFileSync(path.join(dataDir, LOCK_FILE), `${dead.pid}\n`);
   launcher = launch();
   await untilPrinted(launcher, READY_LINE);
   const out = launcher.outputTail();
+  expect(out).toContain(`took over a stale lock (launcher pid ${dead.pid} is not running)`);
   const state = readState();
   expect(state.ready).toBe(true);
   expect(state.launcherPid).toBe(launcher.pid);

@@ -81,7 +81,8 @@ export class Launcher {
   async run(): Promise<number> {
     const { out } = this;
     for (const s of this.plan.skipped) {
-      out.line(`skipping ${s.app}: ${s.main} is not built${this.options.build ? ' (the app does not exist yet)' : ' (run without --no-build)'}`);
+      const why = !s.written ? `apps/${s.app} does not exist yet` : this.options.build ? `${s.main} was not built` : `${s.main} is not built (run without --no-build)`;
+      out.line(`skipping ${s.app}: ${why}`);
     }
     if (!this.plan.services.some((s) => s.app === 'coordination')) {
       out.error(`cannot start: apps/coordination/dist/main.js is not built; run \`npm start\` without --no-build (or \`npm run build\`)`);
@@ -295,10 +296,11 @@ export class Launcher {
     if (this.plan.bootstrap !== '') {
       const first = this.plan.bootstrap.split(',')[0];
       out.line(`  export TRIBUTARY_BOOTSTRAP=${first}`);
-      if (fs.existsSync(path.join(this.root, 'apps', 'cli', 'dist', 'main.js'))) {
+      // npm links apps/cli's `bin` there at install; existsSync follows the link to the file.
+      if (fs.existsSync(path.join(this.root, 'node_modules', '.bin', 'tributary'))) {
         out.line('  npx tributary topics list');
       } else {
-        out.line('  (the `tributary` CLI is not built yet: apps/cli)');
+        out.line('  (the `tributary` CLI is not there yet: apps/cli; `npm install` links it once it is)');
       }
     } else {
       out.line('  (no brokers yet: apps/broker is not built)');

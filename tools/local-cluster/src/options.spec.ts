@@ -101,11 +101,12 @@ describe('planCluster', () => {
   });
 
   it('skips services that are not built, and says which file is missing', () => {
-    const plan = planCluster(parse(), ROOT, (f) => !f.includes('rest-proxy') && !f.includes('group-coordinator'));
+    const written = (f: string) => !f.includes('rest-proxy');
+    const plan = planCluster(parse(), ROOT, (f) => written(f) && !(f.includes('group-coordinator') && f.endsWith('main.js')));
     expect(plan.services.map((s) => s.app)).not.toContain('rest-proxy');
     expect(plan.skipped).toEqual([
-      { app: 'group-coordinator', main: 'apps/group-coordinator/dist/main.js' },
-      { app: 'rest-proxy', main: 'apps/rest-proxy/dist/main.js' },
+      { app: 'group-coordinator', main: 'apps/group-coordinator/dist/main.js', written: true },
+      { app: 'rest-proxy', main: 'apps/rest-proxy/dist/main.js', written: false },
     ]);
   });
 });

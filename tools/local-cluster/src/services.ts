@@ -122,8 +122,11 @@ export interface PlannedService {
 
 export interface ClusterPlan {
   services: PlannedService[];
-  /** Entries not started because `main` is not built, with that path (relative to root). */
-  skipped: { app: string; main: string }[];
+  /**
+   * Entries not started because `main` (relative to root) is not built; `written` tells
+   * whether the app exists at all (apps/<app>/package.json).
+   */
+  skipped: { app: string; main: string; written: boolean }[];
   /** Broker bootstrap list (empty when no broker is built). */
   bootstrap: string;
 }
@@ -160,7 +163,7 @@ export function planCluster(
   table.forEach((spec, stage) => {
     const main = mainOf(spec.app);
     if (!exists(main)) {
-      skipped.push({ app: spec.app, main: path.relative(root, main) });
+      skipped.push({ app: spec.app, main: path.relative(root, main), written: exists(path.join(root, 'apps', spec.app, 'package.json')) });
       return;
     }
     for (let i = 0; i < spec.instances(options); i++) {
