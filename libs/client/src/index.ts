@@ -3,6 +3,7 @@
  * (no groups yet) and {@link Admin}. Each needs only a bootstrap list of brokers.
  */
 export { Producer } from './producer';
+export type { CloseOptions } from './producer';
 export { Consumer } from './consumer';
 export { Admin } from './admin';
 export type {
