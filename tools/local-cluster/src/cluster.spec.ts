@@ -25,6 +25,8 @@ jest.setTimeout(45_000);
 const ROOT = path.join(__dirname, '..', '..', '..');
 const START = path.join(ROOT, 'tools', 'local-cluster', 'start.js');
 const READY_LINE = 'Tributary local cluster is ready';
+/** The last line of the endpoints banner: everything before it has been printed. */
+const BANNER_END = 'Ctrl-C stops the cluster;';
 const TOPIC = 'local-cluster-orders';
 
 let dataDir: string;
@@ -151,8 +153,9 @@ it('starts coordination, the controllers and the brokers, each ready, and prints
   fs.mkdirSync(dataDir, { recursive: true });
   fs.writeFileSync(path.join(dataDir, LOCK_FILE), `${dead.pid}\n`);
   launcher = launch();
-  await untilPrinted(launcher, READY_LINE);
+  await untilPrinted(launcher, BANNER_END);
   const out = launcher.outputTail();
+  expect(out).toContain(READY_LINE);
   expect(out).toContain(`took over a stale lock (launcher pid ${dead.pid} is not running)`);
   const state = readState();
   expect(state.ready).toBe(true);
@@ -223,7 +226,7 @@ it('SIGINT stops every process and exits 0, removing the lock', async () => {
 
 it('starts again on the same data directory with the topic still there', async () => {
   launcher = launch();
-  await untilPrinted(launcher, READY_LINE);
+  await untilPrinted(launcher, BANNER_END);
   const admin = await activeAdmin();
   const topics = await unary(admin, 'listTopics', {});
   expect(topics.names).toContain(TOPIC);
