@@ -12,6 +12,10 @@ import { startControllerProcess, startCoordinationProcess } from './it/processes
 import type { ServiceProcess } from './it/processes';
 import type { PartitionState, TopicAssignment } from './store';
 
+// Pretend brokers (registrations only) advertise port 1, where nothing listens: the
+// controller's pushes to them fail harmlessly and can never reach a real local cluster.
+const UNREACHABLE_PORT = 1;
+
 jest.setTimeout(40_000);
 
 const TTL_MS = 2000;
@@ -53,7 +57,7 @@ beforeAll(async () => {
     [2, 'b'],
     [3, 'c'],
   ] as const) {
-    await store.create(`/brokers/ids/${id}`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 7200 + id, rack })), { leaseId: lease.id });
+    await store.create(`/brokers/ids/${id}`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: UNREACHABLE_PORT, rack })), { leaseId: lease.id });
   }
   for (const id of [101, 102]) {
     const proc = await startControllerProcess({ 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': TTL_MS, 'log-level': 'warn' });

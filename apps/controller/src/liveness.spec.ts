@@ -15,6 +15,10 @@ import { startControllerProcess, startCoordinationProcess } from './it/processes
 import type { ServiceProcess } from './it/processes';
 import type { PartitionState, TopicAssignment } from './store';
 
+// Pretend brokers (registrations only) advertise port 1, where nothing listens: the
+// controller's pushes to them fail harmlessly and can never reach a real local cluster.
+const UNREACHABLE_PORT = 1;
+
 jest.setTimeout(40_000);
 
 const TTL_MS = 2000;
@@ -27,7 +31,7 @@ const parse = <T>(b: Buffer): T => JSON.parse(b.toString()) as T;
 
 async function register(id: number): Promise<void> {
   const lease = await store.grantLease(30_000);
-  await store.create(`/brokers/ids/${id}`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 7200 + id, rack: `r${id}` })), { leaseId: lease.id });
+  await store.create(`/brokers/ids/${id}`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: UNREACHABLE_PORT, rack: `r${id}` })), { leaseId: lease.id });
   brokers.set(id, lease);
 }
 
