@@ -360,3 +360,127 @@ describe('RecordAccumulator', () => {
     expect(acc.openBatches).toBe(0);
   });
 });
+
+describe('callback appends', () => {
+  it('appendSequenced reports one run per batch with the first sequence, the count and the offset of the run', async () => {
+    const { acc, ready } = setup({ batchSizeBytes: RECORDS_OFFSET + 10 * RECORD_BYTES });
+    const runs: Array<[Error | null, string, number, bigint, number, number]> = [];
+    const onRun = (...args: [Error | null, string, number, bigint, number, number]): void => void runs.push(args);
+    for (let i = 0; i < 15; i++) expect(acc.appendSequenced('t', 0, rec(i), 100 + i, onRun)).toBe(true);
+    acc.flush();
+    expect(ready).toHaveLength(2);
+    expect(ready[0]!.complete(50n)).toBe(true);
+    expect(ready[1]!.complete(60n)).toBe(true);
+    expect(runs).toEqual([
+      [null, 't', 0, 50n, 100, 10],
+      [null, 't', 0, 60n, 110, 5],
+    ]);
+  });
+
+  it('appendSequenced splits a run where the sequence jumps or the callback changes, with each run at its own offset', () => {
+    const { acc, ready } = setup();
+    const a: Array<[bigint, number, number]> = [];
+    const b: Array<[bigint, number, number]> = [];
+    const onA = (_e: Error | null, _t: string, _p: number, base: bigint, first: number, count: number): void => void a.push([base, first, count]);
+    const onB = (_e: Error | null, _t: string, _p: number, base: bigint, first: number, count: number): void => void b.push([base, first, count]);
+    acc.appendSequenced('t', 0, rec(), 0, onA);
+    acc.appendSequenced('t', 0, rec(), 1, onA);
+    acc.appendSequenced('t', 0, rec(), 7, onA); // jump
+    acc.appendSequenced('t', 0, rec(), 8, onB); // other callback
+    acc.appendSequenced('t', 0, rec(), 9, onB);
+    acc.flush();
+    ready[0]!.complete(1000n);
+    expect(a).toEqual([
+      [1000n, 0, 2],
+      [1002n, 7, 1],
+    ]);
+    expect(b).toEqual([[1003n, 8, 2]]);
+  });
+
+  it('a failed batch reports its runs and callback records with the error; promise records reject', async () => {
+    const { acc, ready } = setup();
+    const runs: Array<[Error | null, bigint, number, number]> = [];
+    const cbs: Array<[Error | null, unknown]> = [];
+    const promise = track(acc.append('t', 0, rec()));
+    acc.appendWithCallback('t', 0, rec(), (e, m) => void cbs.push([e, m]));
+    acc.appendSequenced('t', 0, rec(), 5, (e, _t, _p, base, first, count) => void runs.push([e, base, first, count]));
+    acc.flush();
+    const boom = new Error('boom');
+    ready[0]!.fail(boom);
+    await tick();
+    expect(promise.error()).toBe(boom);
+    expect(cbs).toEqual([[boom, undefined]]);
+    expect(runs).toEqual([[boom, -1n, 5, 1]]);
+    expect(acc.bufferedBytes).toBe(0);
+  });
+
+  it('appendWithCallback gives each record its metadata, mixed with promise records in one batch', async () => {
+    const { acc, ready } = setup();
+    const got: unknown[] = [];
+    const p0 = acc.append('t', 2, { ...rec(), timestamp: T0 });
+    acc.appendWithCallback('t', 2, { ...rec(), timestamp: T0 + 1 }, (e, m) => void got.push(e ?? m));
+    const p2 = acc.append('t', 2, { ...rec(), timestamp: T0 + 2 });
+    acc.flush();
+    ready[0]!.complete(10n);
+    expect(await p0).toEqual({ topic: 't', partition: 2, offset: 10n, timestamp: T0 });
+    expect(got).toEqual([{ topic: 't', partition: 2, offset: 11n, timestamp: T0 + 1 }]);
+    expect(await p2).toEqual({ topic: 't', partition: 2, offset: 12n, timestamp: T0 + 2 });
+  });
+
+  it('acks=0 (negative base offset): runs report -1n', () => {
+    const { acc, ready } = setup();
+    const bases: bigint[] = [];
+    acc.appendSequenced('t', 0, rec(), 0, (_e, _t, _p, base) => void bases.push(base));
+    acc.flush();
+    ready[0]!.complete(-1n);
+    expect(bases).toEqual([-1n]);
+  });
+
+  it('callbacks are never called synchronously: an error before acceptance comes on the next tick, and append returns false', async () => {
+    const { acc } = setup({ bufferMemoryBytes: 200 });
+    let called: Error | null | undefined;
+    expect(acc.appendWithCallback('t', 0, rec(0, 1000), (e) => (called = e))).toBe(false);
+    expect(called).toBeUndefined();
+    jest.runAllTicks(); // process.nextTick is faked in this file
+    expect(called).toBeInstanceOf(RecordTooLargeError);
+  });
+
+  it('returns false when the record must wait for buffer memory; whenNoWaiters resolves once it was served', async () => {
+    const { acc, ready } = setup({ bufferMemoryBytes: RECORDS_OFFSET + 3 * RECORD_BYTES + 40 });
+    const runs: Array<[number, number]> = [];
+    const onRun = (_e: Error | null, _t: string, _p: number, _b: bigint, first: number, count: number): void => void runs.push([first, count]);
+    let accepted = 0;
+    let i = 0;
+    while (acc.appendSequenced('t', 0, rec(i), i, onRun)) accepted++, i++;
+    expect(accepted).toBeGreaterThan(0);
+    expect(acc.waitingAppends).toBe(1);
+    const drained = track(acc.whenNoWaiters());
+    await tick();
+    expect(drained.settled()).toBe('pending');
+    // Waiting made the open batch ready (Kafka's exhausted rule); completing it frees memory.
+    ready[0]!.complete(0n);
+    await tick();
+    expect(drained.settled()).toBe('resolved');
+    expect(acc.waitingAppends).toBe(0);
+    acc.flush();
+    ready[1]!.complete(BigInt(accepted));
+    expect(runs).toEqual([
+      [0, accepted],
+      [accepted, 1],
+    ]);
+  });
+
+  it('a callback that throws does not keep the others of its batch from being called', () => {
+    const { acc, ready } = setup();
+    const seen: number[] = [];
+    acc.appendSequenced('t', 0, rec(), 0, () => {
+      throw new Error('user bug');
+    });
+    acc.appendWithCallback('t', 0, rec(), () => void seen.push(1));
+    acc.appendSequenced('t', 0, rec(), 100, () => void seen.push(2));
+    acc.flush();
+    expect(() => ready[0]!.complete(0n)).toThrow('user bug');
+    expect(seen).toEqual([1, 2]);
+    expect(acc.bufferedBytes).toBe(0);
+  });
+});

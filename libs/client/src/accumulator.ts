@@ -35,8 +35,24 @@
  * may serve waiting appends, making more batches ready); delivery is never re-entered. If
  * `onReady` throws, that batch fails with the error.
  *
- * Allocation: per record, only the promise `append` returns (and the result it resolves
- * with); resolve/reject functions and timestamps live in arrays per batch.
+ * Three ways to be told the outcome, per append:
+ * - `append` returns a promise (per record: the promise and the RecordMetadata it resolves
+ *   with, offset a bigint);
+ * - `appendWithCallback` calls a callback with (error, metadata) (per record: the metadata
+ *   object, created only when the batch completes);
+ * - `appendSequenced` takes the caller's own sequence number and reports per RUN: records of
+ *   one batch with consecutive sequence numbers and the same callback are one run, reported
+ *   once with (error, topic, partition, baseOffset, firstSequence, count). Per record: nothing
+ *   allocated at all (the run is a few numbers in the batch's array; one bigint per run).
+ * Per batch, promise/callback records keep (index, fn, reject, timestamp) in arrays of the
+ * batch, runs keep (fn, firstSequence, count, index): no closure per record.
+ *
+ * The callback forms never call back synchronously from the append (an error found before
+ * the record was accepted is reported on process.nextTick). They return true when the record
+ * was accepted into buffer memory, false when it waits for memory (or failed): like a
+ * stream's write(), the caller should then `await whenNoWaiters()` before appending more.
+ * A callback that throws does not stop the others of its batch; the first error is rethrown
+ * once all were called (the producer's sender logs it).
  *
  * Concurrency: single-threaded; every method runs in one synchronous section.
  */
@@ -149,6 +165,24 @@ export class AccumulatorClosedError extends TributaryError {
 type Resolve = (metadata: RecordMetadata) => void;
 type Reject = (error: Error) => void;
 
+/** Per-record callback of {@link RecordAccumulator.appendWithCallback}: (error, undefined) or (null, metadata). */
+export type RecordCallback = (error: Error | null, metadata: RecordMetadata | undefined) => void;
+
+/**
+ * Per-run callback of {@link RecordAccumulator.appendSequenced}: `count` records with caller
+ * sequence numbers `firstSequence .. firstSequence + count - 1`, at offsets `baseOffset ..
+ * baseOffset + count - 1` of `topic`/`partition` (baseOffset -1n with acks=0). On failure
+ * `error` is set and baseOffset is -1n.
+ */
+export type DeliveryRunCallback = (error: Error | null, topic: string, partition: number, baseOffset: bigint, firstSequence: number, count: number) => void;
+
+/** How an append wants its outcome: `a`/`b` of appendLocked mean resolve/reject, callback/undefined, onRun/sequence. */
+const enum Sink {
+  Promise = 0,
+  Callback = 1,
+  Run = 2,
+}
+
 /** The most bytes writing a record can take beyond its size with zero deltas (varlong 10 vs 1, varint 5 vs 1, length varint 5 vs ≥1). */
 const MAX_DELTA_EXTRA_BYTES = 9 + 4 + 4;
 /** Smallest encoded record (empty key/value, no headers, length varint). */
@@ -165,9 +199,14 @@ class ProducerBatch implements ReadyBatch {
   /** Buffer memory held: bytes written so far (header included), then the built size. */
   sizeBytes = RECORDS_OFFSET;
   readonly deadlineMs: number;
-  readonly resolves: Resolve[] = [];
-  readonly rejects: Reject[] = [];
-  readonly timestamps: number[] = [];
+  /** Promise/callback records: index in the batch, resolve or callback, reject (undefined for a callback), timestamp. */
+  readonly recIndexes: number[] = [];
+  readonly recFns: Array<Resolve | RecordCallback> = [];
+  readonly recRejects: Array<Reject | undefined> = [];
+  readonly recTimestamps: number[] = [];
+  /** Sequenced runs: callback, and (firstSequence, count, index in batch) triples. */
+  readonly runFns: DeliveryRunCallback[] = [];
+  readonly runData: number[] = [];
 
   constructor(
     private readonly owner: RecordAccumulator,
@@ -187,15 +226,35 @@ class ProducerBatch implements ReadyBatch {
     if (this.state === 'done') return false;
     if (this.state === 'open') throw new Error('ReadyBatch.complete() on a batch that was never handed to the sender');
     this.state = 'done';
-    const { topic, partition, resolves, timestamps } = this;
+    const { topic, partition, recIndexes, recFns, recRejects, recTimestamps, runFns, runData } = this;
     const logAppendTime = logAppendTimeMs === undefined ? undefined : Number(logAppendTimeMs);
     this.owner.releaseBatch(this);
     const unknown = baseOffset < 0n; // acks=0: offsets are not known
-    for (let i = 0; i < resolves.length; i++) {
-      resolves[i]!({ topic, partition, offset: unknown ? -1n : baseOffset + BigInt(i), timestamp: logAppendTime ?? timestamps[i]! });
+    let thrown: unknown;
+    for (let i = 0; i < recFns.length; i++) {
+      const index = recIndexes[i]!;
+      const metadata: RecordMetadata = { topic, partition, offset: unknown ? -1n : index === 0 ? baseOffset : baseOffset + BigInt(index), timestamp: logAppendTime ?? recTimestamps[i]! };
+      if (recRejects[i] !== undefined) {
+        (recFns[i] as Resolve)(metadata);
+      } else {
+        try {
+          (recFns[i] as RecordCallback)(null, metadata);
+        } catch (e) {
+          thrown ??= e;
+        }
+      }
+    }
+    for (let r = 0, j = 0; r < runFns.length; r++, j += 3) {
+      const index = runData[j + 2]!;
+      try {
+        runFns[r]!(null, topic, partition, unknown ? -1n : index === 0 ? baseOffset : baseOffset + BigInt(index), runData[j]!, runData[j + 1]!);
+      } catch (e) {
+        thrown ??= e;
+      }
     }
     this.clear();
     this.owner.afterRelease();
+    if (thrown !== undefined) throw thrown;
     return true;
   }
 
@@ -204,21 +263,68 @@ class ProducerBatch implements ReadyBatch {
     if (this.state === 'open') throw new Error('ReadyBatch.fail() on a batch that was never handed to the sender');
     this.state = 'done';
     this.owner.releaseBatch(this);
-    this.rejectAll(error);
-    this.owner.afterRelease();
+    try {
+      this.rejectAll(error);
+    } finally {
+      this.owner.afterRelease();
+    }
     return true;
   }
 
   rejectAll(error: Error): void {
-    const rejects = this.rejects;
-    for (let i = 0; i < rejects.length; i++) rejects[i]!(error);
+    const { topic, partition, recFns, recRejects, runFns, runData } = this;
+    let thrown: unknown;
+    for (let i = 0; i < recFns.length; i++) {
+      const reject = recRejects[i];
+      if (reject !== undefined) {
+        reject(error);
+      } else {
+        try {
+          (recFns[i] as RecordCallback)(error, undefined);
+        } catch (e) {
+          thrown ??= e;
+        }
+      }
+    }
+    for (let r = 0, j = 0; r < runFns.length; r++, j += 3) {
+      try {
+        runFns[r]!(error, topic, partition, -1n, runData[j]!, runData[j + 1]!);
+      } catch (e) {
+        thrown ??= e;
+      }
+    }
     this.clear();
+    if (thrown !== undefined) throw thrown;
+  }
+
+  /** Records `index` of the batch: as a promise/callback record, or into the run it continues. */
+  addSink(index: number, sink: Sink, a: unknown, b: unknown, timestampMs: number): void {
+    if (sink === Sink.Run) {
+      const fn = a as DeliveryRunCallback;
+      const sequence = b as number;
+      const last = this.runFns.length - 1;
+      const j = last * 3;
+      if (last >= 0 && this.runFns[last] === fn && this.runData[j]! + this.runData[j + 1]! === sequence) {
+        this.runData[j + 1]!++;
+      } else {
+        this.runFns.push(fn);
+        this.runData.push(sequence, 1, index);
+      }
+      return;
+    }
+    this.recIndexes.push(index);
+    this.recFns.push(a as Resolve | RecordCallback);
+    this.recRejects.push(sink === Sink.Promise ? (b as Reject) : undefined);
+    this.recTimestamps.push(timestampMs);
   }
 
   private clear(): void {
-    this.resolves.length = 0;
-    this.rejects.length = 0;
-    this.timestamps.length = 0;
+    this.recIndexes.length = 0;
+    this.recFns.length = 0;
+    this.recRejects.length = 0;
+    this.recTimestamps.length = 0;
+    this.runFns.length = 0;
+    this.runData.length = 0;
   }
 }
 
@@ -232,8 +338,16 @@ interface Waiter {
   timestampMs: number;
   reserveBytes: number;
   deadlineMs: number;
-  resolve: Resolve;
-  reject: Reject;
+  sink: Sink;
+  a: unknown;
+  b: unknown;
+}
+
+/** Tells one append's sink that it failed before it was accepted (callbacks: on the next tick, never synchronously). */
+function failSink(sink: Sink, a: unknown, b: unknown, error: Error, topic: string, partition: number): void {
+  if (sink === Sink.Promise) (b as Reject)(error);
+  else if (sink === Sink.Callback) process.nextTick(a as RecordCallback, error, undefined);
+  else process.nextTick(a as DeliveryRunCallback, error, topic, partition, -1n, b as number, 1);
 }
 
 interface PartitionState {
@@ -274,6 +388,8 @@ export class RecordAccumulator {
   /** Waiting appends, FIFO: waiters[waitHead..] are live. */
   private waiters: (Waiter | undefined)[] = [];
   private waitHead = 0;
+  /** whenNoWaiters() callers. */
+  private readonly noWaiterResolves: Array<() => void> = [];
   private usedBytes = 0;
   private waitingBytesTotal = 0;
   private inFlight = 0;
@@ -341,36 +457,79 @@ export class RecordAccumulator {
    * buffer.memory, RangeError for a bad timestamp or partition, AccumulatorClosedError after close().
    */
   append(topic: string, partition: number, record: RecordInput): Promise<RecordMetadata> {
-    if (this.closing) return Promise.reject(new AccumulatorClosedError());
+    return new Promise<RecordMetadata>((resolve, reject) => {
+      this.appendSink(topic, partition, record, Sink.Promise, resolve, reject);
+    });
+  }
+
+  /**
+   * Like {@link append}, but calls `callback(null, metadata)` once the batch is acknowledged
+   * or `callback(error, undefined)` when it fails (never synchronously). Returns true when the
+   * record was accepted into buffer memory, false when it waits for memory (or failed): then
+   * `await whenNoWaiters()` before appending more.
+   */
+  appendWithCallback(topic: string, partition: number, record: RecordInput, callback: RecordCallback): boolean {
+    return this.appendSink(topic, partition, record, Sink.Callback, callback, undefined);
+  }
+
+  /**
+   * Like {@link appendWithCallback}, with no per-record result: `onRun` is called once per run
+   * of records of one batch whose `sequence` numbers (the caller's, any safe integer) follow
+   * each other, with (error, topic, partition, baseOffset, firstSequence, count). Number the
+   * records 0, 1, 2, ... to get one call per batch in the common case.
+   */
+  appendSequenced(topic: string, partition: number, record: RecordInput, sequence: number, onRun: DeliveryRunCallback): boolean {
+    return this.appendSink(topic, partition, record, Sink.Run, onRun, sequence);
+  }
+
+  /** Resolves once no append waits for buffer memory (at once if none does). */
+  whenNoWaiters(): Promise<void> {
+    if (this.waitingAppends === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.noWaiterResolves.push(resolve));
+  }
+
+  /** The one append path: true when accepted into buffer memory now. */
+  private appendSink(topic: string, partition: number, record: RecordInput, sink: Sink, a: unknown, b: unknown): boolean {
+    if (this.closing) {
+      failSink(sink, a, b, new AccumulatorClosedError(), topic, partition);
+      return false;
+    }
     if (!Number.isInteger(partition) || partition < 0 || partition > INT32_MAX) {
-      return Promise.reject(new RangeError(`partition ${partition} must be an integer in [0, 2^31)`));
+      failSink(sink, a, b, new RangeError(`partition ${partition} must be an integer in [0, 2^31)`), topic, partition);
+      return false;
     }
     const timestamp = record.timestamp;
     if (timestamp !== undefined && !Number.isSafeInteger(timestamp)) {
-      return Promise.reject(new RangeError(`record timestamp ${timestamp} must be an integer of epoch milliseconds`));
+      failSink(sink, a, b, new RangeError(`record timestamp ${timestamp} must be an integer of epoch milliseconds`), topic, partition);
+      return false;
     }
     const timestampMs = timestamp ?? this.now();
     const body = recordBodySize(record, 0, 0);
     const aloneBytes = RECORDS_OFFSET + sizeOfVarint(body) + body;
     if (aloneBytes > this.bufferMemoryBytes) {
-      return Promise.reject(
+      failSink(
+        sink,
+        a,
+        b,
         new RecordTooLargeError(
           `record of ${aloneBytes} bytes (as a batch of its own) is larger than buffer.memory (bufferMemoryBytes) ${this.bufferMemoryBytes}: ` +
             'raise buffer.memory or send a smaller record',
         ),
+        topic,
+        partition,
       );
+      return false;
     }
     // Upper bound of what the record can take (in a new batch, or in the open one with large
     // deltas); never above buffer.memory, which the actual size cannot exceed either.
     const reserveBytes = Math.min(aloneBytes + MAX_DELTA_EXTRA_BYTES, this.bufferMemoryBytes);
-    return new Promise<RecordMetadata>((resolve, reject) => {
-      if (this.waitHead === this.waiters.length && this.usedBytes + reserveBytes <= this.bufferMemoryBytes) {
-        this.appendLocked(topic, partition, record, timestampMs, reserveBytes, resolve, reject);
-        this.deliverReady();
-      } else {
-        this.enqueueWaiter(topic, partition, record, timestampMs, reserveBytes, resolve, reject);
-      }
-    });
+    if (this.waitHead === this.waiters.length && this.usedBytes + reserveBytes <= this.bufferMemoryBytes) {
+      this.appendLocked(topic, partition, record, timestampMs, reserveBytes, sink, a, b);
+      this.deliverReady();
+      return true;
+    }
+    this.enqueueWaiter(topic, partition, record, timestampMs, reserveBytes, sink, a, b);
+    return false;
   }
 
   /** Makes every open batch ready now (linger ignored) and hands them to onReady. */
@@ -432,7 +591,7 @@ export class RecordAccumulator {
   }
 
   /** Writes the record (memory already reserved: `reserveBytes`) and keeps its callbacks. Synchronous section. */
-  private appendLocked(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, resolve: Resolve, reject: Reject): void {
+  private appendLocked(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, sink: Sink, a: unknown, b: unknown): void {
     const state = this.partitionState(topic, partition);
     this.usedBytes += reserveBytes;
     let batch = state.open;
@@ -454,9 +613,7 @@ export class RecordAccumulator {
       batch.builder.tryAppend(record); // the first record is always accepted
       this.settleLocked(batch, batch.builder.sizeInBytes - RECORDS_OFFSET, reserveBytes);
     }
-    batch.resolves.push(resolve);
-    batch.rejects.push(reject);
-    batch.timestamps.push(timestampMs);
+    batch.addSink(batch.recordCount, sink, a, b, timestampMs);
     batch.recordCount++;
     if (this.closing || batch.builder.sizeInBytes + MIN_RECORD_BYTES > this.batchSizeBytes || batch.recordCount === INT32_MAX) {
       this.closeBatchLocked(batch);
@@ -489,7 +646,11 @@ export class RecordAccumulator {
       // Waiters that the freed memory could serve are served at the next release.
       batch.state = 'done';
       this.releaseBatch(batch);
-      batch.rejectAll(e instanceof Error ? e : new Error(String(e)));
+      try {
+        batch.rejectAll(e instanceof Error ? e : new Error(String(e)));
+      } catch {
+        // a callback threw: nothing more to tell it
+      }
       return;
     }
     batch.records = records;
@@ -542,19 +703,24 @@ export class RecordAccumulator {
     }
   }
 
-  private enqueueWaiter(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, resolve: Resolve, reject: Reject): void {
+  private enqueueWaiter(topic: string, partition: number, record: RecordInput, timestampMs: number, reserveBytes: number, sink: Sink, a: unknown, b: unknown): void {
     if (this.maxBlockMs === 0 || this.waitingAppends >= this.maxBlockedAppends) {
-      reject(
+      failSink(
+        sink,
+        a,
+        b,
         new BufferExhaustedError(
           this.maxBlockMs === 0
             ? `no buffer memory for a record of up to ${reserveBytes} bytes (buffer.memory ${this.bufferMemoryBytes}, ${this.usedBytes} in use) and max.block.ms is 0: ` +
                 'wait for earlier appends, or raise buffer.memory or max.block.ms'
             : `${this.waitingAppends} appends are already waiting for buffer memory (maxBlockedAppends): await earlier appends before appending more`,
         ),
+        topic,
+        partition,
       );
       return;
     }
-    this.waiters.push({ topic, partition, record, timestampMs, reserveBytes, deadlineMs: this.now() + this.maxBlockMs, resolve, reject });
+    this.waiters.push({ topic, partition, record, timestampMs, reserveBytes, deadlineMs: this.now() + this.maxBlockMs, sink, a, b });
     this.waitingBytesTotal += reserveBytes;
     if (this.blockTimer === undefined) this.armBlockTimer(this.maxBlockMs);
     // Kafka's "exhausted" rule: waiting appends make every open batch ready, so memory frees up.
@@ -568,7 +734,7 @@ export class RecordAccumulator {
       const w = this.waiters[this.waitHead]!;
       if (this.usedBytes + w.reserveBytes > this.bufferMemoryBytes) break;
       this.shiftWaiter();
-      this.appendLocked(w.topic, w.partition, w.record, w.timestampMs, w.reserveBytes, w.resolve, w.reject);
+      this.appendLocked(w.topic, w.partition, w.record, w.timestampMs, w.reserveBytes, w.sink, w.a, w.b);
     }
     if (this.waitingAppends > 0) this.flushLocked();
   }
@@ -582,6 +748,7 @@ export class RecordAccumulator {
       this.waitHead = 0;
       if (this.blockTimer !== undefined) clearTimeout(this.blockTimer); // no 60 s timer keeping the process alive
       this.blockTimer = undefined;
+      if (this.noWaiterResolves.length > 0) for (const resolve of this.noWaiterResolves.splice(0)) resolve();
     } else if (this.waitHead >= 1024 && this.waitHead * 2 >= this.waiters.length) {
       this.waiters = this.waiters.slice(this.waitHead);
       this.waitHead = 0;
@@ -617,12 +784,17 @@ export class RecordAccumulator {
       const head = this.waiters[this.waitHead]!;
       if (head.deadlineMs > now) break;
       this.shiftWaiter();
-      head.reject(
+      failSink(
+        head.sink,
+        head.a,
+        head.b,
         new BufferExhaustedError(
           `failed to allocate ${head.reserveBytes} bytes of buffer memory within max.block.ms ${this.maxBlockMs} ms ` +
             `(buffer.memory ${this.bufferMemoryBytes}, ${this.usedBytes} in use): the sender is not keeping up; ` +
             'raise buffer.memory or max.block.ms, or append more slowly',
         ),
+        head.topic,
+        head.partition,
       );
     }
     // A smaller waiter behind the expired head may fit now.

@@ -46,7 +46,7 @@ export {
 } from './errors';
 export { murmur2, toPositive, partitionForKey } from './partitioner';
 export { RecordAccumulator, ACCUMULATOR_DEFAULTS, RecordTooLargeError, BufferExhaustedError, AccumulatorClosedError } from './accumulator';
-export type { AccumulatorOptions, ReadyBatch } from './accumulator';
+export type { AccumulatorOptions, ReadyBatch, RecordCallback, DeliveryRunCallback } from './accumulator';
 /** Re-exported so users need not depend on the records library for these. */
 export { TributaryError, ErrorCode } from '@tributary/records';
 export type { RecordHeader, RecordView } from '@tributary/records';

@@ -260,3 +260,62 @@ test('bad options are refused with the Kafka name of the setting', () => {
   expect(() => new Producer({ bootstrap: ['nope'] })).toThrow(/must be host:port/);
   expect(() => new Producer({ bootstrap: ['x:1'], compression: 'brotli' as never })).toThrow(/compression\.type/);
 });
+
+test('sendSequenced: every record reported once, per run, at the offsets the broker assigned; flush waits for them', async () => {
+  const p = producer({ lingerMs: 1 });
+  const n = 500;
+  const offsets = new Array<bigint | undefined>(n);
+  const partitions = new Array<number | undefined>(n);
+  let errors = 0;
+  const onRun = (error: Error | null, topic: string, partition: number, baseOffset: bigint, first: number, count: number): void => {
+    if (error !== null || topic !== 'orders') errors++;
+    for (let i = 0; i < count; i++) {
+      expect(offsets[first + i]).toBeUndefined();
+      offsets[first + i] = baseOffset + BigInt(i);
+      partitions[first + i] = partition;
+    }
+  };
+  await p.partitionsFor('orders');
+  for (let i = 0; i < n; i++) {
+    if (!p.sendSequenced({ topic: 'orders', key: `k${i % 7}`, value: `v${i}` }, i, onRun)) await p.waitForCapacity();
+  }
+  await p.flush();
+  expect(errors).toBe(0);
+  for (let partition = 0; partition < 6; partition++) {
+    const mine = [...offsets.keys()].filter((i) => partitions[i] === partition);
+    expect(mine.map((i) => offsets[i])).toEqual(mine.map((_, j) => BigInt(j)));
+    expect(stored('orders', partition)).toEqual(mine.map((i) => `v${i}`));
+    for (const i of mine) expect(partitions[i]).toBe(partitionForKey(Buffer.from(`k${i % 7}`), 6));
+  }
+});
+
+test('sendWithCallback: metadata per record, also when the topic metadata is not cached yet (returns false then)', async () => {
+  const p = producer();
+  const got: Array<[Error | null, bigint | undefined]> = [];
+  const accepted = p.sendWithCallback({ topic: 'orders', value: 'a', partition: 4 }, (e, m) => got.push([e, m?.offset]));
+  expect(accepted).toBe(false); // waits for metadata
+  await p.waitForCapacity();
+  expect(p.sendWithCallback({ topic: 'orders', value: 'b', partition: 4 }, (e, m) => got.push([e, m?.offset]))).toBe(true);
+  await p.flush();
+  expect(got).toEqual([
+    [null, 0n],
+    [null, 1n],
+  ]);
+  expect(stored('orders', 4)).toEqual(['a', 'b']);
+});
+
+test('sendSequenced / sendWithCallback report errors through the callback, never synchronously', async () => {
+  const p = producer();
+  await p.partitionsFor('orders');
+  const errors: Error[] = [];
+  expect(p.sendSequenced({ topic: 'orders', value: 'x', partition: 99 }, 0, (e) => void errors.push(e!))).toBe(false);
+  expect(p.sendWithCallback({ topic: 'orders', value: undefined as unknown as string }, (e) => void errors.push(e!))).toBe(false);
+  expect(errors).toHaveLength(0);
+  await new Promise((r) => setImmediate(r));
+  expect(errors.map((e) => e.constructor.name)).toEqual(['TributaryError', 'RangeError']);
+  await p.close();
+  const after: Array<Error | null> = [];
+  p.sendSequenced({ topic: 'orders', value: 'x' }, 1, (e) => void after.push(e));
+  await new Promise((r) => setImmediate(r));
+  expect(after[0]).toBeInstanceOf(ClientClosedError);
+});
