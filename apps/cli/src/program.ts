@@ -1,0 +1,224 @@
+/**
+ * The `tributary` command line: commander definitions of every command and option, and
+ * `run`, which parses, dispatches and maps every outcome to an exit code (see errors.ts):
+ * help and version exit 0; commander's parse errors and UsageError exit 2, printed as one
+ * line naming the command's --help; failures of the operation exit 1.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { DEFAULT_BOOTSTRAP, NoBrokerAvailableError } from '@tributary/client';
+import { describeCluster } from './commands/cluster';
+import { consume } from './commands/consume';
+import { perfConsume, perfProduce } from './commands/perf';
+import { produce } from './commands/produce';
+import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
+import type { GlobalOptions, Io } from './context';
+import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
+import * as parse from './parse';
+
+/** The CLI's version (apps/cli/package.json; this file runs from src/ or dist/). */
+export function cliVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function globals(cmd: Command): GlobalOptions {
+  const all = cmd.optsWithGlobals<{ bootstrap: string[]; requestTimeoutMs: number }>();
+  return { bootstrap: all.bootstrap, requestTimeoutMs: all.requestTimeoutMs };
+}
+
+const acksOption = (): Option => new Option('--acks <acks>', 'acknowledgement: 0 (none), 1 (leader), all (every in-sync replica; the default)').argParser(parse.acks);
+const compressionOption = (): Option =>
+  new Option('--compression <type>', 'compression.type of the batches').choices(parse.COMPRESSION_TYPES).argParser(parse.compression);
+const lingerOption = (): Option => new Option('--linger-ms <ms>', 'linger.ms: how long a batch waits for more records (default 5)').argParser(parse.integer(0));
+const batchSizeOption = (): Option => new Option('--batch-size <bytes>', 'batch.size: bytes of one partition batch (default 16384)').argParser(parse.integer(1));
+const partitionsOption = (): Option =>
+  new Option('--partition <n...>', 'only these partitions (repeatable, or a comma list: 0,2,5)').argParser(parse.partitionList);
+
+/** Builds the program; `io` receives every byte it prints. */
+export function buildProgram(io: Io): Command {
+  const program = new Command('tributary');
+  program
+    .description('Tributary command line: topics, produce, consume, cluster and perf tools.')
+    .version(cliVersion(), '-V, --version', 'print the version')
+    .addOption(
+      new Option('--bootstrap <host:port,...>', 'brokers to start from')
+        .env('TRIBUTARY_BOOTSTRAP')
+        .default([DEFAULT_BOOTSTRAP], DEFAULT_BOOTSTRAP)
+        .argParser(parse.bootstrapList),
+    )
+    .addOption(new Option('--request-timeout-ms <ms>', 'deadline of each request, and of waits for metadata').default(30_000).argParser(parse.integer(1)))
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+
+  // ---- topics ----------------------------------------------------------------------------
+  const topics = program.command('topics').description('create, list, describe, alter and delete topics');
+  topics
+    .command('create')
+    .description('create a topic')
+    .argument('<name>', 'topic name')
+    .addOption(new Option('--partitions <n>', 'number of partitions (default 1)').argParser(parse.integer(1)))
+    .addOption(new Option('--replication-factor <n>', 'copies of each partition (default 1)').argParser(parse.integer(1)))
+    .addOption(new Option('--config <key=value>', 'topic config override (repeatable), e.g. retention.ms=86400000').argParser(parse.keyValue))
+    .option('--if-not-exists', 'succeed (and do nothing) when the topic exists')
+    .option('--validate-only', 'check everything, create nothing')
+    .action((name: string, o: Parameters<typeof createTopic>[3], cmd: Command) => createTopic(io, globals(cmd), name, o));
+  topics
+    .command('list')
+    .description('list topic names, one per line')
+    .option('--json', 'print a JSON array')
+    .action((o: { json?: boolean }, cmd: Command) => listTopics(io, globals(cmd), o));
+  topics
+    .command('describe')
+    .description('describe topics (default: all): partition count, replication factor, config overrides, and per partition leader, replicas, ISR, offline replicas')
+    .argument('[names...]', 'topics to describe')
+    .option('--json', 'print a JSON array')
+    .action((names: string[], o: { json?: boolean }, cmd: Command) => describeTopics(io, globals(cmd), names, o));
+  topics
+    .command('delete')
+    .description('delete topics and their data')
+    .argument('<names...>', 'topics to delete')
+    .option('--if-exists', 'succeed for topics that do not exist')
+    .action((names: string[], o: { ifExists?: boolean }, cmd: Command) => deleteTopics(io, globals(cmd), names, o));
+  topics
+    .command('alter-config')
+    .description("set or remove a topic's config overrides")
+    .argument('<name>', 'topic name')
+    .addOption(new Option('--set <key=value>', 'override to set (repeatable)').argParser(parse.keyValue))
+    .addOption(new Option('--delete <key>', 'override to remove, back to the default (repeatable)').argParser(parse.collect))
+    .action((name: string, o: Parameters<typeof alterConfig>[3], cmd: Command) => alterConfig(io, globals(cmd), name, o));
+  topics
+    .command('add-partitions')
+    .description('grow a topic to N partitions in total')
+    .argument('<name>', 'topic name')
+    .addOption(new Option('--partitions <n>', 'partition count after the change').argParser(parse.integer(1)).makeOptionMandatory())
+    .option('--validate-only', 'check, change nothing')
+    .action((name: string, o: Parameters<typeof addPartitions>[3], cmd: Command) => addPartitions(io, globals(cmd), name, o));
+
+  // ---- produce / consume -----------------------------------------------------------------
+  program
+    .command('produce')
+    .description('send one record per line of stdin (or --file)')
+    .argument('<topic>', 'topic to write to')
+    .option('--file <path>', 'read lines from this file instead of stdin')
+    .addOption(new Option('--key-separator <sep>', 'split each line into key and value at the first <sep> (\\t allowed)').argParser(parse.separator))
+    .addOption(new Option('--header <key=value>', 'header added to every record (repeatable)').argParser(parse.keyValue))
+    .addOption(new Option('--partition <n>', 'send every record to this partition').argParser(parse.integer(0)))
+    .addOption(acksOption())
+    .addOption(compressionOption())
+    .addOption(lingerOption())
+    .addOption(batchSizeOption())
+    .option('-q, --quiet', 'no summary on stderr')
+    .action((topic: string, o: Parameters<typeof produce>[3], cmd: Command) => produce(io, globals(cmd), topic, o));
+  program
+    .command('consume')
+    .description('print records; follows new records until --max-messages, --timeout-ms or Ctrl-C')
+    .argument('<topic>', 'topic to read')
+    .option('--from-beginning', 'start at the first record (default: only new records)')
+    .addOption(new Option('--offset <offset>', "start offset of each partition: a number, 'earliest' or 'latest'").argParser(parse.startOffset))
+    .addOption(new Option('--timestamp <ms|iso>', 'start at the first record at or after this time (epoch ms or ISO-8601)').argParser(parse.timestamp))
+    .addOption(partitionsOption())
+    .addOption(new Option('--max-messages <n>', 'exit after n records').argParser(parse.integer(1)))
+    .option('--format <format>', 'output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %K key size, %s value, %S value size, %h headers; \\n \\t escapes', '%s\\n')
+    .addOption(new Option('--timeout-ms <ms>', 'exit when no record came for this long (exit 1 if --max-messages was not reached)').argParser(parse.integer(1)))
+    .option('-q, --quiet', 'no summary on stderr')
+    .action((topic: string, o: Parameters<typeof consume>[3], cmd: Command) => consume(io, globals(cmd), topic, o));
+
+  // ---- cluster ---------------------------------------------------------------------------
+  const cluster = program.command('cluster').description('cluster state');
+  cluster
+    .command('describe')
+    .description('cluster id, active controller and live brokers (exit 1 when the cluster does not answer)')
+    .option('--json', 'print a JSON object')
+    .action((o: { json?: boolean }, cmd: Command) => describeCluster(io, globals(cmd), o));
+
+  // ---- perf ------------------------------------------------------------------------------
+  const perf = program.command('perf').description('throughput and latency tests (kafka-producer-perf-test, kafka-consumer-perf-test)');
+  perf
+    .command('produce')
+    .description('send records as fast as asked and report records/s, MB/s and latency percentiles')
+    .requiredOption('--topic <topic>', 'topic to write to (must exist, unless --create-topic)')
+    .addOption(new Option('--num-records <n>', 'records to send').argParser(parse.integer(1)).makeOptionMandatory())
+    .addOption(new Option('--record-size <bytes>', 'value size of each record').argParser(parse.integer(0)).makeOptionMandatory())
+    .addOption(new Option('--throughput <records/s>', 'at most this many records/s; -1: no limit').argParser(throughput).default(-1))
+    .addOption(acksOption())
+    .addOption(batchSizeOption())
+    .addOption(lingerOption())
+    .addOption(compressionOption())
+    .option('--create-topic', 'create the topic when it does not exist')
+    .addOption(new Option('--partitions <n>', 'partitions of a topic created by --create-topic (default 1)').argParser(parse.integer(1)))
+    .addOption(new Option('--replication-factor <n>', 'replication factor of a topic created by --create-topic (default 1)').argParser(parse.integer(1)))
+    .addOption(new Option('--reporting-interval-ms <ms>', 'interval of the progress lines when stderr is not a terminal').default(5000).argParser(parse.integer(1)))
+    .option('--json', 'print the final figures as one JSON object')
+    .action((o: Parameters<typeof perfProduce>[2], cmd: Command) => perfProduce(io, globals(cmd), o));
+  perf
+    .command('consume')
+    .description('read records from the beginning and report records/s and MB/s')
+    .requiredOption('--topic <topic>', 'topic to read')
+    .addOption(new Option('--messages <n>', 'records to read (default: every record there is at the start)').argParser(parse.integer(1)))
+    .option('--from-beginning', 'start at the first record (the default and only mode)')
+    .addOption(partitionsOption())
+    .addOption(new Option('--timeout-ms <ms>', 'fail when no record came for this long').default(10_000).argParser(parse.integer(1)))
+    .addOption(new Option('--reporting-interval-ms <ms>', 'interval of the progress lines when stderr is not a terminal').default(5000).argParser(parse.integer(1)))
+    .option('--json', 'print the final figures as one JSON object')
+    .action((o: Parameters<typeof perfConsume>[2], cmd: Command) => perfConsume(io, globals(cmd), o));
+
+  configureOutput(program, io);
+  return program;
+}
+
+function throughput(value: string): number {
+  if (value.trim() === '-1') return -1;
+  return parse.integer(1)(value);
+}
+
+/** Every command prints through `io`; a parse error is one line that names the command's --help. */
+function configureOutput(cmd: Command, io: Io): void {
+  const path = commandPath(cmd);
+  cmd.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    outputError: (s, write) => write(`tributary: ${oneLine(s.replace(/^error:\s*/, ''))} (see \`${path} --help\`)\n`),
+  });
+  cmd.exitOverride();
+  for (const sub of cmd.commands) configureOutput(sub, io);
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Parses `args` (without node and script), runs the command, and returns the exit code. */
+export async function run(args: readonly string[], io: Io): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(args as string[], { from: 'user' });
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return EXIT_OK;
+      // Everything else commander reports (unknown command or option, missing argument,
+      // invalid value, help shown because a command was missing) is a usage error.
+      return EXIT_USAGE;
+    }
+    io.stderr.write(`tributary: ${reportOf(e)}\n`);
+    return exitCodeOf(e);
+  }
+}
+
+function reportOf(e: unknown): string {
+  if (e instanceof NoBrokerAvailableError) {
+    return `no broker reachable at ${e.addresses.join(',')}: start the local cluster with \`npm start\`, or point --bootstrap (or TRIBUTARY_BOOTSTRAP) at a running broker`;
+  }
+  // A multi-topic Admin failure on one topic: that topic's own error says it all.
+  const perTopic = (e as { errors?: unknown }).errors;
+  if (perTopic instanceof Map && perTopic.size === 1) return messageOf(perTopic.values().next().value);
+  return messageOf(e);
+}
