@@ -125,18 +125,32 @@ test('seek drops prefetched data and restarts there', async () => {
   expect((await pollN(c, 1))[0]!.offset).toBe(0n);
 });
 
-test('bounded prefetch: a partition is not fetched again while its data is buffered', async () => {
+test('bounded prefetch with pipelining: the next range is fetched while one answer is buffered, never a third', async () => {
   for (let i = 0; i < 10; i++) cluster.append('orders', 0, encodeBatch(values(10)));
   const c = consumer({ maxPollRecords: 5, autoOffsetReset: 'earliest', maxPartitionFetchBytes: 1 });
   c.assign([{ topic: 'orders', partition: 0 }]);
   await pollN(c, 5);
-  // One batch per fetch (partition limit 1 byte: the first batch always comes); 5 of its 10
-  // records are still buffered, so no second fetch may have been sent.
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-  expect(cluster.fetches).toHaveLength(1);
+  // One batch per fetch (partition limit 1 byte: the first batch always comes). The second
+  // fetch (offset 10) goes out while the first answer is buffered; with both answers buffered
+  // (5 records of the first still unread) no third fetch may be sent.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  expect(cluster.fetches.map((f) => f.partitions.map((p) => p.fetchOffset))).toEqual([[0n], [10n]]);
   const rest = await pollN(c, 95);
   expect(rest.map((r) => r.offset)).toEqual(Array.from({ length: 95 }, (_, i) => BigInt(i + 5)));
   expect(cluster.fetches.length).toBeGreaterThanOrEqual(10);
+  // Every range fetched once: the pipelined fetches start past the data already fetched.
+  const offsets = cluster.fetches.map((f) => f.partitions[0]!.fetchOffset).filter((o) => o < 100n);
+  expect(offsets).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i * 10)));
+});
+
+test('a seek drops the data fetched ahead and fetches from the new position', async () => {
+  for (let i = 0; i < 4; i++) cluster.append('orders', 0, encodeBatch(values(10)));
+  const c = consumer({ maxPollRecords: 5, autoOffsetReset: 'earliest', maxPartitionFetchBytes: 1 });
+  c.assign([{ topic: 'orders', partition: 0 }]);
+  await pollN(c, 5);
+  c.seek({ topic: 'orders', partition: 0 }, 3);
+  const again = await pollN(c, 10);
+  expect(again.slice(0, 10).map((r) => r.offset)).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i + 3)));
 });
 
 test('one fetch per broker covers every assigned partition it leads', async () => {

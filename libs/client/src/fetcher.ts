@@ -1,13 +1,20 @@
 /**
  * The consumer's Fetcher (Kafka's `Fetcher` + `SubscriptionState`): per assigned partition a
- * position (the next offset to return), and a prefetch loop that keeps ONE Fetch request in
- * flight per broker, covering every partition that broker leads whose previous data was
- * consumed.
+ * position (the next offset to return), a fetch position (the next offset to fetch: past
+ * the data already fetched), and a prefetch loop that keeps ONE Fetch request in flight per
+ * broker, covering every partition that broker leads with room for another answer.
  *
- * Bounded prefetch: a partition is not fetched again while fetched data of it is still
- * buffered (so at most one answer per partition is held, each at most
- * max.partition.fetch.bytes, except a first batch larger than that), and no fetch starts
- * while the buffered bytes of all partitions reach `maxBufferedBytes`.
+ * Pipelining: a partition is fetched again, from its fetch position, as soon as its previous
+ * answer ARRIVED, while that answer is still buffered and being handed out — so the next
+ * range is on its way while the application works through the previous one, instead of one
+ * round trip per answer. (Kafka's fetcher does the same: it sends the next fetch of a
+ * partition whose completed fetch is buffered but not yet consumed.)
+ *
+ * Bounded prefetch: at most `MAX_BUFFERED_ANSWERS_PER_PARTITION` (2) answers of a partition
+ * are buffered — one being handed out, one ahead — each at most max.partition.fetch.bytes
+ * (except a first batch larger than that); no fetch starts while the buffered bytes of all
+ * partitions reach `maxBufferedBytes`. A seek or reset drops what was buffered and fetched
+ * ahead (the generation changes) and fetching restarts from the new position.
  *
  * Positions: a partition with no position (new, or after `seekToBeginning/End`, or after
  * OFFSET_OUT_OF_RANGE with autoOffsetReset earliest/latest) gets one from ListOffsets at its
@@ -73,6 +80,12 @@ export class PartitionState {
   resetInFlight = false;
   /** Fetched answers of it still buffered. */
   buffered = 0;
+  /**
+   * Next offset to fetch (past the data fetched so far) when `fetchGeneration` is the current
+   * generation; otherwise the fetch starts at `position`.
+   */
+  fetchPosition = -1n;
+  fetchGeneration = -1;
   retryAtMs = 0;
   retryAttempts = 0;
   /** Thrown by the next poll, then cleared. */
@@ -98,6 +111,9 @@ interface CompletedFetch {
 
 /** A batch header must be complete before its size can be read. */
 const HEADER_BYTES = RECORDS_OFFSET;
+
+/** Answers of one partition buffered at most: one being handed out, one fetched ahead (see the file comment). */
+export const MAX_BUFFERED_ANSWERS_PER_PARTITION = 2;
 
 export class Fetcher {
   private readonly states = new Map<string, PartitionState>();
@@ -337,7 +353,7 @@ export class Fetcher {
         if (!s.resetInFlight && s.reset !== undefined) resets.push(s);
         continue;
       }
-      if (full || s.paused || s.fetchInFlight || s.buffered > 0) continue;
+      if (full || s.paused || s.fetchInFlight || s.buffered >= MAX_BUFFERED_ANSWERS_PER_PARTITION) continue;
       const leader = this.metadata.leaderOf(s.topic, s.partition);
       if (leader === undefined) {
         missingLeader = true;
@@ -483,8 +499,9 @@ export class Fetcher {
       let t = byTopic.get(s.topic);
       if (t === undefined) byTopic.set(s.topic, (t = { name: s.topic, partitions: [] }));
       const leaderEpoch = this.metadata.topic(s.topic)?.partitions[s.partition]?.leaderEpoch ?? -1;
-      t.partitions.push({ index: s.partition, currentLeaderEpoch: leaderEpoch, fetchOffset: s.position!, logStartOffset: -1n, partitionMaxBytes: this.options.maxPartitionFetchBytes });
-      sent.push({ s, generation: s.generation, offset: s.position! });
+      const offset = s.fetchGeneration === s.generation && s.fetchPosition > s.position! ? s.fetchPosition : s.position!;
+      t.partitions.push({ index: s.partition, currentLeaderEpoch: leaderEpoch, fetchOffset: offset, logStartOffset: -1n, partitionMaxBytes: this.options.maxPartitionFetchBytes });
+      sent.push({ s, generation: s.generation, offset });
     }
     const request: FetchRequest = {
       replicaId: -1,
@@ -519,6 +536,11 @@ export class Fetcher {
         s.retryAttempts = 0;
         s.highWatermark = p.highWatermark;
         if (p.records.length > 0) {
+          const next = nextFetchOffset(p.records);
+          if (next > offset) {
+            s.fetchPosition = next;
+            s.fetchGeneration = generation;
+          }
           this.completed.push({ state: s, generation, records: p.records, pos: 0, highWatermark: p.highWatermark });
           s.buffered++;
           this.bufferedBytesTotal += p.records.length;
@@ -532,6 +554,7 @@ export class Fetcher {
           this.options.logger.info({ topic: s.topic, partition: s.partition, offset: String(offset), reset: this.options.autoOffsetReset }, 'fetch offset out of range: resetting');
           s.position = undefined;
           s.reset = this.options.autoOffsetReset;
+          s.fetchGeneration = -1;
         }
       } else if (invalidatesMetadata(p.errorCode) || isRetriable(p.errorCode)) {
         this.metadata.requestUpdate();
@@ -554,6 +577,18 @@ export class Fetcher {
     for (const { s } of sent) this.backOff(s);
     this.pump();
   }
+}
+
+/** The offset after the last whole batch of a fetch answer (-1n when none is whole). */
+function nextFetchOffset(records: Buffer): bigint {
+  let next = -1;
+  for (let pos = 0; records.length - pos >= HEADER_BYTES; ) {
+    const size = batchSize(records, pos);
+    if (size > records.length - pos) break;
+    next = batchBaseOffset(records, pos) + batchLastOffsetDelta(records, pos) + 1;
+    pos += size;
+  }
+  return BigInt(next);
 }
 
 /** A FetchedBatch over `records` (whole batches) of one partition. */
