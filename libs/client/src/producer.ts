@@ -30,6 +30,9 @@ import type { Partitioner, ProducerOptions, ProducerRecord, RecordMetadata } fro
 import { COMPRESSION_CODECS, PRODUCER_DEFAULTS, acksValue, toBuffer, toRecordHeaders } from './producer-options';
 import { Sender } from './sender';
 
+/** Read once at load: the records package's re-exports are getters (measurable once per record). */
+const ERROR_NONE = ErrorCode.NONE;
+
 /** Sticky partition of one topic. */
 interface StickyState {
   partition: number;
@@ -166,7 +169,7 @@ export class Producer {
     if (this.closing !== undefined) return Promise.reject(new ClientClosedError('producer'));
     const topic = record.topic;
     const meta = this.metadata.topic(topic);
-    if (meta !== undefined && meta.errorCode === ErrorCode.NONE && meta.partitions.length > 0) return this.appendTo(meta, record);
+    if (meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendTo(meta, record);
     if (typeof topic !== 'string' || topic === '') return Promise.reject(new RangeError(`record topic must be a non-empty string, got ${String(topic)}`));
     return this.topicMetadata(topic).then((m) => this.appendTo(m, record));
   }
@@ -300,7 +303,7 @@ export class Producer {
     }
     const topic = record.topic;
     const meta = this.metadata.topic(topic);
-    if (meta !== undefined && meta.errorCode === ErrorCode.NONE && meta.partitions.length > 0) return this.appendSinkTo(meta, record, fn, kind, sequence);
+    if (meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendSinkTo(meta, record, fn, kind, sequence);
     if (typeof topic !== 'string' || topic === '') {
       this.failSink(fn, kind, sequence, new RangeError(`record topic must be a non-empty string, got ${String(topic)}`), String(topic));
       return false;
