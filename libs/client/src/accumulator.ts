@@ -383,8 +383,10 @@ export class RecordAccumulator {
   private readonly onReady: (batch: ReadyBatch) => void;
   private readonly now: () => number;
 
-  /** topic → partition → state. Grows with the partitions written to, no further. */
-  private readonly topics = new Map<string, Map<number, PartitionState>>();
+  /** topic → states by partition. Grows with the partitions written to, no further. */
+  private readonly topics = new Map<string, Array<PartitionState | undefined>>();
+  private lastTopic: string | undefined;
+  private lastTopicStates: Array<PartitionState | undefined> | undefined;
   /** Open batches, oldest (earliest linger deadline) first. */
   private readonly openByAge = new Set<ProducerBatch>();
   /** Batches made ready and not yet handed to onReady, in ready order. */
@@ -569,16 +571,19 @@ export class RecordAccumulator {
     };
   }
 
+  /** Per record: the topic's states come from the last topic used when it is the same (no Map lookup). */
   private partitionState(topic: string, partition: number): PartitionState {
-    let partitions = this.topics.get(topic);
+    let partitions = this.lastTopic === topic ? this.lastTopicStates : this.topics.get(topic);
     if (partitions === undefined) {
-      partitions = new Map();
+      partitions = [];
       this.topics.set(topic, partitions);
     }
-    let state = partitions.get(partition);
+    this.lastTopic = topic;
+    this.lastTopicStates = partitions;
+    let state = partitions[partition];
     if (state === undefined) {
       state = { open: undefined, nextSequence: 0 };
-      partitions.set(partition, state);
+      partitions[partition] = state;
     }
     return state;
   }
