@@ -484,3 +484,30 @@ describe('callback appends', () => {
     expect(acc.bufferedBytes).toBe(0);
   });
 });
+
+describe('record timestamps from the default clock', () => {
+  it('are read afresh after the event loop turned, and reused only within one synchronous section', async () => {
+    jest.useRealTimers();
+    const ready: ReadyBatch[] = [];
+    const acc = new RecordAccumulator({ lingerMs: 60_000, onReady: (b) => ready.push(b) }); // no `now`: the cached wall clock
+    const stamps: Array<[number, number]> = [];
+    for (let round = 0; round < 3; round++) {
+      await new Promise((r) => setTimeout(r, 2));
+      const before = Date.now();
+      for (let i = 0; i < 20; i++) void acc.append('t', 0, rec(i));
+      stamps.push([before, Date.now()]);
+    }
+    acc.flush();
+    const timestamps = ready.flatMap((b) => decodeBatch(b.records).records.map((r) => r.timestamp));
+    expect(timestamps).toHaveLength(60);
+    for (let round = 0; round < 3; round++) {
+      const [before, after] = stamps[round]!;
+      for (const ts of timestamps.slice(round * 20, round * 20 + 20)) {
+        expect(ts).toBeGreaterThanOrEqual(before);
+        expect(ts).toBeLessThanOrEqual(after);
+      }
+    }
+    for (const b of ready) b.complete(0n);
+    await acc.close();
+  });
+});

@@ -103,7 +103,12 @@ export interface AccumulatorOptions {
   producerEpoch?: number;
   /** Called with each batch when it is ready to send, in ready order; see the file comment. */
   onReady: (batch: ReadyBatch) => void;
-  /** Clock in epoch milliseconds (default Date.now): record timestamps, linger and block deadlines. */
+  /**
+   * Clock in epoch milliseconds: record timestamps, linger and block deadlines. Default: the
+   * wall clock, read for record timestamps at most once per 8 appends within one synchronous
+   * section and again after every event-loop turn (see `recordTimeMs`). A given clock is read
+   * at every append.
+   */
   now?: () => number;
 }
 
@@ -190,6 +195,8 @@ const enum Sink {
 
 /** The most bytes writing a record can take beyond its size with zero deltas (varlong 10 vs 1, varint 5 vs 1, length varint 5 vs ≥1). */
 const MAX_DELTA_EXTRA_BYTES = 9 + 4 + 4;
+/** Appends that may reuse one reading of the default clock within a synchronous section. */
+const CLOCK_REUSES = 8;
 /** Smallest encoded record (empty key/value, no headers, length varint). */
 const MIN_RECORD_BYTES = 7;
 const INT32_MAX = 0x7fff_ffff;
@@ -400,6 +407,15 @@ export class RecordAccumulator {
   private usedBytes = 0;
   private waitingBytesTotal = 0;
   private inFlight = 0;
+  /** The default clock's cache (recordTimeMs): last reading and appends that used it. */
+  private readonly defaultClock: boolean;
+  private clockNowMs = 0;
+  private clockUses = CLOCK_REUSES;
+  private clockExpiryQueued = false;
+  private readonly expireClock = (): void => {
+    this.clockUses = CLOCK_REUSES;
+    this.clockExpiryQueued = false;
+  };
   private lingerTimer: NodeJS.Timeout | undefined;
   private blockTimer: NodeJS.Timeout | undefined;
   private closing = false;
@@ -423,6 +439,7 @@ export class RecordAccumulator {
     this.producerEpoch = options.producerEpoch ?? -1;
     this.onReady = options.onReady;
     this.now = options.now ?? Date.now;
+    this.defaultClock = options.now === undefined;
     // Fail fast on batch options (range checks, an unavailable codec) rather than on the first batch.
     encodeBatch([{ key: null, value: null, timestamp: 0 }], this.encodeOptions(0));
   }
@@ -510,7 +527,7 @@ export class RecordAccumulator {
       failSink(sink, a, b, new RangeError(`record timestamp ${timestamp} must be an integer of epoch milliseconds`), topic, partition);
       return false;
     }
-    const timestampMs = timestamp ?? this.now();
+    const timestampMs = timestamp ?? this.recordTimeMs();
     const body = recordBodySize(record, 0, 0);
     const aloneBytes = RECORDS_OFFSET + sizeOfVarint(body) + body;
     if (aloneBytes > this.bufferMemoryBytes) {
@@ -569,6 +586,26 @@ export class RecordAccumulator {
       producerEpoch: this.producerEpoch,
       baseSequence,
     };
+  }
+
+  /**
+   * The CreateTime of a record appended now. Reading the wall clock costs ~60-80 ns here, a
+   * quarter of an append, so with the default clock one reading serves up to CLOCK_REUSES
+   * appends of one synchronous section; a microtask expires it when the section ends, so a
+   * record appended after any wait reads the clock afresh. A timestamp trails the wall clock
+   * by at most the time the previous few appends of the same synchronous section took.
+   */
+  private recordTimeMs(): number {
+    if (!this.defaultClock) return this.now();
+    if (++this.clockUses > CLOCK_REUSES) {
+      this.clockNowMs = Date.now();
+      this.clockUses = 1;
+      if (!this.clockExpiryQueued) {
+        this.clockExpiryQueued = true;
+        queueMicrotask(this.expireClock);
+      }
+    }
+    return this.clockNowMs;
   }
 
   /** Per record: the topic's states come from the last topic used when it is the same (no Map lookup). */
