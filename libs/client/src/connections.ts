@@ -1,7 +1,10 @@
 /**
  * One gRPC channel per address, reused by every request of a client (Kafka's one connection
  * per node): `broker(address)` for BrokerService, `admin(address)` for the controller's
- * AdminService. grpc-js multiplexes concurrent calls over the channel's HTTP/2 connection and
+ * AdminService. Broker channels use `BrokerServiceFastClient` (@tributary/proto): Produce
+ * requests are encoded by the exact-size encoder (one allocation, each batch copied once) and
+ * Fetch answers' `records` are views of the received message, not copies — a fetched batch
+ * keeps its whole answer alive while the consumer holds it (bounded by maxBufferedBytes). grpc-js multiplexes concurrent calls over the channel's HTTP/2 connection and
  * reconnects by itself (with the backoff of GRPC_CLIENT_DEFAULTS).
  *
  * Calls go through {@link ConnectionPool.call}, which applies request.timeout.ms and turns a
@@ -11,7 +14,8 @@
  * Concurrency: single-threaded; `close()` closes every channel, after which calls fail.
  */
 import type { Client } from '@grpc/grpc-js';
-import { AdminServiceClient, BrokerServiceClient } from '@tributary/proto';
+import { AdminServiceClient, BrokerServiceFastClient } from '@tributary/proto';
+import type { BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
 import type { ResolvedClientOptions } from './config';
@@ -37,7 +41,7 @@ export class ConnectionPool {
     let client = this.brokers.get(address);
     if (client === undefined) {
       this.checkOpen();
-      client = createClient(BrokerServiceClient, address, { settings: this.options.grpc, channelOptions: BROKER_CHANNEL_OPTIONS });
+      client = createClient(BrokerServiceFastClient, address, { settings: this.options.grpc, channelOptions: BROKER_CHANNEL_OPTIONS });
       this.brokers.set(address, client);
     }
     return client;
