@@ -451,7 +451,7 @@ describe('callback appends', () => {
     const onRun = (_e: Error | null, _t: string, _p: number, _b: bigint, first: number, count: number): void => void runs.push([first, count]);
     let accepted = 0;
     let i = 0;
-    while (acc.appendSequenced('t', 0, rec(i), i, onRun)) accepted++, i++;
+    for (; acc.appendSequenced('t', 0, rec(i), i, onRun); i++) accepted++;
     expect(accepted).toBeGreaterThan(0);
     expect(acc.waitingAppends).toBe(1);
     const drained = track(acc.whenNoWaiters());
