@@ -14,7 +14,7 @@ import { CoordinationClient } from '@tributary/coordination-client';
 import type { LogConfig } from '@tributary/log';
 import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
-import { BrokerControlServiceService, BrokerServiceService as BrokerServiceDefinition } from '@tributary/proto';
+import { BrokerControlServiceService, BrokerServiceFastService } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
 import { createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
@@ -99,7 +99,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     // one batch above the limit at most, itself capped by max.message.bytes).
     maxSendMessageBytes: config.fetchMaxBytes + 2 * config.messageMaxBytes + 1024 * 1024,
   });
-  server.addService(BrokerServiceDefinition, handlers);
+  // Produce requests decode to views of the received message (records are not copied); fetch
+  // answers are encoded at their exact size, each records payload copied once.
+  server.addService(BrokerServiceFastService, handlers);
   server.addService(BrokerControlServiceService, control.handlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);
 
