@@ -205,8 +205,10 @@ export class Producer {
    * baseOffset + count - 1` (baseOffset -1n with acks=0, and on failure, when `error` is set).
    * With sequential numbers that is one call per batch (often ~150 records), so a perf tool
    * can keep send times in a `Float64Array` indexed by sequence and compute every record's
-   * latency from one call. Records with the same sequence-run can go to several partitions
-   * (keys): each partition's batch reports its own runs.
+   * latency from one call (for an unbounded run, a ring of send times indexed by
+   * `sequence % size` works when `size` exceeds the records that can be pending: bufferMemory /
+   * record size). With keys, consecutive numbers land in different partitions: each batch then
+   * reports its own, shorter runs — still no per-record allocation.
    *
    * Never calls `onRun` synchronously from this method. Returns true / false as
    * {@link sendWithCallback} (false: `await waitForCapacity()` before sending more). `onRun`
