@@ -24,9 +24,9 @@ export class PendingLimit {
     this.count += n;
   }
 
-  /** One record acknowledged or failed. */
-  release(): void {
-    this.count--;
+  /** `n` records (default one) acknowledged or failed. */
+  release(n = 1): void {
+    this.count -= n;
     if (this.waiter !== undefined && this.count <= this.max >>> 1) {
       const w = this.waiter;
       this.waiter = undefined;

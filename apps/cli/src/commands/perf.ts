@@ -5,8 +5,10 @@
  * perf produce sends `--num-records` records of `--record-size` random bytes (one payload
  * buffer and one record object reused for every send, so the per-record cost is the SDK's
  * own), at most `--throughput` records/s (-1: as fast as the cluster acknowledges), keeping
- * at most about buffer.memory worth of records unacknowledged. Latency of a record = the
- * time its send() promise resolves (acknowledged per --acks) − the time send() was called.
+ * at most about buffer.memory worth of records unacknowledged. It uses the SDK's
+ * `sendSequenced` (no promise or object per record; one callback per run of records in a
+ * batch). Latency of a record = the time its run is reported acknowledged (per --acks) − the
+ * time it was handed to the producer.
  *
  * perf consume reads `--messages` records from the start of the partitions with the SDK's
  * batch-level path (`pollBatches`: whole RecordBatch bytes, counts from the batch headers,
@@ -58,13 +60,25 @@ export async function perfProduce(io: Io, global: GlobalOptions, o: PerfProduceO
   // Unacknowledged records: about what buffer.memory holds (record framing ≈ 16 bytes).
   const limit = new PendingLimit(Math.max(1000, Math.floor((PRODUCER_DEFAULTS.bufferMemory * 0.9) / (o.recordSize + 16))));
   const latency = new LatencyRecorder();
+  // Send times by sequence number, in a ring larger than the records that can be pending.
+  let ringSize = 1;
+  while (ringSize < limit.max + 2 * CHUNK_RECORDS) ringSize <<= 1;
+  const sentAt = new Float64Array(ringSize);
+  const mask = ringSize - 1;
   let acked = 0;
   let failed = 0;
   let firstError: unknown;
-  const onError = (e: unknown): void => {
-    failed++;
-    firstError ??= e;
-    limit.release();
+  // One call per run of consecutive records in a batch: nothing is allocated per record.
+  const onRun = (error: Error | null, _topic: string, _partition: number, _baseOffset: bigint, first: number, count: number): void => {
+    if (error) {
+      failed += count;
+      firstError ??= error;
+    } else {
+      const now = performance.now();
+      for (let k = first; k < first + count; k++) latency.record((now - sentAt[k & mask]!) * 1000);
+      acked += count;
+    }
+    limit.release(count);
   };
   const signal = new StopSignal();
   const progress = new Progress(io.stderr, io.stderrIsTTY, o.reportingIntervalMs, o.numRecords, 'sent', () => ({ records: acked, bytes: acked * o.recordSize }), latency);
@@ -86,16 +100,22 @@ export async function perfProduce(io: Io, global: GlobalOptions, o: PerfProduceO
           continue;
         }
       }
-      for (let i = 0; i < n; i++) {
-        const sentAt = performance.now();
-        producer.send(record).then(() => {
-          latency.record((performance.now() - sentAt) * 1000);
-          acked++;
-          limit.release();
-        }, onError);
-      }
+      let accepted = true;
       limit.addMany(n);
-      sent += n;
+      for (let i = 0; i < n; i++) {
+        sentAt[sent & mask] = performance.now();
+        accepted = producer.sendSequenced(record, sent, onRun);
+        sent++;
+        if (!accepted) {
+          // The producer is out of buffer memory (or waits for metadata): the rest of the chunk waits.
+          limit.release(n - i - 1);
+          break;
+        }
+      }
+      if (!accepted) {
+        await producer.waitForCapacity();
+        continue;
+      }
       const room = limit.room();
       if (room !== undefined) await room;
       else await yieldToLoop();
