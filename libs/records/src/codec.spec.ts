@@ -299,6 +299,27 @@ describe('BatchBuilder', () => {
     for (const rec of records) expect(builder.tryAppend(rec)).toBe(true);
     expectRecords(decodeBatch(builder.build()), records, 0);
   });
+
+  it('writes into a lent buffer, and moves out of it when the batch outgrows it', () => {
+    const records = randomRecords(new Random(10), 30);
+    const lent = Buffer.alloc(64 * 1024, 0xee);
+    const region = lent.subarray(100, 100 + 32 * 1024);
+    const builder = new BatchBuilder({ maxBatchBytes: 32 * 1024, buffer: region });
+    for (const rec of records) expect(builder.tryAppend(rec)).toBe(true);
+    const built = builder.build();
+    expect(built.buffer).toBe(lent.buffer);
+    expect(built.byteOffset).toBe(region.byteOffset);
+    expect(built.equals(encodeBatch(records, { now: T0 }))).toBe(true);
+    expect(lent[99]).toBe(0xee); // nothing written before the region
+    expect(lent[100 + built.length]).toBe(0xee); // nor after the batch
+
+    const small = Buffer.alloc(200, 0xee);
+    const outgrown = new BatchBuilder({ maxBatchBytes: 1 << 20, buffer: small });
+    for (const rec of records) expect(outgrown.tryAppend(rec)).toBe(true);
+    const moved = outgrown.build();
+    expect(moved.buffer).not.toBe(small.buffer);
+    expectRecords(decodeBatch(moved), records, 0);
+  });
 });
 
 describe('validateRecords', () => {

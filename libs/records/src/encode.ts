@@ -224,6 +224,14 @@ export interface BatchBuilderOptions extends EncodeBatchOptions {
    * always accepted, even when larger, so that any record can be sent alone.
    */
   maxBatchBytes: number;
+  /**
+   * Where to write the batch (default: a buffer of the builder's own, up to 16 KiB, grown as
+   * needed). The builder writes from its first byte and `build()` returns a view of it while
+   * the batch fits; a batch that outgrows it moves to a new buffer of the builder's own. The
+   * caller lends it until the built batch is no longer needed: a producer passes regions of
+   * pooled memory (see libs/client's accumulator), so batches cost no allocation.
+   */
+  buffer?: Buffer;
 }
 
 /**
@@ -247,7 +255,8 @@ export class BatchBuilder {
     checkOptions(options);
     this.options = options;
     this.maxBatchBytes = options.maxBatchBytes;
-    this.buf = Buffer.allocUnsafe(Math.min(this.maxBatchBytes, 16 * 1024));
+    const lent = options.buffer;
+    this.buf = lent !== undefined && lent.length > RECORDS_OFFSET ? lent : Buffer.allocUnsafe(Math.min(this.maxBatchBytes, 16 * 1024));
   }
 
   /** Records appended so far. */
