@@ -10,6 +10,9 @@ import { partitionForKey } from '@tributary/client';
 import type { TestCluster } from '@tributary/testing';
 import { WORKSPACE_ROOT, cleanupAll, freePort, startCluster, tempDir, waitFor } from '@tributary/testing';
 
+// Every test spawns CLI processes (and the suite a cluster): generous on a loaded 2-core machine.
+jest.setTimeout(120_000);
+
 const CLI_MAIN = join(WORKSPACE_ROOT, 'apps', 'cli', 'dist', 'main.js');
 
 interface CliResult {
