@@ -80,6 +80,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     }
   }
 
+  // Idle keep-alive connections outlive the clients' own idle timeouts (Prometheus, undici's
+  // 4 s): a client must never send a scrape on a socket the server is closing at that moment.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug({ err: err.message, code: err.code }, 'malformed admin request');
     if (socket.writable && err.code !== 'ECONNRESET') {
