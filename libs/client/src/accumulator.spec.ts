@@ -2,6 +2,7 @@ import { CompressionCodec, RECORDS_OFFSET, decodeBatch } from '@tributary/record
 import type { RecordInput } from '@tributary/records';
 import type { AccumulatorOptions, ReadyBatch, RecordMetadata } from './accumulator';
 import { AccumulatorClosedError, BufferExhaustedError, RecordAccumulator, RecordTooLargeError } from './accumulator';
+import { joinRecords } from './sender';
 
 const T0 = 1_700_000_000_000;
 /** A record with a 100-byte value and no key: 109 encoded bytes at small deltas (zigzag varints: length 100 takes 2 bytes). */
@@ -135,6 +136,8 @@ describe('RecordAccumulator', () => {
     }
     acc.flush();
     expect(ready.map((b) => b.recordCount)).toEqual([3, 3, 2]);
+    // A batch's bytes are valid until it is done (then they go back to pooled memory).
+    expect(decodeBatch(ready[1]!.records).records.map((r) => r.timestamp)).toEqual([T0 + 3, T0 + 4, T0 - 7]);
     expect(ready[0]!.complete(100n)).toBe(true);
     expect(ready[0]!.complete(999n)).toBe(false); // already done
     ready[1]!.complete(103n);
@@ -144,7 +147,6 @@ describe('RecordAccumulator', () => {
     expect(metadata.every((m) => m.topic === 't' && m.partition === 2)).toBe(true);
     // No timestamp: now() at append; given: kept; LogAppendTime from the broker: that.
     expect(metadata.map((m) => m.timestamp)).toEqual([T0, T0 + 1, T0 + 2, T0 + 3, T0 + 4, T0 - 7, T0 + 99, T0 + 99]);
-    expect(decodeBatch(ready[1]!.records).records.map((r) => r.timestamp)).toEqual([T0 + 3, T0 + 4, T0 - 7]);
     expect(acc.bufferedBytes).toBe(0);
     expect(acc.inFlightBatches).toBe(0);
   });
@@ -509,5 +511,61 @@ describe('record timestamps from the default clock', () => {
     }
     for (const b of ready) b.complete(0n);
     await acc.close();
+  });
+});
+
+describe('RecordAccumulator: pooled batch memory (arenas)', () => {
+  const batchSizeBytes = RECORDS_OFFSET + 3 * RECORD_BYTES;
+
+  it("carves a partition's batches back to back, so the sender joins them without copying", () => {
+    const { acc, ready } = setup({ batchSizeBytes, arenaBytes: 10 * batchSizeBytes });
+    for (let i = 0; i < 9; i++) void acc.append('t', 0, rec(i));
+    for (let i = 0; i < 3; i++) void acc.append('t', 1, rec(100 + i));
+    expect(ready.map((b) => [b.partition, b.recordCount])).toEqual([[0, 3], [0, 3], [0, 3], [1, 3]]);
+    const p0 = ready.filter((b) => b.partition === 0).map((batch) => ({ batch }));
+    const joined = joinRecords(p0);
+    expect(joined.buffer).toBe(p0[0]!.batch.records.buffer); // a view, not a copy
+    expect(joined.equals(Buffer.concat(p0.map((q) => q.batch.records)))).toBe(true);
+    // Batches of different partitions are not adjacent: joined by copying, same bytes.
+    const mixed = [{ batch: ready[0]! }, { batch: ready[3]! }];
+    expect(joinRecords(mixed).equals(Buffer.concat([ready[0]!.records, ready[3]!.records]))).toBe(true);
+    expect(values(ready[3]!)).toEqual(['100', '101', '102']);
+  });
+
+  it('reuses the memory of done batches, and never the memory of a batch still in flight', () => {
+    const { acc, ready } = setup({ batchSizeBytes, arenaBytes: 2 * batchSizeBytes });
+    for (let i = 0; i < 6; i++) void acc.append('t', 0, rec(i));
+    expect(ready).toHaveLength(2);
+    const first = ready[0]!;
+    const firstBytes = Buffer.from(first.records);
+    ready[1]!.complete(3n); // the first is still in flight: its arena is not reused
+    for (let i = 6; i < 9; i++) void acc.append('t', 0, rec(i));
+    expect(first.records.equals(firstBytes)).toBe(true);
+    const third = ready[2]!;
+    expect(third.records.buffer).not.toBe(first.records.buffer); // a full arena: the next one
+    const { buffer, byteOffset } = third.records;
+    first.complete(0n);
+    third.complete(6n);
+    // Everything done: the next batch is carved where the last one was.
+    for (let i = 9; i < 12; i++) void acc.append('t', 0, rec(i));
+    expect(ready[3]!.records.buffer).toBe(buffer);
+    expect(ready[3]!.records.byteOffset).toBe(byteOffset);
+    expect(values(ready[3]!)).toEqual(['9', '10', '11']);
+    expect(acc.bufferedBytes).toBe(ready[3]!.sizeBytes);
+  });
+
+  it('beyond buffer.memory of arenas, batches get buffers of their own', () => {
+    const { acc, ready } = setup({ batchSizeBytes, arenaBytes: 2 * batchSizeBytes, bufferMemoryBytes: 4 * batchSizeBytes });
+    for (let p = 0; p < 3; p++) for (let i = 0; i < 3; i++) void acc.append('t', p, rec(p * 10 + i));
+    expect(ready.map((b) => values(b))).toEqual([
+      ['0', '1', '2'],
+      ['10', '11', '12'],
+      ['20', '21', '22'],
+    ]);
+    // Two arenas fit buffer.memory: partitions 0 and 1 have them, partition 2 its own buffer.
+    expect(ready[2]!.records.buffer).not.toBe(ready[0]!.records.buffer);
+    expect(ready[2]!.records.buffer).not.toBe(ready[1]!.records.buffer);
+    for (const b of ready) b.complete(0n);
+    expect(acc.bufferedBytes).toBe(0);
   });
 });

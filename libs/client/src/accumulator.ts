@@ -23,6 +23,16 @@
  * every open batch is made ready (Kafka's "exhausted" rule), so lingering batches never hold
  * memory the waiters need. The number of waiting appends is bounded too (`maxBlockedAppends`).
  *
+ * Batch memory (Kafka's `BufferPool`, by regions): each partition carves its batches back to back
+ * out of its current arena, a pooled buffer of `arenaBytes` (the producer passes
+ * max.request.size), so the batches of a partition that queue up together are contiguous and
+ * the sender sends them as one view instead of joining copies. An arena is reused once every
+ * batch carved from it is done (rewound in place when it is still its partition's current
+ * arena, back to the free list otherwise): by then the request that carried those batches was
+ * serialized (copied) and answered. Arenas in all hold at most buffer.memory bytes; beyond
+ * that, a batch gets a buffer of its own as before. So a batch costs no allocation and no
+ * garbage, and the client's batch memory stays at most 2 × buffer.memory.
+ *
  * Timers: one linger timer for the oldest open batch, one block timer for the oldest waiting
  * append. Every open batch lingers the same `linger.ms` and every waiter blocks the same
  * `max.block.ms`, so deadlines are in creation order: the oldest one is the only one that can
@@ -76,6 +86,8 @@ export const ACCUMULATOR_DEFAULTS = {
   maxBlockMs: 60_000,
   /** No Kafka equivalent (Java blocks threads): appends allowed to wait for buffer memory at once. */
   maxBlockedAppends: 10_000,
+  /** No Kafka equivalent: bytes of one arena of pooled batch memory (see the file comment). */
+  arenaBytes: 1024 * 1024,
 } as const;
 
 export interface AccumulatorOptions {
@@ -85,6 +97,12 @@ export interface AccumulatorOptions {
   lingerMs?: number;
   /** buffer.memory (default 32 MiB): encoded bytes of records accepted but not yet completed or failed. */
   bufferMemoryBytes?: number;
+  /**
+   * Bytes of one arena of pooled batch memory (default 1 MiB; the producer passes
+   * max.request.size): a partition's batches queued together are contiguous up to this many
+   * bytes. Below batch.size, batches get buffers of their own (no pooling).
+   */
+  arenaBytes?: number;
   /** max.block.ms (default 60000): how long an append waits for buffer memory before failing; 0 fails at once. */
   maxBlockMs?: number;
   /** Appends that may wait for buffer memory at once (default 10000); beyond, append fails at once. */
@@ -127,7 +145,9 @@ export interface ReadyBatch {
   readonly partition: number;
   /**
    * One encoded RecordBatch v2 (baseOffset 0, the leader assigns offsets). Owned by the
-   * batch: the sender may keep it until it calls complete/fail (and resend it on retry).
+   * batch: the sender may keep it until it calls complete/fail (and resend it on retry), not
+   * after — it is usually a region of pooled memory that later batches reuse. Consecutive
+   * batches of a partition are often adjacent views of one buffer (see the file comment).
    */
   readonly records: Buffer;
   readonly recordCount: number;
@@ -203,10 +223,24 @@ const INT32_MAX = 0x7fff_ffff;
 
 type BatchState = 'open' | 'ready' | 'done';
 
+/** Pooled batch memory: a partition carves its batches from it back to back (see the file comment). */
+class Arena {
+  /** Bytes taken by built batches; the partition's open batch writes from here. */
+  used = 0;
+  /** Batches carved from it that are open or not yet done. */
+  live = 0;
+  /** Whether it is a partition's current arena (else it goes back to the pool once `live` is 0). */
+  current = false;
+
+  constructor(readonly buf: Buffer) {}
+}
+
 /** One batch through its whole life; it is the ReadyBatch handed to the sender. */
 class ProducerBatch implements ReadyBatch {
   state: BatchState = 'open';
   records: Buffer = EMPTY;
+  /** The arena its buffer was carved from, until the batch is done. */
+  arena: Arena | undefined;
   recordCount = 0;
   /** Buffer memory held: bytes written so far (header included), then the built size. */
   sizeBytes = RECORDS_OFFSET;
@@ -364,6 +398,8 @@ function failSink(sink: Sink, a: unknown, b: unknown, error: Error, topic: strin
 
 interface PartitionState {
   open: ProducerBatch | undefined;
+  /** Where its next batch is carved from. */
+  arena: Arena | undefined;
   /** Sequence of the next batch's first record (idempotent producers). */
   nextSequence: number;
 }
@@ -383,6 +419,10 @@ export class RecordAccumulator {
   private readonly bufferMemoryBytes: number;
   private readonly maxBlockMs: number;
   private readonly maxBlockedAppends: number;
+  private readonly arenaBytes: number;
+  /** Bytes of every arena allocated (at most buffer.memory), and the arenas free for reuse. */
+  private arenaBytesTotal = 0;
+  private readonly freeArenas: Arena[] = [];
   private readonly compression: CompressionCodec | undefined;
   private readonly compressionLevel: number | undefined;
   private readonly producerId: bigint;
@@ -433,6 +473,8 @@ export class RecordAccumulator {
     checkInteger('buffer.memory', 'bufferMemoryBytes', this.bufferMemoryBytes, RECORDS_OFFSET + MIN_RECORD_BYTES);
     checkInteger('max.block.ms', 'maxBlockMs', this.maxBlockMs, 0);
     checkInteger('maxBlockedAppends', 'maxBlockedAppends', this.maxBlockedAppends, 0);
+    this.arenaBytes = options.arenaBytes ?? ACCUMULATOR_DEFAULTS.arenaBytes;
+    checkInteger('arenaBytes', 'arenaBytes', this.arenaBytes, 0);
     this.compression = options.compression;
     this.compressionLevel = options.compressionLevel;
     this.producerId = options.producerId ?? -1n;
@@ -619,7 +661,7 @@ export class RecordAccumulator {
     this.lastTopicStates = partitions;
     let state = partitions[partition];
     if (state === undefined) {
-      state = { open: undefined, nextSequence: 0 };
+      state = { open: undefined, arena: undefined, nextSequence: 0 };
       partitions[partition] = state;
     }
     return state;
@@ -628,13 +670,53 @@ export class RecordAccumulator {
   private newBatchLocked(topic: string, partition: number, state: PartitionState, createdMs: number): ProducerBatch {
     const idempotent = this.producerId >= 0n;
     const baseSequence = idempotent ? state.nextSequence : -1;
-    const builderOptions = { ...this.encodeOptions(baseSequence), maxBatchBytes: this.batchSizeBytes, now: createdMs };
+    const arena = this.arenaForNewBatchLocked(state);
+    // Every field spelt out (no spread of encodeOptions): this runs once per batch.
+    const builderOptions = {
+      compression: this.compression,
+      compressionLevel: this.compressionLevel,
+      producerId: this.producerId,
+      producerEpoch: this.producerEpoch,
+      baseSequence,
+      maxBatchBytes: this.batchSizeBytes,
+      now: createdMs,
+      buffer: arena === undefined ? undefined : arena.buf.subarray(arena.used, arena.used + this.batchSizeBytes),
+    };
     const batch = new ProducerBatch(this, topic, partition, new BatchBuilder(builderOptions), builderOptions, createdMs, this.lingerMs, baseSequence);
+    batch.arena = arena;
     state.open = batch;
     this.openByAge.add(batch);
     this.usedBytes += RECORDS_OFFSET;
     if (this.lingerTimer === undefined) this.armLingerTimer(this.lingerMs);
     return batch;
+  }
+
+  /**
+   * The arena the partition's next batch is carved from (counting that batch as live), or
+   * undefined when pooled memory is used up (the batch then allocates its own buffer).
+   * Synchronous section.
+   */
+  private arenaForNewBatchLocked(state: PartitionState): Arena | undefined {
+    let arena = state.arena;
+    if (arena !== undefined && arena.buf.length - arena.used < this.batchSizeBytes) {
+      // Full: retire it (it returns to the pool once its batches are done).
+      arena.current = false;
+      if (arena.live === 0) this.freeArenas.push(arena);
+      state.arena = arena = undefined;
+    }
+    if (arena === undefined) {
+      arena = this.freeArenas.pop();
+      if (arena === undefined) {
+        if (this.arenaBytes < this.batchSizeBytes || this.arenaBytesTotal + this.arenaBytes > this.bufferMemoryBytes) return undefined;
+        arena = new Arena(Buffer.allocUnsafeSlow(this.arenaBytes)); // its own memory, never a slice of Node's shared pool
+        this.arenaBytesTotal += this.arenaBytes;
+      }
+      arena.used = 0;
+      arena.current = true;
+      state.arena = arena;
+    }
+    arena.live++;
+    return arena;
   }
 
   /** Writes the record (memory already reserved: `reserveBytes`) and keeps its callbacks. Synchronous section. */
@@ -701,6 +783,9 @@ export class RecordAccumulator {
       return;
     }
     batch.records = records;
+    const arena = batch.arena;
+    // Built in place (not compressed, not outgrown): the partition's next batch starts after it.
+    if (arena !== undefined && records.buffer === arena.buf.buffer && records.byteOffset === arena.buf.byteOffset + arena.used) arena.used += records.length;
     this.usedBytes -= batch.sizeBytes - records.length; // compression may have shrunk it
     batch.sizeBytes = records.length;
     this.readyQueue.push(batch);
@@ -735,6 +820,16 @@ export class RecordAccumulator {
   releaseBatch(batch: ProducerBatch): void {
     this.usedBytes -= batch.sizeBytes;
     this.inFlight--;
+    const arena = batch.arena;
+    if (arena !== undefined) {
+      batch.arena = undefined;
+      batch.records = EMPTY; // its bytes are the arena's again
+      if (--arena.live === 0) {
+        // Nothing carved from it is in use any more (an open batch counts as live).
+        if (arena.current) arena.used = 0;
+        else this.freeArenas.push(arena);
+      }
+    }
   }
 
   /** @internal After a batch finished: serve waiting appends, deliver what became ready, maybe finish close(). */

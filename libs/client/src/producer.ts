@@ -39,6 +39,8 @@ import { Sender } from './sender';
 
 /** Read once at load: the records package's re-exports are getters (measurable once per record). */
 const ERROR_NONE = ErrorCode.NONE;
+/** Largest arena of pooled batch memory (the accumulator's arenaBytes): max.request.size, up to this. */
+const MAX_ARENA_BYTES = 4 * 1024 * 1024;
 
 /** Sticky partition of one topic. */
 interface StickyState {
@@ -150,6 +152,8 @@ export class Producer {
       lingerMs,
       bufferMemoryBytes: checkInt('bufferMemory', 'buffer.memory', options.bufferMemory ?? d.bufferMemory, 1),
       maxBlockMs: this.maxBlockMs,
+      // A partition's batches that one request carries are contiguous up to this many bytes.
+      arenaBytes: Math.min(this.maxRequestSize, MAX_ARENA_BYTES),
       compression: codec,
       ...(options.compressionLevel === undefined ? {} : { compressionLevel: options.compressionLevel }),
       onReady: (batch) => this.sender.enqueue(batch),

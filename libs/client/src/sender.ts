@@ -8,7 +8,8 @@
  * turn travels together. For each broker with fewer than max.in.flight.requests.per.connection
  * requests awaiting an answer, one request takes, partition by partition (oldest waiting
  * first), every queued batch of the partition — several batches of one partition travel
- * concatenated in its `records` field — up to max.request.size bytes (a single batch larger
+ * concatenated in its `records` field, as one view without copying when they are adjacent in
+ * the accumulator's pooled memory (the usual case) — up to max.request.size bytes (a single batch larger
  * than that still goes, alone). Per record there is no work here at all.
  *
  * Ordering: a partition is "muted" while a request carrying it is in flight, so it never has
@@ -293,7 +294,7 @@ export class Sender {
         topic = { name: queue.topic, partitions: [] };
         byTopic.set(queue.topic, topic);
       }
-      const records = taken.length === 1 ? taken[0]!.batch.records : Buffer.concat(taken.map((q) => q.batch.records));
+      const records = taken.length === 1 ? taken[0]!.batch.records : joinRecords(taken);
       topic.partitions.push({ index: queue.partition, records });
     }
     const request: ProduceRequest = { acks: this.options.acks, timeoutMs: this.options.requestTimeoutMs, topics: [...byTopic.values()] };
@@ -411,6 +412,22 @@ export class Sender {
     const oldest = this.incomplete.values().next().value;
     return oldest === undefined ? Infinity : oldest.seq;
   }
+}
+
+/**
+ * The records field of a partition carrying several batches: one view spanning them when they
+ * are adjacent in one buffer (the accumulator carves a partition's batches back to back from
+ * pooled memory), else a copy joining them. Either way, valid until the batches are done.
+ */
+export function joinRecords(taken: ReadonlyArray<{ readonly batch: { readonly records: Buffer } }>): Buffer {
+  const first = taken[0]!.batch.records;
+  let end = first.byteOffset + first.length;
+  for (let i = 1; i < taken.length; i++) {
+    const records = taken[i]!.batch.records;
+    if (records.buffer !== first.buffer || records.byteOffset !== end) return Buffer.concat(taken.map((q) => q.batch.records));
+    end += records.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset);
 }
 
 /** A whole-call failure as a TributaryError (retriable when the call may succeed elsewhere or later). */
