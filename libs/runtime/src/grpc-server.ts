@@ -242,6 +242,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
           if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }));
           else {
+            disableNagle(server);
             logger.info({ host, port: bound }, 'grpc server listening');
             resolve(bound);
           }
@@ -430,4 +431,23 @@ function streamWriter(call: AnyServerCall, signal: AbortSignal): ServerStream<un
       return done;
     },
   };
+}
+
+/**
+ * Turns Nagle's algorithm off on every accepted connection (grpc-js does it on its client
+ * sockets, not on the server's): a response's HEADERS, DATA and trailers frames must not wait
+ * for the peer's delayed ACK. grpc-js keeps its HTTP/2 servers in a private map; if a future
+ * version renames it, this does nothing (and says so once).
+ */
+function disableNagle(server: grpc.Server): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<import('node:net').Server, unknown> }).http2Servers;
+  if (!(http2Servers instanceof Map)) {
+    process.emitWarning('grpc-js internals changed: cannot set TCP_NODELAY on server connections', 'TributaryWarning');
+    return;
+  }
+  for (const http2Server of http2Servers.keys()) {
+    if ((http2Server as { tributaryNoDelay?: boolean }).tributaryNoDelay) continue;
+    (http2Server as { tributaryNoDelay?: boolean }).tributaryNoDelay = true;
+    http2Server.on('connection', (socket: import('node:net').Socket) => socket.setNoDelay(true));
+  }
 }
