@@ -9,7 +9,8 @@
  * requests awaiting an answer, one request takes, partition by partition (oldest waiting
  * first), every queued batch of the partition — several batches of one partition travel
  * concatenated in its `records` field, as one view without copying when they are adjacent in
- * the accumulator's pooled memory (the usual case) — up to max.request.size bytes (a single batch larger
+ * the accumulator's pooled memory (the usual case; a long enough run stops at the gap where
+ * the accumulator moved to another arena, the rest goes in the next request) — up to max.request.size bytes (a single batch larger
  * than that still goes, alone). Per record there is no work here at all.
  *
  * Ordering: a partition is "muted" while a request carrying it is in flight, so it never has
@@ -243,11 +244,19 @@ export class Sender {
       }
       const taken: QueuedBatch[] = [];
       const max = this.options.maxRequestSize;
+      let runBytes = 0;
       while (queue.batches.length > 0) {
         const next = queue.batches[0]!;
         if (draft.sizeBytes > 0 && draft.sizeBytes + next.batch.sizeBytes > max) break;
+        // Batches adjacent in memory travel as one view; at a gap (the accumulator moved to
+        // another arena) a good-sized run stops here rather than have all of it copied.
+        if (runBytes > 0 && !adjacent(taken[taken.length - 1]!.batch.records, next.batch.records)) {
+          if (runBytes >= max / MIN_RUN_FRACTION) break;
+          runBytes = 0;
+        }
         taken.push(queue.batches.shift()!);
         draft.sizeBytes += next.batch.sizeBytes;
+        runBytes += next.batch.sizeBytes;
         if (queue.singleBatch) break;
       }
       if (taken.length === 0) {
@@ -412,6 +421,19 @@ export class Sender {
     const oldest = this.incomplete.values().next().value;
     return oldest === undefined ? Infinity : oldest.seq;
   }
+}
+
+/**
+ * A partition's run of adjacent batches at least max.request.size / this long ends a
+ * request's share of the partition at the next gap (see drain); shorter runs are joined by
+ * copying, so that batches that were never adjacent (no pooled memory left) still travel many
+ * per request.
+ */
+const MIN_RUN_FRACTION = 8;
+
+/** Whether `b` starts where `a` ends, in the same memory. */
+function adjacent(a: Buffer, b: Buffer): boolean {
+  return a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset;
 }
 
 /**
