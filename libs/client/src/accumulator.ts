@@ -25,7 +25,7 @@
  *
  * Batch memory (Kafka's `BufferPool`, by regions): each partition carves its batches back to back
  * out of its current arena, a pooled buffer of `arenaBytes` (the producer passes
- * max.request.size), so the batches of a partition that queue up together are contiguous and
+ * max.request.size, up to 4 MiB), so the batches of a partition that queue up together are contiguous and
  * the sender sends them as one view instead of joining copies. An arena is reused once every
  * batch carved from it is done (rewound in place when it is still its partition's current
  * arena, back to the free list otherwise): by then the request that carried those batches was
