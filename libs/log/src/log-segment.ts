@@ -19,7 +19,7 @@
  * half-done append. Buffers returned by `read` are fresh (or the caller's `into`): the caller
  * owns them and they stay valid after the segment is deleted.
  */
-import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writev } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, renameSync, unlinkSync, writev, writevSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import {
   BATCH_LENGTH_OFFSET,
@@ -253,6 +253,22 @@ export class LogSegment {
     } finally {
       this.pendingIo--;
       if (this.pendingIo === 0 && this.closeWhenSynced) this.closeNow();
+    }
+  }
+
+  /**
+   * Writes `buffers` at `position` (reserved with `reserve`) on the calling thread: for a
+   * small append with nothing else in flight, cheaper and quicker to acknowledge than a trip
+   * through the thread pool (two thread wake-ups). Throws on I/O error.
+   */
+  writeSync(buffers: Buffer[], position: number): void {
+    let pending = buffers;
+    let at = position;
+    while (pending.length > 0) {
+      const written = writevSync(this.fd, pending, at);
+      if (written <= 0) throw new Error(`write to ${this.logPath} made no progress`);
+      at += written;
+      pending = skipBytes(pending, written);
     }
   }
 

@@ -100,7 +100,9 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
   });
 
   it('pipelined appends get offsets in call order and complete in that order', async () => {
-    const batches = Array.from({ length: 120 }, (_, i) => makeBatch(1 + (i % 7), { valueBytes: 10 + ((i * 37) % 500) }));
+    // The first append is larger than the synchronous-write limit (64 KiB), so it goes
+    // through the thread pool and every later one queues behind it.
+    const batches = Array.from({ length: 120 }, (_, i) => makeBatch(1 + (i % 7), { valueBytes: i === 0 ? 70_000 : 10 + ((i * 37) % 500) }));
     const copies: Buffer[] = [];
     const completed: number[] = [];
     const pending = batches.map((b, i) =>
@@ -120,6 +122,13 @@ describe.each(PERMUTATIONS)('PartitionLog (%s)', (_name, overrides) => {
     }
     expect(log.logEndOffset).toBe(expected);
     expect(readAll()).toEqual(copies);
+  });
+
+  it('writes a small append with nothing in flight at once (readable when the call returns)', async () => {
+    const before = log.logEndOffset;
+    const pending = log.appendAsLeader(makeBatch(3), 2);
+    expect(log.logEndOffset).toBe(before + 3);
+    expect((await pending).firstOffset).toBe(before);
   });
 
   it('returns one whole batch when it is larger than maxBytes, and only whole batches', async () => {
