@@ -121,11 +121,12 @@ describe('cluster describe', () => {
     const r = await cli(['cluster', 'describe'], { bootstrap: false, env: { TRIBUTARY_BOOTSTRAP: cluster.bootstrap } });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^Controller: \d+ at 127\.0\.0\.1:\d+ \(epoch \d+\)\nBrokers: 3\n/m);
+    expect(r.stdout).toMatch(/^Cluster id: [A-Za-z0-9_-]{22}\nController: \d+ at 127\.0\.0\.1:\d+ \(epoch \d+\)\nBrokers: 3\n/m);
     for (const b of cluster.brokers.values()) expect(r.stdout).toContain(`Address: ${b.address}`);
     const json = await cli(['cluster', 'describe', '--json']);
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as { brokers: Array<{ id: number }> };
+    const parsed = JSON.parse(json.stdout) as { clusterId: string; brokers: Array<{ id: number }> };
+    expect(parsed.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
     expect(parsed.brokers.map((b) => b.id).sort()).toEqual([...cluster.brokers.keys()].sort());
   });
 

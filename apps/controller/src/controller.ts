@@ -812,7 +812,8 @@ export class Controller {
       const office = this.requireActive();
       const brokers: BrokerDescription[] = (await this.liveBrokers()).map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack ?? '' }));
       const self = this.options.self;
-      return { brokers, controllerId: self.id, controllerEpoch: office.epoch, controllerHost: self.host, controllerPort: self.port };
+      const clusterId = (await this.client.tryGet(CLUSTER_ID_PATH))?.data.toString() ?? '';
+      return { brokers, controllerId: self.id, controllerEpoch: office.epoch, controllerHost: self.host, controllerPort: self.port, clusterId };
     },
   };
 }

@@ -95,6 +95,8 @@ export interface ClusterInfo {
   controllerEpoch: bigint;
   /** `host:port` of the active controller's Admin API. */
   controllerAddress: string;
+  /** The cluster's id (stable for its lifetime; Kafka's cluster id). */
+  clusterId: string;
 }
 
 /** Which offset `listOffsets` looks for. */
@@ -247,6 +249,7 @@ export class Admin {
       controllerId: r.controllerId,
       controllerEpoch: r.controllerEpoch,
       controllerAddress: `${r.controllerHost}:${r.controllerPort}`,
+      clusterId: r.clusterId,
     };
   }
 

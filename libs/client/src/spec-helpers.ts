@@ -392,6 +392,7 @@ export class FakeCluster {
           controllerEpoch: 7n,
           controllerHost: '127.0.0.1',
           controllerPort: this.controllerPorts[this.activeController]!,
+          clusterId: 'fake',
         };
       },
     });

@@ -118,5 +118,6 @@ it('keeps admin calls working through the SDK after kill -9 of the active contro
   expect(described.partitions).toHaveLength(2);
   const info = await admin.describeCluster();
   expect(info.controllerId).not.toBe(active);
+  expect(info.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
   await cluster.startController(active);
 });

@@ -11,12 +11,11 @@ export async function describeCluster(io: Io, global: GlobalOptions, o: { json?:
   } finally {
     await admin.close();
   }
-  // The SDK's ClusterInfo has no cluster id yet; print it as soon as it has one.
-  const clusterId = (info as { clusterId?: unknown }).clusterId;
+  const clusterId = info.clusterId;
   const brokers = [...info.brokers].sort((a, b) => a.id - b.id);
   if (o.json === true) {
     const out = {
-      ...(typeof clusterId === 'string' ? { clusterId } : {}),
+      clusterId,
       controller: { id: info.controllerId, address: info.controllerAddress, epoch: Number(info.controllerEpoch) },
       brokers: brokers.map((b) => ({ id: b.id, host: b.host, port: b.port, rack: b.rack === '' ? null : b.rack })),
     };
@@ -24,7 +23,7 @@ export async function describeCluster(io: Io, global: GlobalOptions, o: { json?:
     return;
   }
   let text = '';
-  if (typeof clusterId === 'string' && clusterId !== '') text += `Cluster id: ${clusterId}\n`;
+  if (clusterId !== '') text += `Cluster id: ${clusterId}\n`;
   text += `Controller: ${info.controllerId} at ${info.controllerAddress} (epoch ${info.controllerEpoch})\n`;
   text += `Brokers: ${brokers.length}\n`;
   for (const b of brokers) text += `\tId: ${b.id}\tAddress: ${b.host}:${b.port}\tRack: ${b.rack === '' ? '-' : b.rack}\n`;
