@@ -44,7 +44,7 @@ export function assignReplicas(brokers: readonly BrokerInfo[], partitions: numbe
   }
   if (replicationFactor > brokers.length) {
     throw new InvalidReplicationFactorError(
-      `replication factor ${replicationFactor} is larger than the ${brokers.length} available broker(s) (add brokers or lower --replication-factor)`,
+      `replication factor ${replicationFactor} is larger than the ${brokers.length} available broker(s): register more brokers or lower the replication factor`,
     );
   }
   const racks = brokers.map((b) => b.rack);

@@ -111,7 +111,7 @@ export function explain(code: ErrorCode, message: string, topic?: string): Tribu
       hint = ' (choose another name, or delete it first with `tributary topics delete`)';
       break;
     case ErrorCode.INVALID_REPLICATION_FACTOR:
-      hint = ' (the replication factor cannot exceed the number of live brokers: see `tributary cluster describe`)';
+      hint = ' (list the live brokers with `tributary cluster describe`)';
       break;
     case ErrorCode.MESSAGE_TOO_LARGE:
     case ErrorCode.RECORD_LIST_TOO_LARGE:
