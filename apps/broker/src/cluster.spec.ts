@@ -4,6 +4,7 @@
  * wire contract other-language clients rely on.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerControlServiceClient, BrokerServiceClient } from '@tributary/proto';
 import type { MetadataResponse } from '@tributary/proto';
 import { decodeBatches, encodeBatch, ErrorCode } from '@tributary/records';
@@ -164,6 +165,26 @@ it('answers per-partition Kafka error codes: not leader, unknown topic, corrupt 
   // Nothing acknowledged was lost on the way.
   const all = await fetchValues('events', 0, 0n);
   expect(all.values).toEqual(['p0-a', 'p0-b', 'p0-c', 'after-huge']);
+});
+
+it('answers a request that is not a protobuf message with an error, and keeps the connection serving', async () => {
+  // A raw client that sends arbitrary bytes as the Produce request.
+  const raw = { path: '/tributary.v1.BrokerService/Produce', requestStream: false, responseStream: false, requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+  const Raw = grpc.makeGenericClientConstructor({ produce: raw }, 'RawBroker');
+  const md = await metadata(['events']);
+  const address = cluster.brokers.get(leaderOf(md, 'events', 0))!.address;
+  const client = new Raw(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & { produce: (b: Buffer, cb: (e: grpc.ServiceError | null) => void) => void };
+  try {
+    for (const garbage of [Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f]), Buffer.from('\x0a\xff\xff\xff\xff\x0f'), Buffer.alloc(64, 0xfe)]) {
+      const error = await new Promise<grpc.ServiceError | null>((resolve) => client.produce(garbage, (e) => resolve(e)));
+      expect(error).not.toBeNull();
+      expect([grpc.status.INTERNAL, grpc.status.INVALID_ARGUMENT]).toContain(error!.code);
+    }
+  } finally {
+    client.close();
+  }
+  // The broker is fine, for this connection's neighbours and for new ones.
+  expect((await produce('events', 0, batch(['after-garbage']))).errorCode).toBe(ErrorCode.NONE);
 });
 
 it('lists offsets: earliest, latest and by timestamp', async () => {
