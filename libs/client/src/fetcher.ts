@@ -55,6 +55,7 @@ import { OffsetOutOfRangeError, explain } from './errors';
 import type { Metadata } from './metadata';
 import { invalidatesMetadata } from './metadata';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, listOffsets, tpKey } from './offsets';
+import { WakeupTimer } from './wakeup-timer';
 
 /** What the fetcher needs. */
 export interface FetcherOptions extends Pick<ResolvedClientOptions, 'requestTimeoutMs' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'logger'> {
@@ -121,8 +122,7 @@ export class Fetcher {
   private bufferedBytesTotal = 0;
   private readonly nodesInFlight = new Set<number>();
   private readonly dataWaiters = new Set<() => void>();
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryTimerAtMs = Infinity;
+  private readonly retryTimer = new WakeupTimer(() => this.pump());
   private pumpScheduled = false;
   private readonly abort = new AbortController();
 
@@ -346,7 +346,7 @@ export class Fetcher {
     const full = this.bufferedBytesTotal >= this.options.maxBufferedBytes;
     for (const s of this.states.values()) {
       if (s.error !== undefined || s.retryAtMs > now) {
-        if (s.retryAtMs > now) this.armRetryTimer(s.retryAtMs);
+        if (s.retryAtMs > now) this.retryTimer.arm(s.retryAtMs);
         continue;
       }
       if (s.position === undefined) {
@@ -366,7 +366,7 @@ export class Fetcher {
     }
     if (missingLeader) {
       this.metadata.requestUpdate();
-      this.armRetryTimer(now + this.options.retryBackoffMs);
+      this.retryTimer.arm(now + this.options.retryBackoffMs);
     }
     if (resets.length > 0) void this.resetPositions(resets);
     for (const [nodeId, { address, states }] of byNode) this.sendFetch(nodeId, address, states);
@@ -375,7 +375,7 @@ export class Fetcher {
   /** Stops: cancels fetches in flight, wakes polls. */
   close(): void {
     this.abort.abort(new Error('the consumer is closed'));
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    this.retryTimer.cancel();
     this.wakeup();
   }
 
@@ -436,23 +436,10 @@ export class Fetcher {
     });
   }
 
-  private armRetryTimer(atMs: number): void {
-    if (atMs >= this.retryTimerAtMs) return;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimerAtMs = atMs;
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = undefined;
-        this.retryTimerAtMs = Infinity;
-        this.pump();
-      },
-      Math.max(0, atMs - Date.now()),
-    );
-  }
 
   private backOff(s: PartitionState): void {
     s.retryAtMs = Date.now() + retryDelayMs(this.options, s.retryAttempts++);
-    this.armRetryTimer(s.retryAtMs);
+    this.retryTimer.arm(s.retryAtMs);
   }
 
   private async resetPositions(states: PartitionState[]): Promise<void> {

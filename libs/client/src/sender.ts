@@ -50,6 +50,7 @@ import type { ConnectionPool } from './connections';
 import { ClientTimeoutError, explain } from './errors';
 import type { Metadata } from './metadata';
 import { invalidatesMetadata } from './metadata';
+import { WakeupTimer } from './wakeup-timer';
 
 /** What the Sender needs to know. */
 export interface SenderOptions {
@@ -106,8 +107,7 @@ export class Sender {
   /** Batches not yet completed or failed, oldest first (a Set keeps insertion order). */
   private readonly incomplete = new Set<QueuedBatch>();
   private drainScheduled = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private retryTimerAtMs = Infinity;
+  private readonly retryTimer = new WakeupTimer(() => this.drain());
   /** whenSent() waiters: resolved once every batch with seq <= `upTo` is done. */
   private idleWaiters: Array<{ upTo: number; resolve: () => void }> = [];
   private nextSeq = 0;
@@ -170,8 +170,7 @@ export class Sender {
 
   /** Stops the retry timer. */
   close(): void {
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.retryTimer.cancel();
   }
 
   // ---- draining ----------------------------------------------------------------------------
@@ -199,19 +198,6 @@ export class Sender {
     });
   }
 
-  private armRetryTimer(atMs: number): void {
-    if (atMs >= this.retryTimerAtMs) return;
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
-    this.retryTimerAtMs = atMs;
-    this.retryTimer = setTimeout(
-      () => {
-        this.retryTimer = undefined;
-        this.retryTimerAtMs = Infinity;
-        this.drain();
-      },
-      Math.max(0, atMs - Date.now()),
-    );
-  }
 
   /** Builds and sends one request per broker that has room. */
   private drain(): void {
@@ -227,7 +213,7 @@ export class Sender {
         continue;
       }
       if (queue.retryAtMs > now) {
-        this.armRetryTimer(queue.retryAtMs);
+        this.retryTimer.arm(queue.retryAtMs);
         continue;
       }
       const leader = this.metadata.leaderOf(queue.topic, queue.partition);
@@ -274,7 +260,7 @@ export class Sender {
     }
     if (missingLeader) {
       this.metadata.requestUpdate();
-      this.armRetryTimer(now + this.options.retryBackoffMs);
+      this.retryTimer.arm(now + this.options.retryBackoffMs);
     }
     for (const draft of drafts.values()) if (draft.entries.length > 0) this.send(draft);
     if (leftover) this.scheduleDrain();
@@ -391,7 +377,7 @@ export class Sender {
       queue.batches.unshift(...retry);
       queue.retryAtMs = now + retryDelayMs(this.options, retry[0]!.attempts - 1);
       this.waiting.add(queue);
-      this.armRetryTimer(queue.retryAtMs);
+      this.retryTimer.arm(queue.retryAtMs);
     }
   }
 
