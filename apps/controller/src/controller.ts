@@ -184,7 +184,9 @@ export class Controller {
       try {
         const stat = await this.client.cas(CONTROLLER_EPOCH_PATH, (current) => {
           const stored = current && current.data.length > 0 ? BigInt(current.data.toString()) : -1n;
-          if (stored >= term) throw new Error(`/controller_epoch holds ${stored}, not below the new term ${term}`);
+          // Equal: this candidacy's own earlier attempt wrote it (terms are unique per win) and a
+          // later step failed, e.g. racing the old controller's /controller node vanishing.
+          if (stored > term) throw new Error(`/controller_epoch holds ${stored}, above the new term ${term}`);
           return Buffer.from(term.toString());
         });
         if (!stat) throw new Error('/controller_epoch was not written');
