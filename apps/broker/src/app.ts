@@ -20,6 +20,7 @@ import { createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { BrokerRegistration } from './registration';
+import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicaManager } from './replica-manager';
 
 export interface RunningBroker {
@@ -71,7 +72,22 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
     },
   });
-  const control: BrokerControl = new BrokerControl({ brokerId: config.nodeId, replicaManager, baseLogConfig, logger: logger.child({ component: 'control' }) });
+  const fetchers = new ReplicaFetcherManager({
+    brokerId: config.nodeId,
+    replicaManager,
+    addressOf: (id) => control.brokerAddress(id),
+    logger: logger.child({ component: 'replica-fetcher' }),
+  });
+  const control: BrokerControl = new BrokerControl({
+    brokerId: config.nodeId,
+    replicaManager,
+    baseLogConfig,
+    logger: logger.child({ component: 'control' }),
+    // Followers fetch from their (new) leaders as soon as the controller says so.
+    onApplied: (kind) => {
+      if (kind !== 'updateMetadata') fetchers.update();
+    },
+  });
 
   const countOut = (response: FetchResponse): FetchResponse => {
     for (const t of response.topics) {
@@ -144,6 +160,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       // Deregister first: the controller moves leadership away (or marks the partitions
       // offline) while running calls finish.
       await registration.stop();
+      fetchers.shutdown();
       replicaManager.shutdown();
       await server.shutdown(graceMs);
       await logManager.shutdown();

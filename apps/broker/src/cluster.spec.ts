@@ -289,8 +289,55 @@ it('keeps serving after kill -9 of the active controller: the standby pushes sta
   await cluster.startController(active);
 });
 
+it('replicates to followers: acks=all waits for the ISR, and a new leader after kill -9 has every acknowledged record', async () => {
+  const adminClient = await admin();
+  const created = await unary(adminClient, 'createTopics', { topics: [{ name: 'replicated', numPartitions: 2, replicationFactor: 3, configs: {} }], validateOnly: false });
+  expect(created.results[0]!.errorCode).toBe(ErrorCode.NONE);
+  await waitForTopic('replicated', 2);
+  const acknowledged: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    const values = [`r${i}-a`, `r${i}-b`];
+    const res = await produce('replicated', 0, batch(values), undefined, -1);
+    expect(ErrorCode[res.errorCode]).toBe('NONE');
+    acknowledged.push(...values);
+  }
+  const md = await metadata(['replicated']);
+  const leader = leaderOf(md, 'replicated', 0);
+  // The HW moved only because both followers fetched: every replica has the records.
+  expect((await fetchValues('replicated', 0, 0n)).values).toEqual(acknowledged);
+  await cluster.stopBroker(leader, 'SIGKILL');
+  await waitFor(
+    async () => {
+      const l = leaderOf(await metadata(['replicated']), 'replicated', 0);
+      return l >= 0 && l !== leader;
+    },
+    { timeoutMs: 20_000, message: 'a new leader elected from the ISR' },
+  );
+  // The new leader's high watermark catches up once the remaining follower has fetched from it.
+  await waitFor(async () => (await fetchValues('replicated', 0, 0n)).values.length === acknowledged.length, { timeoutMs: 20_000, message: 'the new leader exposes every acknowledged record' });
+  expect((await fetchValues('replicated', 0, 0n)).values).toEqual(acknowledged);
+  // The new leader takes acks=all writes with the ISR it has left.
+  await waitFor(async () => (await produce('replicated', 0, batch(['after-failover']), undefined, -1)).errorCode === ErrorCode.NONE, { timeoutMs: 20_000 });
+  acknowledged.push('after-failover');
+  // The old leader comes back as a follower and catches up.
+  await cluster.startBroker(leader);
+  await waitFor(
+    async () => {
+      const p = (await metadata(['replicated'])).topics[0]!.partitions.find((x) => x.index === 0)!;
+      return p.replicaNodes.length === 3;
+    },
+    { timeoutMs: 20_000 },
+  );
+  await waitFor(async () => (await fetchValues('replicated', 0, 0n)).values.length === acknowledged.length, { timeoutMs: 20_000 });
+  expect((await fetchValues('replicated', 0, 0n)).values).toEqual(acknowledged);
+  adminClient.close();
+});
+
 it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', async () => {
-  const b = cluster.brokers.get(1)!;
+  // The leader of events-0 has taken bytes for "events" in this process (earlier tests restart brokers).
+  const id = leaderOf(await metadata(['events']), 'events', 0);
+  expect((await produce('events', 0, batch(['for-the-metrics']))).errorCode).toBe(ErrorCode.NONE);
+  const b = cluster.brokers.get(id)!;
   const text = await b.metrics();
   expect(text).toMatch(/^tributary_broker_bytes_in_total\{[^}]*topic="events"[^}]*\} \d+/m);
   expect(text).toMatch(/^tributary_broker_leader_partitions\S* \d+/m);
@@ -298,7 +345,7 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/readyz`)).status).toBe(200);
   const line = b.proc.outputTail(200).split('\n').find((l) => l.includes('"registered"') || l.includes('registered'));
   expect(() => JSON.parse(line!)).not.toThrow();
-  await cluster.stopBroker(1, 'SIGTERM');
+  await cluster.stopBroker(id, 'SIGTERM');
   expect(b.proc.running).toBe(false);
-  await cluster.startBroker(1);
+  await cluster.startBroker(id);
 });

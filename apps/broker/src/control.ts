@@ -200,6 +200,12 @@ export class BrokerControl {
     });
   }
 
+  /** `host:port` of a live broker, from the last UpdateMetadata. */
+  brokerAddress(id: number): string | undefined {
+    const b = this.metadata?.brokers.find((n) => n.nodeId === id);
+    return b ? `${b.host}:${b.port}` : undefined;
+  }
+
   /** Whether the last UpdateMetadata lists this partition. */
   partitionExists(topic: string, partition: number): boolean {
     return this.metadata?.topics.get(topic)?.partitions.some((p) => p.index === partition) ?? false;

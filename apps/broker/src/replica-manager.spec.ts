@@ -139,3 +139,59 @@ describe('listOffsets', () => {
     expect(ask(-9n).errorCode).toBe(ErrorCode.INVALID_REQUEST);
   });
 });
+
+describe('replication on the leader', () => {
+  const tp = { topic: 'r', partition: 0 };
+  const followerFetch = (replicaId: number, offset: number): FetchRequest => fetchReq([['r', 0, offset]], { replicaId });
+
+  it('moves the high watermark to the smallest log end offset of the ISR, as followers fetch', async () => {
+    rm.becomeLeader(tp, 1, { isr: [1, 2, 3] });
+    await rm.produce(produceReq('r', 0, batch(4)));
+    const log = rm.getPartition('r', 0)!.log;
+    expect(log.logEndOffset).toBe(4);
+    expect(log.highWatermark).toBe(0); // followers have not fetched yet
+    // A replica fetch reads up to the log end; a consumer only below the HW.
+    expect(decodeBatches(first(await rm.fetch(followerFetch(2, 0))).records)).toHaveLength(1);
+    expect(first(await rm.fetch(fetchReq([['r', 0, 0]]))).records.length).toBe(0);
+    await rm.fetch(followerFetch(2, 4));
+    expect(log.highWatermark).toBe(0); // follower 3 still holds it back
+    await rm.fetch(followerFetch(3, 2));
+    expect(log.highWatermark).toBe(2);
+    await rm.fetch(followerFetch(3, 4));
+    expect(log.highWatermark).toBe(4);
+    // A follower out of the ISR does not count: the ISR shrinks to [1, 2].
+    rm.refresh(rm.getPartition('r', 0)!, { isr: [1, 2], minInsyncReplicas: 1 });
+    await rm.produce(produceReq('r', 0, batch(1)));
+    await rm.fetch(followerFetch(2, 5));
+    expect(log.highWatermark).toBe(5);
+  });
+
+  it('answers acks=all once the ISR has the records, and REQUEST_TIMED_OUT when it never does', async () => {
+    rm.becomeLeader(tp, 1, { isr: [1, 2] });
+    const pending = rm.produce({ ...produceReq('r', 0, batch(3), -1), timeoutMs: 30_000 });
+    let answered = false;
+    void pending.then(() => (answered = true));
+    await new Promise((r) => setImmediate(r));
+    expect(answered).toBe(false);
+    await rm.fetch(followerFetch(2, 3));
+    const done = first(await pending);
+    expect([ErrorCode[done.errorCode], done.baseOffset]).toEqual(['NONE', 0n]);
+
+    const timedOut = first(await rm.produce({ ...produceReq('r', 0, batch(1), -1), timeoutMs: 50 }));
+    expect(ErrorCode[timedOut.errorCode]).toBe('REQUEST_TIMED_OUT');
+  });
+
+  it('answers a waiting acks=all produce when the ISR shrinks below min.insync.replicas or leadership moves', async () => {
+    rm.becomeLeader(tp, 1, { isr: [1, 2, 3], minInsyncReplicas: 2 });
+    const shrink = rm.produce({ ...produceReq('r', 0, batch(1), -1), timeoutMs: 30_000 });
+    await new Promise((r) => setImmediate(r));
+    rm.refresh(rm.getPartition('r', 0)!, { isr: [1], minInsyncReplicas: 2 });
+    expect(ErrorCode[first(await shrink).errorCode]).toBe('NOT_ENOUGH_REPLICAS_AFTER_APPEND');
+
+    rm.becomeLeader(tp, 2, { isr: [1, 2], minInsyncReplicas: 1 });
+    const moved = rm.produce({ ...produceReq('r', 0, batch(1), -1), timeoutMs: 30_000 });
+    await new Promise((r) => setImmediate(r));
+    rm.becomeFollower(tp, 2, 3);
+    expect(ErrorCode[first(await moved).errorCode]).toBe('NOT_LEADER_OR_FOLLOWER');
+  });
+});

@@ -4,8 +4,10 @@
  *
  * A hosted partition has a role, a closed set of cases: `leader` (with its leader epoch and
  * in-sync replicas) or `follower` (of a leader, at an epoch). Only leaders take produce and
- * consumer fetches. Until replication exists (issue 5) followers do not copy anything, so a
- * leader's high watermark follows its log end offset as soon as an append is written.
+ * consumer fetches. A leader's high watermark is the smallest log end offset of its ISR (each
+ * follower's as its last replica fetch said); consumers read below it, followers (replica
+ * fetches) up to the log end. An acks=all produce waits in the produce purgatory until the
+ * high watermark passes its records.
  *
  * Waiting requests live in purgatories keyed by `topic-partition` (purgatory.ts): a fetch
  * that found fewer than min_bytes is parked until an append to one of its partitions
@@ -31,7 +33,13 @@ import { ErrorCode, TributaryError } from '@tributary/records';
 import { Purgatory } from './purgatory';
 
 export type ReplicaRole =
-  | { kind: 'leader'; leaderEpoch: number; isr: readonly number[] }
+  | {
+      kind: 'leader';
+      leaderEpoch: number;
+      isr: readonly number[];
+      /** Each follower's log end offset, as its last fetch said (its fetch offset). */
+      followerLeo: Map<number, number>;
+    }
   | { kind: 'follower'; leaderId: number; leaderEpoch: number };
 
 export interface HostedPartition {
@@ -40,6 +48,11 @@ export interface HostedPartition {
   role: ReplicaRole;
   /** min.insync.replicas of the topic. */
   minInsyncReplicas: number;
+  /**
+   * Followers: settles once the log is truncated to its high watermark after becoming a
+   * follower (records above it may diverge from the new leader's); the fetcher waits for it.
+   */
+  ready?: Promise<void>;
 }
 
 export interface ReplicaManagerOptions {
@@ -47,6 +60,8 @@ export interface ReplicaManagerOptions {
   logManager: LogManager;
   /** Longest long-poll a fetch may ask for (default 30 s). */
   maxFetchWaitMs?: number;
+  /** How long an acks=all produce waits for replication when the request sets no timeout (default 30 s). */
+  defaultProduceTimeoutMs?: number;
   /**
    * Whether the cluster metadata knows the partition (hosted elsewhere): a request for it
    * here is then NOT_LEADER_OR_FOLLOWER (refresh metadata), not UNKNOWN_TOPIC_OR_PARTITION.
@@ -71,10 +86,14 @@ function errorOf(e: unknown): { errorCode: ErrorCode; errorMessage: string } {
 export class ReplicaManager {
   private readonly partitions = new Map<string, HostedPartition>();
   readonly fetchPurgatory = new Purgatory('fetch');
+  /** acks=all produces waiting for the high watermark to pass their records. */
+  readonly producePurgatory = new Purgatory('produce');
   private readonly maxFetchWaitMs: number;
+  private readonly defaultProduceTimeoutMs: number;
 
   constructor(private readonly options: ReplicaManagerOptions) {
     this.maxFetchWaitMs = options.maxFetchWaitMs ?? 30_000;
+    this.defaultProduceTimeoutMs = options.defaultProduceTimeoutMs ?? 30_000;
   }
 
   get brokerId(): number {
@@ -92,15 +111,16 @@ export class ReplicaManager {
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
-      role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId] },
+      role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId], followerLeo: new Map() },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
     };
-    // Until replication (issue 5) the leader is the only copy that takes writes: everything
-    // it has written is committed.
-    log.updateHighWatermark(log.logEndOffset);
     this.partitions.set(key, hosted);
-    // Fetches parked on the old role answer now (with the new state).
+    // Alone in the ISR, everything written is committed; otherwise the HW moves as the
+    // followers report their log end offsets.
+    this.maybeAdvanceHighWatermark(hosted);
+    // Parked fetches and produces answer now (with the new state).
     this.fetchPurgatory.checkAndComplete(key);
+    this.producePurgatory.checkAndComplete(key);
     return hosted;
   }
 
@@ -113,15 +133,23 @@ export class ReplicaManager {
   ): HostedPartition {
     const log = this.options.logManager.getOrCreateLog(tp, options.config);
     const key = partitionKey(tp.topic, tp.partition);
+    const previous = this.partitions.get(key);
+    // Records above the high watermark may not be on the new leader: drop them before
+    // fetching from it (Kafka before KIP-101; leader-epoch based truncation comes with
+    // OffsetsForLeaderEpoch). The previous truncation, if any, runs first.
+    const ready = (previous?.ready ?? Promise.resolve()).then(() => log.truncateTo(log.highWatermark));
+    ready.catch(() => undefined);
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
       role: { kind: 'follower', leaderId, leaderEpoch },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
+      ready,
     };
     this.partitions.set(key, hosted);
-    // Consumers parked on this partition learn at once that it moved (NOT_LEADER_OR_FOLLOWER).
+    // Consumers and produces parked on this partition learn at once that it moved.
     this.fetchPurgatory.checkAndComplete(key);
+    this.producePurgatory.checkAndComplete(key);
     return hosted;
   }
 
@@ -130,6 +158,34 @@ export class ReplicaManager {
     if (hosted.role.kind === 'leader' && update.isr) hosted.role = { ...hosted.role, isr: update.isr };
     hosted.minInsyncReplicas = update.minInsyncReplicas;
     if (update.config) hosted.log.updateConfig(update.config);
+    if (hosted.role.kind === 'leader') {
+      // A smaller ISR may let the HW move, or leave waiting acks=all produces short of replicas.
+      this.maybeAdvanceHighWatermark(hosted);
+      this.producePurgatory.checkAndComplete(partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition));
+    }
+  }
+
+  /**
+   * The leader's high watermark: the smallest log end offset among the in-sync replicas (its
+   * own, and each follower's as its last fetch reported; a follower that has not fetched yet
+   * holds it back). Moves forward only; when it moves, parked consumer fetches and acks=all
+   * produces are retried.
+   */
+  private maybeAdvanceHighWatermark(hosted: HostedPartition): void {
+    const role = hosted.role;
+    if (role.kind !== 'leader') return;
+    let hw = hosted.log.logEndOffset;
+    for (const id of role.isr) {
+      if (id === this.options.brokerId) continue;
+      const leo = role.followerLeo.get(id);
+      if (leo === undefined) return;
+      if (leo < hw) hw = leo;
+    }
+    if (hosted.log.maybeAdvanceHighWatermark(hw)) {
+      const key = partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition);
+      this.fetchPurgatory.checkAndComplete(key);
+      this.producePurgatory.checkAndComplete(key);
+    }
   }
 
   /**
@@ -141,6 +197,7 @@ export class ReplicaManager {
     const key = partitionKey(tp.topic, tp.partition);
     this.partitions.delete(key);
     this.fetchPurgatory.checkAndComplete(key);
+    this.producePurgatory.checkAndComplete(key);
     return deleteData ? this.options.logManager.deleteLog(tp) : false;
   }
 
@@ -189,7 +246,7 @@ export class ReplicaManager {
               const info = await hosted.log.appendAsLeader(p.records, role.leaderEpoch);
               this.onLeaderAppend(hosted);
               this.options.onAppend?.(topic.name, info);
-              return {
+              const done = {
                 index: p.index,
                 errorCode: ErrorCode.NONE,
                 errorMessage: '',
@@ -197,6 +254,9 @@ export class ReplicaManager {
                 logAppendTimeMs: BigInt(info.logAppendTimeMs),
                 logStartOffset: BigInt(hosted.log.logStartOffset),
               };
+              if (req.acks !== -1) return done;
+              const waited = await this.awaitReplication(hosted, info.lastOffset + 1, req.timeoutMs > 0 ? req.timeoutMs : this.defaultProduceTimeoutMs);
+              return waited ? { ...done, ...waited, baseOffset: -1n } : done;
             } catch (e) {
               return { ...base, ...errorOf(e) };
             }
@@ -208,12 +268,46 @@ export class ReplicaManager {
   }
 
   /**
-   * After a write on a leader: move the HW and wake waiting fetches. Until followers
-   * replicate (issue 5) the leader's log is the only copy, so the HW follows its end at once
-   * whatever the ISR says; replication replaces this with the minimum LEO of the ISR.
+   * acks=all: waits (in the produce purgatory, woken by HW moves and role changes) until the
+   * high watermark passes `requiredOffset`. Resolves undefined once it has; else the error:
+   * NOT_LEADER_OR_FOLLOWER (leadership moved), NOT_ENOUGH_REPLICAS_AFTER_APPEND (the ISR
+   * shrank below min.insync.replicas meanwhile), REQUEST_TIMED_OUT.
    */
+  private awaitReplication(hosted: HostedPartition, requiredOffset: number, timeoutMs: number): Promise<{ errorCode: ErrorCode; errorMessage: string } | undefined> {
+    const { topic, partition } = hosted.topicPartition;
+    const where = `${topic}-${partition}`;
+    return new Promise((resolve) => {
+      this.producePurgatory.watch(
+        {
+          tryComplete: () => {
+            if (this.getPartition(topic, partition) !== hosted || hosted.role.kind !== 'leader') {
+              resolve({ errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, errorMessage: `leadership of ${where} moved while waiting for replication; the records may or may not be committed` });
+              return true;
+            }
+            if (hosted.log.highWatermark < requiredOffset) return false;
+            // Committed by the ISR there is now (Kafka's DelayedProduce): enough of it?
+            if (hosted.role.isr.length < hosted.minInsyncReplicas) {
+              resolve({
+                errorCode: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+                errorMessage: `${where}: the ISR shrank to ${hosted.role.isr.length}, below min.insync.replicas ${hosted.minInsyncReplicas}, after the append`,
+              });
+            } else {
+              resolve(undefined);
+            }
+            return true;
+          },
+          onExpire: () =>
+            resolve({ errorCode: ErrorCode.REQUEST_TIMED_OUT, errorMessage: `${where}: the in-sync replicas did not confirm the records within ${timeoutMs} ms` }),
+        },
+        [partitionKey(topic, partition)],
+        timeoutMs,
+      );
+    });
+  }
+
+  /** After a write on a leader: move the HW (alone in the ISR) and wake waiting fetches (consumers and followers). */
   private onLeaderAppend(hosted: HostedPartition): void {
-    if (hosted.role.kind === 'leader') hosted.log.maybeAdvanceHighWatermark(hosted.log.logEndOffset);
+    this.maybeAdvanceHighWatermark(hosted);
     this.fetchPurgatory.checkAndComplete(partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition));
   }
 
@@ -250,6 +344,7 @@ export class ReplicaManager {
     if (req.maxWaitMs < 0 || req.minBytes < 0 || req.maxBytes < 0) {
       return Promise.resolve(this.fetchError(req, ErrorCode.INVALID_FETCH_SIZE, 'max_wait_ms, min_bytes and max_bytes must not be negative'));
     }
+    if (req.replicaId >= 0) this.recordFollowerFetch(req);
     const maxWaitMs = Math.min(req.maxWaitMs, this.maxFetchWaitMs);
     return new Promise((resolve) => {
       let latest: { response: FetchResponse; bytes: number; errors: boolean } | undefined;
@@ -274,6 +369,20 @@ export class ReplicaManager {
         maxWaitMs,
       );
     });
+  }
+
+  /** A follower's fetch offset is its log end offset: the leader may move the HW. */
+  private recordFollowerFetch(req: FetchRequest): void {
+    for (const t of req.topics) {
+      for (const p of t.partitions) {
+        const hosted = this.getPartition(t.name, p.index);
+        if (!hosted || hosted.role.kind !== 'leader') continue;
+        const offset = Number(p.fetchOffset);
+        if (!Number.isSafeInteger(offset) || offset < 0) continue;
+        hosted.role.followerLeo.set(req.replicaId, Math.min(offset, hosted.log.logEndOffset));
+        this.maybeAdvanceHighWatermark(hosted);
+      }
+    }
   }
 
   private readForFetch(req: FetchRequest): { response: FetchResponse; bytes: number; errors: boolean } {
@@ -368,5 +477,6 @@ export class ReplicaManager {
   /** Answers every parked request (shutdown). */
   shutdown(): void {
     this.fetchPurgatory.expireAll();
+    this.producePurgatory.expireAll();
   }
 }
