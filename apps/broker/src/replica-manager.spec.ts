@@ -195,3 +195,20 @@ describe('replication on the leader', () => {
     expect(ErrorCode[first(await moved).errorCode]).toBe('NOT_LEADER_OR_FOLLOWER');
   });
 });
+
+describe('becoming a follower', () => {
+  it('truncates to the high watermark when following a leader, and keeps everything while the partition has none (-1)', async () => {
+    const tp = { topic: 'f', partition: 0 };
+    rm.becomeLeader(tp, 1, { isr: [1, 2] });
+    for (let i = 0; i < 3; i++) await rm.produce(produceReq('f', 0, batch(1))); // three batches
+    await rm.fetch(fetchReq([['f', 0, 2]], { replicaId: 2 })); // HW 2 of LEO 3
+    const log = rm.getPartition('f', 0)!.log;
+    expect([log.highWatermark, log.logEndOffset]).toEqual([2, 3]);
+    // Offline (no leader): this replica may lead again with all it has.
+    await rm.becomeFollower(tp, -1, 2).ready;
+    expect(log.logEndOffset).toBe(3);
+    // Following broker 2: what is above the HW may diverge from the new leader.
+    await rm.becomeFollower(tp, 2, 3).ready;
+    expect(log.logEndOffset).toBe(2);
+  });
+});

@@ -137,7 +137,9 @@ export class ReplicaManager {
     // Records above the high watermark may not be on the new leader: drop them before
     // fetching from it (Kafka before KIP-101; leader-epoch based truncation comes with
     // OffsetsForLeaderEpoch). The previous truncation, if any, runs first.
-    const ready = (previous?.ready ?? Promise.resolve()).then(() => log.truncateTo(log.highWatermark));
+    // No leader (-1, the partition is offline): nothing to follow, nothing to truncate — this
+    // replica may be the one that leads again, with every record it has.
+    const ready = (previous?.ready ?? Promise.resolve()).then(() => (leaderId < 0 ? undefined : log.truncateTo(log.highWatermark)));
     ready.catch(() => undefined);
     const hosted: HostedPartition = {
       topicPartition: tp,

@@ -75,7 +75,7 @@ it('produces keyed records to the partitions the Java client picks and consumes 
 it('loses nothing acknowledged while a broker is killed -9 and restarted under load', async () => {
   await admin.createTopics([{ name: 'durable', numPartitions: 6, replicationFactor: 1 }]);
   const producer = new Producer({ bootstrap: bootstrap(), acks: 1, lingerMs: 2 });
-  const acknowledged: RecordMetadata[] = [];
+  const acknowledged: { i: number; m: RecordMetadata }[] = [];
   const failed: unknown[] = [];
   let stop = false;
   let n = 0;
@@ -85,7 +85,7 @@ it('loses nothing acknowledged while a broker is killed -9 and restarted under l
       await Promise.all(
         batch.map((i) =>
           producer.send({ topic: 'durable', key: `k${i}`, value: `v${i}` }).then(
-            (m) => void acknowledged.push(m),
+            (m) => void acknowledged.push({ i, m }),
             (e: unknown) => void failed.push(e),
           ),
         ),
@@ -103,9 +103,11 @@ it('loses nothing acknowledged while a broker is killed -9 and restarted under l
   // Retries ride out the outage (delivery.timeout.ms is 2 minutes): nothing failed.
   expect(failed).toEqual([]);
   const records = await consumeAll('durable', 6, acknowledged.length);
+  // Every acknowledged record is at the offset it was acknowledged with. (A batch retried
+  // after its answer was lost in the crash may also be stored twice: delivery is at-least-once
+  // until the idempotent producer, issue 5.)
   const stored = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r.value!.toString()]));
-  for (const m of acknowledged) expect(stored.has(`${m.partition}:${m.offset}`)).toBe(true);
-  expect(new Set(records.map((r) => r.value!.toString())).size).toBe(records.length);
+  for (const { i, m } of acknowledged) expect(stored.get(`${m.partition}:${m.offset}`)).toBe(`v${i}`);
 });
 
 it('keeps admin calls working through the SDK after kill -9 of the active controller', async () => {
