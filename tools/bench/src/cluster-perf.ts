@@ -10,93 +10,26 @@
  * TRIBUTARY_BENCH_PROFILE=1) writes CPU profiles of the brokers and the CLI runs to
  * `./.tributary/profiles/` (open them in Chrome DevTools).
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { AdminServiceClient, BrokerServiceClient } from '@tributary/proto';
-import { createClient, unary } from '@tributary/runtime';
-import { WORKSPACE_ROOT, spawnProcess, startCluster, waitFor } from '@tributary/testing';
-import type { SpawnedProcess } from '@tributary/testing';
 import type { Benchmark, BenchContext, Figures } from './harness';
 import { round } from './harness';
-
-const CLI_MAIN = join(WORKSPACE_ROOT, 'apps', 'cli', 'dist', 'main.js');
-
-/** Peak resident set size of a running process, in MiB (Linux /proc). */
-function peakRssOf(pid: number): number {
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith('VmHWM:'));
-    return line ? round(Number(line.replace(/\D+/g, '')) / 1024, 1) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Runs the CLI with `args`, streaming its progress lines, and returns the JSON object of its last stdout line and its peak RSS. */
-async function runCli(args: string[], nodeArgs: string[], report: (line: string) => void): Promise<{ result: Record<string, number>; peakRssMb: number }> {
-  const proc: SpawnedProcess = spawnProcess({ command: process.execPath, args: [...nodeArgs, CLI_MAIN, ...args], name: `tributary ${args.slice(0, 2).join(' ')}` });
-  let peak = 0;
-  const sampler = setInterval(() => {
-    const rss = peakRssOf(proc.pid);
-    if (Number.isFinite(rss)) peak = Math.max(peak, rss);
-  }, 200);
-  const exit = await new Promise<{ code: number | null }>((resolveExit) => {
-    const poll = setInterval(() => {
-      if (!proc.running) {
-        clearInterval(poll);
-        resolveExit({ code: 0 });
-      }
-    }, 100);
-  });
-  clearInterval(sampler);
-  void exit;
-  const output = proc.outputTail(400);
-  const lines = output.split('\n').filter((l) => l.trim().length > 0);
-  for (const l of lines.filter((l) => !l.startsWith('{')).slice(-6)) report(`    ${l}`);
-  const json = [...lines].reverse().find((l) => l.trim().startsWith('{'));
-  if (!json) throw new Error(`tributary ${args.join(' ')} printed no JSON result:\n${output}`);
-  return { result: JSON.parse(json) as Record<string, number>, peakRssMb: peak };
-}
+import { profiling, runCli, startPerfCluster } from './perf-cluster';
 
 const bench: Benchmark = {
   description: 'perf produce / perf consume through the tributary CLI against a local cluster of 3 brokers: 100-byte records, 6 partitions, acks=1, RF 1',
   async run(ctx: BenchContext): Promise<Figures> {
-    const profile = process.argv.includes('--profile') || process.env.TRIBUTARY_BENCH_PROFILE === '1';
-    const profileDir = resolve('.tributary', 'profiles');
-    if (profile) mkdirSync(profileDir, { recursive: true });
-    const profArgs = (name: string): string[] => (profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []);
+    const profile = profiling();
+    const profArgs = profile.cliArgs;
     const records = ctx.quick ? 1_000_000 : 5_000_000;
     const latencySeconds = ctx.quick ? 5 : 15;
 
-    ctx.report(`starting a cluster (coordination, controller, 3 brokers)${profile ? `; CPU profiles to ${profileDir}` : ''}`);
-    const cluster = await startCluster({ name: 'cluster-perf', brokers: 3, controllers: 1, logLevel: 'warn', brokerNodeArgs: profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined });
-    const brokerPeaks = new Map<number, number>();
-    const sampler = setInterval(() => {
-      for (const [id, b] of cluster.brokers) brokerPeaks.set(id, Math.max(brokerPeaks.get(id) ?? 0, peakRssOf(b.proc.pid) || 0));
-    }, 500);
+    ctx.report(`starting a cluster (coordination, controller, 3 brokers)${profile.enabled ? `; CPU profiles to ${profile.dir}` : ''}`);
+    const perf = await startPerfCluster(
+      'cluster-perf',
+      ['perf', 'perf-latency'].map((name) => ({ name, partitions: 6, replicationFactor: 1 })),
+      profile,
+    );
     try {
-      const bootstrap = cluster.bootstrap;
-      const broker = createClient(BrokerServiceClient, cluster.brokers.get(0)!.address);
-      const md = await unary(broker, 'metadata', { topics: [] });
-      const admin = createClient(AdminServiceClient, `${md.controllerHost}:${md.controllerPort}`);
-      for (const name of ['perf', 'perf-latency']) {
-        const res = await unary(admin, 'createTopics', { topics: [{ name, numPartitions: 6, replicationFactor: 1, configs: {} }], validateOnly: false });
-        if (res.results[0]!.errorCode !== 0) throw new Error(`creating ${name}: ${res.results[0]!.errorMessage}`);
-      }
-      await waitFor(
-        async () => {
-          for (const b of cluster.brokers.values()) {
-            const m = await unary(createClient(BrokerServiceClient, b.address), 'metadata', { topics: ['perf', 'perf-latency'] });
-            if (m.topics.some((t) => t.errorCode !== 0 || t.partitions.some((p) => p.leaderId < 0))) return false;
-          }
-          return true;
-        },
-        { timeoutMs: 20_000, message: 'topics ready on every broker' },
-      );
-      admin.close();
-      broker.close();
-
+      const bootstrap = perf.cluster.bootstrap;
       ctx.report(`perf produce: ${records.toLocaleString('en-US')} records of 100 bytes, unlimited rate, acks=1`);
       const produce = await runCli(
         ['perf', 'produce', '--bootstrap', bootstrap, '--topic', 'perf', '--num-records', String(records), '--record-size', '100', '--throughput', '-1', '--acks', '1', '--json'],
@@ -124,7 +57,7 @@ const bench: Benchmark = {
       );
       ctx.report(`  latency avg ${fixed.result.latency_avg_ms} ms, p50 ${fixed.result.latency_p50_ms} ms, p99 ${fixed.result.latency_p99_ms} ms, p99.9 ${fixed.result.latency_p999_ms} ms, max ${fixed.result.latency_max_ms} ms`);
 
-      const brokerRss = [...brokerPeaks.entries()].sort((a, b) => a[0] - b[0]);
+      const brokerRss = [...perf.brokerPeaks().entries()].sort((a, b) => a[0] - b[0]);
       ctx.report(`broker peak RSS: ${brokerRss.map(([id, mb]) => `broker ${id} ${mb} MiB`).join(', ')}`);
       return {
         produce_records_per_s: Math.round(produce.result.records_per_s!),
@@ -141,8 +74,7 @@ const bench: Benchmark = {
         broker_peak_rss_mb: Math.max(...brokerRss.map(([, mb]) => mb)),
       };
     } finally {
-      clearInterval(sampler);
-      await cluster.stop();
+      await perf.stop();
     }
   },
 };
