@@ -22,6 +22,7 @@ import { BrokerControl } from './control';
 import { BrokerRegistration } from './registration';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicaManager } from './replica-manager';
+import type { HostedPartition } from './replica-manager';
 
 export interface RunningBroker {
   grpcPort: number;
@@ -77,6 +78,30 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     replicaManager,
     addressOf: (id) => control.brokerAddress(id),
     logger: logger.child({ component: 'replica-fetcher' }),
+  });
+  const leaders = (): HostedPartition[] => replicaManager.allPartitions().filter((p) => p.role.kind === 'leader');
+  metrics.gauge({
+    name: 'tributary_broker_under_replicated_partitions',
+    help: 'Partitions this broker leads whose ISR is smaller than their replica set',
+    collect() {
+      this.set(leaders().filter((p) => p.role.kind === 'leader' && p.role.isr.length < p.replicas.length).length);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_under_min_isr_partitions',
+    help: 'Partitions this broker leads whose ISR is smaller than min.insync.replicas (acks=all writes are refused)',
+    collect() {
+      this.set(leaders().filter((p) => p.role.kind === 'leader' && p.role.isr.length < p.minInsyncReplicas).length);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_purgatory_size',
+    help: 'Requests waiting in a purgatory: fetch (long-polls of consumers and followers), produce (acks=all waiting for the ISR)',
+    labelNames: ['purgatory'],
+    collect() {
+      this.set({ purgatory: 'fetch' }, replicaManager.fetchPurgatory.size);
+      this.set({ purgatory: 'produce' }, replicaManager.producePurgatory.size);
+    },
   });
   const control: BrokerControl = new BrokerControl({
     brokerId: config.nodeId,

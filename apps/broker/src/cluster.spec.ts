@@ -341,6 +341,9 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   const text = await b.metrics();
   expect(text).toMatch(/^tributary_broker_bytes_in_total\{[^}]*topic="events"[^}]*\} \d+/m);
   expect(text).toMatch(/^tributary_broker_leader_partitions\S* \d+/m);
+  expect(text).toMatch(/^tributary_broker_under_replicated_partitions\S* \d+/m);
+  expect(text).toMatch(/^tributary_broker_under_min_isr_partitions\S* \d+/m);
+  expect(text).toMatch(/^tributary_broker_purgatory_size\{[^}]*purgatory="produce"[^}]*\} \d+/m);
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/healthz`)).status).toBe(200);
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/readyz`)).status).toBe(200);
   const line = b.proc.outputTail(200).split('\n').find((l) => l.includes('"registered"') || l.includes('registered'));

@@ -131,13 +131,13 @@ export class BrokerControl {
             if (hosted && p.leaderEpoch < heldEpoch) {
               errors.push({ topic: topic.name, index: p.index, errorCode: ErrorCode.STALE_CONTROLLER_EPOCH, errorMessage: `leader epoch ${p.leaderEpoch} is older than ${heldEpoch}` });
             } else if (hosted && p.leaderEpoch === heldEpoch && (hosted.role.kind === 'leader') === (p.leader === self)) {
-              rm.refresh(hosted, { isr: p.isr, minInsyncReplicas, config });
+              rm.refresh(hosted, { isr: p.isr, replicas: p.replicas, minInsyncReplicas, config });
             } else if (p.leader === self) {
-              rm.becomeLeader(tp, p.leaderEpoch, { isr: p.isr, minInsyncReplicas, config });
+              rm.becomeLeader(tp, p.leaderEpoch, { isr: p.isr, replicas: p.replicas, minInsyncReplicas, config });
               became++;
               this.logger.info({ topic: topic.name, partition: p.index, leaderEpoch: p.leaderEpoch, isr: p.isr }, 'became leader');
             } else {
-              rm.becomeFollower(tp, p.leader, p.leaderEpoch, { minInsyncReplicas, config });
+              rm.becomeFollower(tp, p.leader, p.leaderEpoch, { replicas: p.replicas, minInsyncReplicas, config });
               became++;
               this.logger.info({ topic: topic.name, partition: p.index, leader: p.leader, leaderEpoch: p.leaderEpoch }, 'became follower');
             }

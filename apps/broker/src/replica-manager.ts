@@ -48,6 +48,8 @@ export interface HostedPartition {
   role: ReplicaRole;
   /** min.insync.replicas of the topic. */
   minInsyncReplicas: number;
+  /** Every replica of the partition (broker ids, preferred leader first), as the controller says. */
+  replicas: readonly number[];
   /**
    * Followers: settles once the log is truncated to its high watermark after becoming a
    * follower (records above it may diverge from the new leader's); the fetcher waits for it.
@@ -104,7 +106,7 @@ export class ReplicaManager {
   becomeLeader(
     tp: TopicPartition,
     leaderEpoch: number,
-    options: { minInsyncReplicas?: number; isr?: readonly number[]; config?: LogConfig } = {},
+    options: { minInsyncReplicas?: number; isr?: readonly number[]; replicas?: readonly number[]; config?: LogConfig } = {},
   ): HostedPartition {
     const log = this.options.logManager.getOrCreateLog(tp, options.config);
     const key = partitionKey(tp.topic, tp.partition);
@@ -113,6 +115,7 @@ export class ReplicaManager {
       log,
       role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId], followerLeo: new Map() },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
+      replicas: options.replicas ?? options.isr ?? [this.options.brokerId],
     };
     this.partitions.set(key, hosted);
     // Alone in the ISR, everything written is committed; otherwise the HW moves as the
@@ -129,7 +132,7 @@ export class ReplicaManager {
     tp: TopicPartition,
     leaderId: number,
     leaderEpoch: number,
-    options: { minInsyncReplicas?: number; config?: LogConfig } = {},
+    options: { minInsyncReplicas?: number; replicas?: readonly number[]; config?: LogConfig } = {},
   ): HostedPartition {
     const log = this.options.logManager.getOrCreateLog(tp, options.config);
     const key = partitionKey(tp.topic, tp.partition);
@@ -146,6 +149,7 @@ export class ReplicaManager {
       log,
       role: { kind: 'follower', leaderId, leaderEpoch },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
+      replicas: options.replicas ?? [],
       ready,
     };
     this.partitions.set(key, hosted);
@@ -156,8 +160,9 @@ export class ReplicaManager {
   }
 
   /** Refreshes a hosted partition's ISR, min.insync.replicas and log config at the same epoch. */
-  refresh(hosted: HostedPartition, update: { isr?: readonly number[]; minInsyncReplicas: number; config?: LogConfig }): void {
+  refresh(hosted: HostedPartition, update: { isr?: readonly number[]; replicas?: readonly number[]; minInsyncReplicas: number; config?: LogConfig }): void {
     if (hosted.role.kind === 'leader' && update.isr) hosted.role = { ...hosted.role, isr: update.isr };
+    if (update.replicas) hosted.replicas = update.replicas;
     hosted.minInsyncReplicas = update.minInsyncReplicas;
     if (update.config) hosted.log.updateConfig(update.config);
     if (hosted.role.kind === 'leader') {
