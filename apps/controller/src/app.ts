@@ -4,7 +4,7 @@
  * `startController` with the loaded config; tests run the real process.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import { AdminServiceService } from '@tributary/proto';
+import { AdminServiceService, BrokerToControllerServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
 import { createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { ControllerConfig } from './config';
@@ -49,6 +49,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     onOfflinePartitions: (count) => offline.set(count),
   });
   server.addService(AdminServiceService, controller.handlers);
+  server.addService(BrokerToControllerServiceService, controller.brokerHandlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);
   // The port advertised in /controller must be the real one when 0 was asked for.
   controller.advertisedPort = grpcPort;

@@ -4,7 +4,7 @@
  * standby), the Admin API through the generated client, and failover after kill -9.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import { AdminServiceClient, AlterConfigOp_OpType } from '@tributary/proto';
+import { AdminServiceClient, BrokerToControllerServiceClient, AlterConfigOp_OpType } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { createClient, unary } from '@tributary/runtime';
 import { stopAllProcesses, tempDir, waitFor } from '@tributary/testing';
@@ -155,6 +155,32 @@ it('refuses bad names, collisions, RF above the broker count, bad configs and du
   expect(dry.results[0]!.errorCode).toBe(ErrorCode.NONE);
   expect(await store.tryGet('/brokers/topics/dry')).toBeUndefined();
   expect((await unary(admin(), 'listTopics', {})).names).toEqual(['a.b', 'orders']);
+});
+
+it('lets a leader change the ISR of its partition (AlterPartition), checking leader, epoch and replicas', async () => {
+  const active = controllers.get(activeId)!.proc;
+  const brokers = createClient(BrokerToControllerServiceClient, active.address);
+  try {
+    const state = parse<PartitionState>((await store.get('/brokers/topics/orders/partitions/0/state')).data);
+    const [leader, f1, f2] = parse<TopicAssignment>((await store.get('/brokers/topics/orders')).data).partitions['0']!;
+    const alter = async (brokerId: number, leaderEpoch: number, newIsr: number[], topic = 'orders', index = 0) =>
+      (await unary(brokers, 'alterPartition', { brokerId, topics: [{ name: topic, partitions: [{ index, leaderEpoch, newIsr }] }] })).topics[0]!.partitions[0]!;
+    // Shrink: the leader drops a lagging follower.
+    const shrunk = await alter(leader!, state.leader_epoch, [leader!, f1!]);
+    expect([ErrorCode[shrunk.errorCode], shrunk.isr, shrunk.leader]).toEqual(['NONE', [leader, f1], leader]);
+    expect(parse<PartitionState>((await store.get('/brokers/topics/orders/partitions/0/state')).data).isr).toEqual([leader, f1]);
+    // Refusals: not the leader, stale epoch, ISR without the leader, a non-replica, an unknown partition.
+    expect(ErrorCode[(await alter(f1!, state.leader_epoch, [f1!])).errorCode]).toBe('NOT_LEADER_OR_FOLLOWER');
+    expect(ErrorCode[(await alter(leader!, state.leader_epoch - 1, [leader!])).errorCode]).toBe('FENCED_LEADER_EPOCH');
+    expect(ErrorCode[(await alter(leader!, state.leader_epoch, [f1!, f2!])).errorCode]).toBe('INVALID_REQUEST');
+    expect(ErrorCode[(await alter(leader!, state.leader_epoch, [leader!, 99])).errorCode]).toBe('INVALID_REQUEST');
+    expect(ErrorCode[(await alter(leader!, 0, [leader!], 'orders', 42)).errorCode]).toBe('UNKNOWN_TOPIC_OR_PARTITION');
+    // Expand back: the follower caught up.
+    const expanded = await alter(leader!, state.leader_epoch, [f2!, f1!, leader!]);
+    expect([ErrorCode[expanded.errorCode], expanded.isr]).toEqual(['NONE', [leader, f1, f2]]);
+  } finally {
+    brokers.close();
+  }
 });
 
 it('alters and describes topic configs incrementally', async () => {

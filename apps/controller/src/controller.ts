@@ -19,6 +19,9 @@ import type { CoordinationClient, LeaseKeeper } from '@tributary/coordination-cl
 import { CoordinationClientError, Election } from '@tributary/coordination-client';
 import type {
   AdminServiceService,
+  AlterPartitionPartition,
+  AlterPartitionPartitionResult,
+  BrokerToControllerServiceService,
   AlterConfigsResult,
   AlterTopicConfigs,
   BrokerDescription,
@@ -745,6 +748,69 @@ export class Controller {
       return { topic, ...errorFields(e) };
     }
   }
+
+  // ---------------------------------------------------------------------------------------
+  // AlterPartition (leaders change their ISR)
+
+  /**
+   * A leader's proposed ISR for one partition: applied when the requester leads it at that
+   * leader epoch and the ISR is valid (contains the leader, only replicas, only registered
+   * brokers); CAS on the state node inside a fenced Multi. Unchanged ISR: answered with the
+   * current state, nothing written.
+   */
+  private async alterPartition(brokerId: number, topic: string, p: AlterPartitionPartition, live: ReadonlySet<number>): Promise<AlterPartitionPartitionResult> {
+    const result = (state: PartitionState | undefined, errorCode = ErrorCode.NONE, errorMessage = ''): AlterPartitionPartitionResult => ({
+      index: p.index,
+      errorCode,
+      errorMessage,
+      leader: state?.leader ?? -1,
+      leaderEpoch: state?.leader_epoch ?? -1,
+      isr: state?.isr ?? [],
+    });
+    try {
+      return await this.retrying(async () => {
+        const read = await this.readAssignment(topic);
+        const replicas = read?.assignment.partitions[String(p.index)];
+        const node = replicas ? await this.client.tryGet(partitionStatePath(topic, p.index)) : undefined;
+        if (!replicas || !node) return result(undefined, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${topic}-${p.index} does not exist`);
+        const state = parseJson<PartitionState>(node.data);
+        if (state.leader !== brokerId) return result(state, ErrorCode.NOT_LEADER_OR_FOLLOWER, `broker ${brokerId} does not lead ${topic}-${p.index} (leader ${state.leader})`);
+        if (p.leaderEpoch !== state.leader_epoch) {
+          return result(state, ErrorCode.FENCED_LEADER_EPOCH, `leader epoch ${p.leaderEpoch} is not the current ${state.leader_epoch} of ${topic}-${p.index}`);
+        }
+        const isr = [...new Set(p.newIsr)];
+        const outsider = isr.find((id) => !replicas.includes(id));
+        const unregistered = isr.find((id) => id !== brokerId && !live.has(id));
+        if (!isr.includes(brokerId)) return result(state, ErrorCode.INVALID_REQUEST, `the ISR must contain the leader ${brokerId}`);
+        if (outsider !== undefined) return result(state, ErrorCode.INVALID_REQUEST, `broker ${outsider} is not a replica of ${topic}-${p.index} (${replicas.join(',')})`);
+        if (unregistered !== undefined) return result(state, ErrorCode.INVALID_REQUEST, `broker ${unregistered} is not registered`);
+        const ordered = replicas.filter((id) => isr.includes(id));
+        if (ordered.length === state.isr.length && ordered.every((id) => state.isr.includes(id))) return result(state);
+        const next: PartitionState = { ...state, isr: ordered, controller_epoch: Number(this.requireActive().epoch) };
+        await this.fencedMulti([ops.set(partitionStatePath(topic, p.index), json(next), node.stat.version)]);
+        this.logger.info({ topic, partition: p.index, from: state.isr, to: ordered, leader: brokerId }, 'ISR changed by the leader');
+        return result(next);
+      });
+    } catch (e) {
+      const { errorCode, errorMessage } = errorFields(e);
+      return result(undefined, errorCode, errorMessage);
+    }
+  }
+
+  readonly brokerHandlers: ServiceHandlers<typeof BrokerToControllerServiceService> = {
+    alterPartition: async (request) => {
+      this.requireActive();
+      const live = new Set((await this.liveBrokers()).map((b) => b.id));
+      const topics = [];
+      for (const t of request.topics) {
+        const partitions: AlterPartitionPartitionResult[] = [];
+        for (const p of t.partitions) partitions.push(await this.alterPartition(request.brokerId, t.name, p, live));
+        topics.push({ name: t.name, partitions });
+      }
+      if (topics.some((t) => t.partitions.some((p) => p.errorCode === ErrorCode.NONE))) this.channels?.kick();
+      return { topics };
+    },
+  };
 
   // ---------------------------------------------------------------------------------------
   // Admin API
