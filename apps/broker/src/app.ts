@@ -20,6 +20,7 @@ import { createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { BrokerRegistration } from './registration';
+import { IsrManager } from './isr-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicaManager } from './replica-manager';
 import type { HostedPartition } from './replica-manager';
@@ -54,6 +55,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     logManager,
     maxFetchWaitMs: config.maxFetchWaitMs,
     partitionExists: (topic: string, partition: number): boolean => control.partitionExists(topic, partition),
+    onIsrCandidate: (hosted: HostedPartition): void => isr.maybeExpand(hosted),
     onAppend: (topic, info) => {
       bytesIn.inc({ topic }, info.bytes);
       messagesIn.inc({ topic }, info.recordCount);
@@ -103,6 +105,18 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       this.set({ purgatory: 'produce' }, replicaManager.producePurgatory.size);
     },
   });
+  const isrChanges = metrics.counter({ name: 'tributary_broker_isr_changes_total', help: 'ISR changes this broker made as a leader (through the controller): shrink, expand', labelNames: ['kind'] });
+  isrChanges.inc({ kind: 'shrink' }, 0);
+  isrChanges.inc({ kind: 'expand' }, 0);
+  const isr: IsrManager = new IsrManager({
+    brokerId: config.nodeId,
+    replicaManager,
+    controllerAddress: () => control.controllerAddress,
+    lagTimeMaxMs: config.replicaLagTimeMaxMs,
+    logger: logger.child({ component: 'isr' }),
+    onChange: (kind, n) => isrChanges.inc({ kind }, n),
+  });
+  isr.start();
   const control: BrokerControl = new BrokerControl({
     brokerId: config.nodeId,
     replicaManager,
@@ -186,6 +200,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       // offline) while running calls finish.
       await registration.stop();
       fetchers.shutdown();
+      isr.stop();
       replicaManager.shutdown();
       await server.shutdown(graceMs);
       await logManager.shutdown();

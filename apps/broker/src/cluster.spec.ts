@@ -61,15 +61,13 @@ function batch(values: string[], key?: string): Buffer {
 }
 
 async function produce(topic: string, partition: number, records: Buffer, via?: BrokerServiceClient, acks = 1) {
-  const md = await metadata([topic]);
-  const client = via ?? brokerById(leaderOf(md, topic, partition));
+  const client = via ?? brokerById(leaderOf(await metadata([topic]), topic, partition));
   const res = await unary(client, 'produce', { acks, timeoutMs: 10_000, topics: [{ name: topic, partitions: [{ index: partition, records }] }] });
   return res.topics[0]!.partitions[0]!;
 }
 
 async function fetchValues(topic: string, partition: number, offset: bigint, opts: { maxWaitMs?: number; via?: BrokerServiceClient } = {}) {
-  const md = await metadata([topic]);
-  const client = opts.via ?? brokerById(leaderOf(md, topic, partition));
+  const client = opts.via ?? brokerById(leaderOf(await metadata([topic]), topic, partition));
   const res = await unary(
     client,
     'fetch',
@@ -91,7 +89,8 @@ async function fetchValues(topic: string, partition: number, offset: bigint, opt
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'broker-it', brokers: 3, controllers: 2 });
+  // A short replica.lag.time.max.ms so that the ISR test does not wait Kafka's 30 s.
+  cluster = await startCluster({ name: 'broker-it', brokers: 3, controllers: 2, brokerFlags: { 'replica-lag-time-max-ms': 2000 } });
 });
 
 afterAll(async () => {
@@ -331,6 +330,34 @@ it('replicates to followers: acks=all waits for the ISR, and a new leader after 
   await waitFor(async () => (await fetchValues('replicated', 0, 0n)).values.length === acknowledged.length, { timeoutMs: 20_000 });
   expect((await fetchValues('replicated', 0, 0n)).values).toEqual(acknowledged);
   adminClient.close();
+});
+
+it('shrinks the ISR when a follower stops (SIGSTOP) so acks=all goes on, and expands it when it catches up (SIGCONT)', async () => {
+  const adminClient = await admin();
+  await unary(adminClient, 'createTopics', { topics: [{ name: 'isr-test', numPartitions: 1, replicationFactor: 3, configs: {} }], validateOnly: false });
+  adminClient.close();
+  await waitForTopic('isr-test', 1);
+  expect((await produce('isr-test', 0, batch(['before']), undefined, -1)).errorCode).toBe(ErrorCode.NONE);
+  const part = (await metadata(['isr-test'])).topics[0]!.partitions[0]!;
+  const follower = part.replicaNodes.find((id) => id !== part.leaderId)!;
+  // Every call of this test goes to the leader: the stopped follower answers nothing.
+  const leader = brokerById(part.leaderId);
+  const isrOf = async (): Promise<number[]> => (await unary(leader, 'metadata', { topics: ['isr-test'] })).topics[0]!.partitions[0]!.isrNodes;
+  const stopped = cluster.brokers.get(follower)!.proc;
+  stopped.kill('SIGSTOP');
+  try {
+    // The write waits for the stopped follower until the leader drops it from the ISR.
+    const res = await produce('isr-test', 0, batch(['while-stopped']), leader, -1);
+    expect(ErrorCode[res.errorCode]).toBe('NONE');
+    await waitFor(async () => !(await isrOf()).includes(follower), { timeoutMs: 20_000, message: 'the ISR without the stopped follower' });
+  } finally {
+    stopped.kill('SIGCONT');
+  }
+  await waitFor(async () => (await isrOf()).includes(follower), { timeoutMs: 30_000, message: 'the follower back in the ISR' });
+  expect((await fetchValues('isr-test', 0, 0n, { via: leader })).values).toEqual(['before', 'while-stopped']);
+  const leaderMetrics = await cluster.brokers.get(part.leaderId)!.metrics();
+  expect(leaderMetrics).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="shrink"[^}]*\} [1-9]/m);
+  expect(leaderMetrics).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="expand"[^}]*\} [1-9]/m);
 });
 
 it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', async () => {

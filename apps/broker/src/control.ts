@@ -200,6 +200,12 @@ export class BrokerControl {
     });
   }
 
+  /** `host:port` of the active controller, from the last UpdateMetadata. */
+  get controllerAddress(): string | undefined {
+    const m = this.metadata;
+    return m && m.controllerHost ? `${m.controllerHost}:${m.controllerPort}` : undefined;
+  }
+
   /** `host:port` of a live broker, from the last UpdateMetadata. */
   brokerAddress(id: number): string | undefined {
     const b = this.metadata?.brokers.find((n) => n.nodeId === id);

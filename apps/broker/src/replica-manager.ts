@@ -39,6 +39,8 @@ export type ReplicaRole =
       isr: readonly number[];
       /** Each follower's log end offset, as its last fetch said (its fetch offset). */
       followerLeo: Map<number, number>;
+      /** Per follower: when it was last caught up, and the leader's LEO and time at its previous fetch (Kafka's lastCaughtUpTime). */
+      followerFetch: Map<number, { caughtUpMs: number; prevLeo: number; prevMs: number }>;
     }
   | { kind: 'follower'; leaderId: number; leaderEpoch: number };
 
@@ -69,6 +71,8 @@ export interface ReplicaManagerOptions {
    * here is then NOT_LEADER_OR_FOLLOWER (refresh metadata), not UNKNOWN_TOPIC_OR_PARTITION.
    */
   partitionExists?(topic: string, partition: number): boolean;
+  /** A leader partition whose ISR may grow (a follower outside it caught up). */
+  onIsrCandidate?(hosted: HostedPartition): void;
   /** Called after each successful leader append (metrics). */
   onAppend?(topic: string, info: LogAppendInfo): void;
 }
@@ -113,10 +117,15 @@ export class ReplicaManager {
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
-      role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId], followerLeo: new Map() },
+      role: { kind: 'leader', leaderEpoch, isr: options.isr ?? [this.options.brokerId], followerLeo: new Map(), followerFetch: new Map() },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
       replicas: options.replicas ?? options.isr ?? [this.options.brokerId],
     };
+    // Followers in the ISR get a full replica.lag.time.max.ms from now before they count as lagging.
+    const now = Date.now();
+    for (const id of hosted.role.kind === 'leader' ? hosted.role.isr : []) {
+      if (id !== this.options.brokerId && hosted.role.kind === 'leader') hosted.role.followerFetch.set(id, { caughtUpMs: now, prevLeo: log.logEndOffset, prevMs: now });
+    }
     this.partitions.set(key, hosted);
     // Alone in the ISR, everything written is committed; otherwise the HW moves as the
     // followers report their log end offsets.
@@ -386,8 +395,17 @@ export class ReplicaManager {
         if (!hosted || hosted.role.kind !== 'leader') continue;
         const offset = Number(p.fetchOffset);
         if (!Number.isSafeInteger(offset) || offset < 0) continue;
-        hosted.role.followerLeo.set(req.replicaId, Math.min(offset, hosted.log.logEndOffset));
+        const leo = hosted.log.logEndOffset;
+        const now = Date.now();
+        hosted.role.followerLeo.set(req.replicaId, Math.min(offset, leo));
+        // Caught up now if it asks from our end; caught up at its previous fetch if it asks from
+        // where our end was then (Kafka's lastCaughtUpTimeMs).
+        const seen = hosted.role.followerFetch.get(req.replicaId);
+        const caughtUpMs = offset >= leo ? now : seen && offset >= seen.prevLeo ? Math.max(seen.caughtUpMs, seen.prevMs) : (seen?.caughtUpMs ?? 0);
+        hosted.role.followerFetch.set(req.replicaId, { caughtUpMs, prevLeo: leo, prevMs: now });
         this.maybeAdvanceHighWatermark(hosted);
+        // A follower outside the ISR that reached the HW may join it.
+        if (!hosted.role.isr.includes(req.replicaId) && offset >= hosted.log.highWatermark) this.options.onIsrCandidate?.(hosted);
       }
     }
   }
