@@ -89,8 +89,7 @@ async function fetchValues(topic: string, partition: number, offset: bigint, opt
 }
 
 beforeAll(async () => {
-  // A short replica.lag.time.max.ms so that the ISR test does not wait Kafka's 30 s.
-  cluster = await startCluster({ name: 'broker-it', brokers: 3, controllers: 2, brokerFlags: { 'replica-lag-time-max-ms': 2000 } });
+  cluster = await startCluster({ name: 'broker-it', brokers: 3, controllers: 2 });
 });
 
 afterAll(async () => {
@@ -332,34 +331,6 @@ it('replicates to followers: acks=all waits for the ISR, and a new leader after 
   adminClient.close();
 });
 
-it('shrinks the ISR when a follower stops (SIGSTOP) so acks=all goes on, and expands it when it catches up (SIGCONT)', async () => {
-  const adminClient = await admin();
-  await unary(adminClient, 'createTopics', { topics: [{ name: 'isr-test', numPartitions: 1, replicationFactor: 3, configs: {} }], validateOnly: false });
-  adminClient.close();
-  await waitForTopic('isr-test', 1);
-  expect((await produce('isr-test', 0, batch(['before']), undefined, -1)).errorCode).toBe(ErrorCode.NONE);
-  const part = (await metadata(['isr-test'])).topics[0]!.partitions[0]!;
-  const follower = part.replicaNodes.find((id) => id !== part.leaderId)!;
-  // Every call of this test goes to the leader: the stopped follower answers nothing.
-  const leader = brokerById(part.leaderId);
-  const isrOf = async (): Promise<number[]> => (await unary(leader, 'metadata', { topics: ['isr-test'] })).topics[0]!.partitions[0]!.isrNodes;
-  const stopped = cluster.brokers.get(follower)!.proc;
-  stopped.kill('SIGSTOP');
-  try {
-    // The write waits for the stopped follower until the leader drops it from the ISR.
-    const res = await produce('isr-test', 0, batch(['while-stopped']), leader, -1);
-    expect(ErrorCode[res.errorCode]).toBe('NONE');
-    await waitFor(async () => !(await isrOf()).includes(follower), { timeoutMs: 20_000, message: 'the ISR without the stopped follower' });
-  } finally {
-    stopped.kill('SIGCONT');
-  }
-  await waitFor(async () => (await isrOf()).includes(follower), { timeoutMs: 30_000, message: 'the follower back in the ISR' });
-  expect((await fetchValues('isr-test', 0, 0n, { via: leader })).values).toEqual(['before', 'while-stopped']);
-  const leaderMetrics = await cluster.brokers.get(part.leaderId)!.metrics();
-  expect(leaderMetrics).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="shrink"[^}]*\} [1-9]/m);
-  expect(leaderMetrics).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="expand"[^}]*\} [1-9]/m);
-});
-
 it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', async () => {
   // The leader of events-0 has taken bytes for "events" in this process (earlier tests restart brokers).
   const id = leaderOf(await metadata(['events']), 'events', 0);
@@ -378,4 +349,69 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   await cluster.stopBroker(id, 'SIGTERM');
   expect(b.proc.running).toBe(false);
   await cluster.startBroker(id);
+});
+
+describe('ISR membership', () => {
+  // A cluster of its own: a short replica.lag.time.max.ms (Kafka's is 30 s), and broker leases
+  // far longer than the test, so that only the leader's lag rule (not the lease of the stopped
+  // follower expiring at the controller) can take the follower out of the ISR.
+  let isrCluster: TestCluster;
+  beforeAll(async () => {
+    isrCluster = await startCluster({ name: 'broker-isr', brokers: 3, controllers: 1, brokerFlags: { 'replica-lag-time-max-ms': 1000, 'lease-ttl-ms': 60_000 } });
+  });
+  afterAll(async () => {
+    await isrCluster?.stop();
+  });
+
+  it('shrinks the ISR when a follower stops (SIGSTOP) so acks=all goes on, and expands it when it catches up (SIGCONT)', async () => {
+    const anyClient = createClient(BrokerServiceClient, isrCluster.brokers.get(0)!.address);
+    const clientsById = new Map([...isrCluster.brokers].map(([id, b]) => [id, createClient(BrokerServiceClient, b.address)]));
+    try {
+      const md0 = await unary(anyClient, 'metadata', { topics: [] });
+      const adminClient = createClient(AdminServiceClient, `${md0.controllerHost}:${md0.controllerPort}`);
+      await unary(adminClient, 'createTopics', { topics: [{ name: 'isr-test', numPartitions: 1, replicationFactor: 3, configs: {} }], validateOnly: false });
+      adminClient.close();
+      let part: MetadataResponse['topics'][number]['partitions'][number] | undefined;
+      await waitFor(
+        async () => {
+          part = (await unary(anyClient, 'metadata', { topics: ['isr-test'] })).topics[0]?.partitions[0];
+          return part !== undefined && part.leaderId >= 0;
+        },
+        { timeoutMs: 20_000, message: 'isr-test led' },
+      );
+      const leaderId = part!.leaderId;
+      const follower = part!.replicaNodes.find((id) => id !== leaderId)!;
+      // Every call goes to the leader: the stopped follower answers nothing.
+      const leader = clientsById.get(leaderId)!;
+      const send = async (value: string) =>
+        (await unary(leader, 'produce', { acks: -1, timeoutMs: 20_000, topics: [{ name: 'isr-test', partitions: [{ index: 0, records: batch([value]) }] }] })).topics[0]!.partitions[0]!;
+      const isrOf = async (): Promise<number[]> => (await unary(leader, 'metadata', { topics: ['isr-test'] })).topics[0]!.partitions[0]!.isrNodes;
+      await waitFor(async () => (await send('before')).errorCode === ErrorCode.NONE, { timeoutMs: 20_000, message: 'a first acks=all write' });
+      const stopped = isrCluster.brokers.get(follower)!.proc;
+      stopped.kill('SIGSTOP');
+      try {
+        // The write waits for the stopped follower until the leader drops it from the ISR.
+        expect(ErrorCode[(await send('while-stopped')).errorCode]).toBe('NONE');
+        // The leader applied the new ISR from the controller's answer; metadata follows the push.
+        await waitFor(async () => !(await isrOf()).includes(follower), { timeoutMs: 20_000, message: 'metadata showing the smaller ISR' });
+      } finally {
+        stopped.kill('SIGCONT');
+      }
+      await waitFor(async () => (await isrOf()).includes(follower), { timeoutMs: 30_000, message: 'the follower back in the ISR' });
+      const fetched = await unary(leader, 'fetch', {
+        replicaId: -1,
+        maxWaitMs: 0,
+        minBytes: 1,
+        maxBytes: 1 << 20,
+        topics: [{ name: 'isr-test', partitions: [{ index: 0, currentLeaderEpoch: -1, fetchOffset: 0n, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+      });
+      expect(decodeBatches(fetched.topics[0]!.partitions[0]!.records).flatMap((b) => b.records).map((r) => r.value!.toString())).toEqual(['before', 'while-stopped']);
+      const text = await isrCluster.brokers.get(leaderId)!.metrics();
+      expect(text).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="shrink"[^}]*\} [1-9]/m);
+      expect(text).toMatch(/^tributary_broker_isr_changes_total\{[^}]*kind="expand"[^}]*\} [1-9]/m);
+    } finally {
+      anyClient.close();
+      for (const c of clientsById.values()) c.close();
+    }
+  });
 });
