@@ -414,4 +414,50 @@ describe('ISR membership', () => {
       for (const c of clientsById.values()) c.close();
     }
   });
+
+  it('refuses acks=all with 2 of 3 replicas stopped and min.insync.replicas=2, instead of acknowledging what one copy holds', async () => {
+    const anyClient = createClient(BrokerServiceClient, isrCluster.brokers.get(0)!.address);
+    const clientsById = new Map([...isrCluster.brokers].map(([id, b]) => [id, createClient(BrokerServiceClient, b.address)]));
+    try {
+      const md0 = await unary(anyClient, 'metadata', { topics: [] });
+      const adminClient = createClient(AdminServiceClient, `${md0.controllerHost}:${md0.controllerPort}`);
+      await unary(adminClient, 'createTopics', { topics: [{ name: 'min-isr', numPartitions: 1, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }], validateOnly: false });
+      adminClient.close();
+      let part: MetadataResponse['topics'][number]['partitions'][number] | undefined;
+      await waitFor(
+        async () => {
+          part = (await unary(anyClient, 'metadata', { topics: ['min-isr'] })).topics[0]?.partitions[0];
+          return part !== undefined && part.leaderId >= 0;
+        },
+        { timeoutMs: 20_000, message: 'min-isr led' },
+      );
+      const leader = clientsById.get(part!.leaderId)!;
+      const send = async (value: string) =>
+        (await unary(leader, 'produce', { acks: -1, timeoutMs: 20_000, topics: [{ name: 'min-isr', partitions: [{ index: 0, records: batch([value]) }] }] })).topics[0]!.partitions[0]!;
+      await waitFor(async () => (await send('acked-1')).errorCode === ErrorCode.NONE, { timeoutMs: 20_000, message: 'a first acks=all write' });
+      const followers = part!.replicaNodes.filter((id) => id !== part!.leaderId).map((id) => isrCluster.brokers.get(id)!.proc);
+      for (const f of followers) f.kill('SIGSTOP');
+      const refusals = new Set<string>();
+      try {
+        // Until the ISR has shrunk the write waits and is refused after the append; then before it.
+        await waitFor(
+          async () => {
+            const res = await send('not-acknowledged');
+            refusals.add(ErrorCode[res.errorCode]!);
+            return res.errorCode === ErrorCode.NOT_ENOUGH_REPLICAS;
+          },
+          { timeoutMs: 30_000, message: 'NOT_ENOUGH_REPLICAS' },
+        );
+      } finally {
+        for (const f of followers) f.kill('SIGCONT');
+      }
+      // Never acknowledged while only the leader had the records.
+      expect(refusals.has('NONE')).toBe(false);
+      // Back to three in-sync replicas: acks=all writes go through again.
+      await waitFor(async () => (await send('acked-2')).errorCode === ErrorCode.NONE, { timeoutMs: 30_000, message: 'acks=all accepted again' });
+    } finally {
+      anyClient.close();
+      for (const c of clientsById.values()) c.close();
+    }
+  });
 });
