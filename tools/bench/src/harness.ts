@@ -46,3 +46,15 @@ export const MiB = 1024 * 1024;
 export function peakRssMb(): number {
   return round(process.resourceUsage().maxRSS / 1024, 1);
 }
+
+/** Deterministic PRNG (mulberry32), so every run encodes the same bytes. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

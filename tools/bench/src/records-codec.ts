@@ -22,25 +22,13 @@ import {
 } from '@tributary/records';
 import type { RecordInput } from '@tributary/records';
 import type { Benchmark, BenchContext, Figures } from './harness';
-import { MiB, medianOf, nowSeconds, round } from './harness';
+import { MiB, medianOf, nowSeconds, prng, round } from './harness';
 
 const VALUE_BYTES = 100;
 const SMALL_BATCH_BYTES = 16 * 1024;
 const LARGE_BATCH_BYTES = 1024 * 1024;
 /** Bytes one record takes in a batch here (length, attributes, deltas, null key, value, headers). */
 const RECORD_OVERHEAD_BYTES = 10;
-
-/** Deterministic PRNG (mulberry32), so every run encodes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** `count` records of 100-byte values: random bytes, or JSON-like text (compressible). */
 function makeRecords(count: number, compressible: boolean, seed: number): RecordInput[] {

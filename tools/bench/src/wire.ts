@@ -19,24 +19,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { BrokerServiceFastService, BrokerServiceService, FetchResponse, ProduceRequest } from '@tributary/proto';
 import type { Benchmark, BenchContext, Figures } from './harness';
-import { MiB, medianOf, nowSeconds, round } from './harness';
+import { MiB, medianOf, nowSeconds, prng, round } from './harness';
 
 const PARTITIONS = 6;
 const BATCHES_PER_PARTITION = 11;
 const BATCH_BYTES = 16 * 1024;
 const TOPIC = 'bench-wire';
-
-/** Deterministic PRNG (mulberry32), so every run encodes the same bytes. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One partition's records: BATCHES_PER_PARTITION batches of BATCH_BYTES, concatenated. */
 function partitionRecords(seed: number): Buffer {
