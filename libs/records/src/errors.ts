@@ -28,6 +28,8 @@ const RETRIABLE = new Set<ErrorCode>([
   ErrorCode.FENCED_LEADER_EPOCH,
   ErrorCode.UNKNOWN_LEADER_EPOCH,
   ErrorCode.OFFSET_NOT_AVAILABLE,
+  ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
+  ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE,
 ]);
 
 /** Whether a client may retry a request that failed with `code`. */
