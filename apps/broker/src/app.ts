@@ -75,11 +75,43 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
     },
   });
+  const replicaBytes = metrics.counter({ name: 'tributary_broker_replica_fetch_bytes_total', help: 'Record batch bytes this broker replicated from leaders as a follower, per topic', labelNames: ['topic'] });
+  // Records each followed partition is behind its leader's high watermark, as of its last fetch.
+  const replicaLag = new Map<string, number>();
+  metrics.gauge({
+    name: 'tributary_broker_replica_max_lag',
+    help: "Largest number of records any partition this broker follows is behind its leader's high watermark (Kafka's ReplicaFetcherManager MaxLag)",
+    collect() {
+      let max = 0;
+      for (const hosted of replicaManager.allPartitions()) {
+        if (hosted.role.kind !== 'follower') continue;
+        max = Math.max(max, replicaLag.get(`${hosted.topicPartition.topic}-${hosted.topicPartition.partition}`) ?? 0);
+      }
+      this.set(max);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_replica_lag',
+    help: "Records a followed partition is behind its leader's high watermark, as of its last replica fetch",
+    labelNames: ['topic', 'partition'],
+    collect() {
+      this.reset();
+      for (const hosted of replicaManager.allPartitions()) {
+        if (hosted.role.kind !== 'follower') continue;
+        const { topic, partition } = hosted.topicPartition;
+        this.set({ topic, partition: String(partition) }, replicaLag.get(`${topic}-${partition}`) ?? 0);
+      }
+    },
+  });
   const fetchers = new ReplicaFetcherManager({
     brokerId: config.nodeId,
     replicaManager,
     addressOf: (id) => control.brokerAddress(id),
     logger: logger.child({ component: 'replica-fetcher' }),
+    onFetched: (topic, partition, bytes, lag) => {
+      if (bytes > 0) replicaBytes.inc({ topic }, bytes);
+      replicaLag.set(`${topic}-${partition}`, lag);
+    },
   });
   const leaders = (): HostedPartition[] => replicaManager.allPartitions().filter((p) => p.role.kind === 'leader');
   metrics.gauge({
@@ -143,6 +175,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       return countOut(await replicaManager.fetch({ ...request, maxBytes }));
     },
     listOffsets: async (request) => replicaManager.listOffsets(request),
+    offsetsForLeaderEpoch: async (request) => replicaManager.offsetsForLeaderEpoch(request),
     metadata: async (request) => control.describe(request),
   };
 

@@ -7,20 +7,30 @@
  * they are (offsets and leader epochs kept) and moves its own high watermark to
  * min(leader's HW, its log end).
  *
+ * Before its first fetch from a new leader, a follower finds where its log diverges from the
+ * leader's: it asks the leader for the end offset of its latest leader epoch
+ * (OffsetsForLeaderEpoch) and truncates there, in more rounds when the epoch histories
+ * differ (truncation.ts, KIP-101/279). Records the leader has are never dropped, so a
+ * follower elected right after keeps every committed record.
+ *
  * The set of followed partitions comes from the replica manager (`update()` after every
  * LeaderAndIsr / StopReplica). A partition whose leader answers an error (moved, fenced,
  * unknown — the leader may not have its own LeaderAndIsr yet) is retried after a backoff;
  * a new partition state from the controller replaces it anyway. OFFSET_OUT_OF_RANGE: the
- * follower is ahead of the leader (its tail diverged) and truncates to the leader's high
- * watermark, or it is behind the leader's log start and restarts its log there.
+ * follower is ahead of the leader (its tail diverged: it looks for the divergence point by
+ * epochs again), or it is behind the leader's log start and restarts its log there. Every
+ * change to a follower's log goes through the replica manager's `whileFollowing`, so a
+ * fetcher of a former leader never touches it.
  */
-import type { BrokerServiceClient, FetchRequest } from '@tributary/proto';
+import type { BrokerServiceClient, FetchRequest, OffsetsForLeaderEpochRequest } from '@tributary/proto';
 import { BrokerServiceFastClient } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
 import type { Logger } from '@tributary/runtime';
 import { createClient, unary } from '@tributary/runtime';
 import type { HostedPartition, ReplicaManager } from './replica-manager';
 import { partitionKey } from './replica-manager';
+import type { TruncationStep } from './truncation';
+import { truncationStep } from './truncation';
 
 export interface ReplicaFetcherOptions {
   brokerId: number;
@@ -36,6 +46,8 @@ export interface ReplicaFetcherOptions {
   maxBytes?: number;
   /** replica.fetch.backoff.ms after an error (1 s). */
   backoffMs?: number;
+  /** After each partition's fetch answer is applied: bytes replicated, and how far (records) it still is below the leader's high watermark. */
+  onFetched?(topic: string, partition: number, bytes: number, lag: number): void;
 }
 
 export class ReplicaFetcherManager {
@@ -90,6 +102,8 @@ class LeaderFetcher {
   private readonly abort = new AbortController();
   /** Partitions that got an error from this leader: not fetched again before this time (epoch ms). */
   private readonly parked = new WeakMap<HostedPartition, number>();
+  /** OffsetsForLeaderEpoch rounds taken per partition state. */
+  private readonly rounds = new WeakMap<HostedPartition, number>();
 
   constructor(
     private readonly leaderId: number,
@@ -127,37 +141,114 @@ class LeaderFetcher {
         this.client?.client.close();
         this.client = { address, client: createClient(BrokerServiceFastClient, address) };
       }
-      // Only partitions whose truncation is done and that are not parked on an error.
-      const active: HostedPartition[] = [];
+      // Partitions not parked on an error: those still looking for their divergence point
+      // ask the leader about epochs first; the others fetch.
+      const truncating: HostedPartition[] = [];
+      const fetching: HostedPartition[] = [];
       const now = Date.now();
       for (const hosted of this.partitions) {
-        if ((this.parked.get(hosted) ?? 0) > now) continue;
-        await hosted.ready;
-        if (this.stopped) return;
-        active.push(hosted);
+        if ((this.parked.get(hosted) ?? 0) > now || hosted.role.kind !== 'follower') continue;
+        (hosted.role.truncation ? truncating : fetching).push(hosted);
       }
-      if (active.length === 0) {
-        await sleep(Math.min(backoffMs, 200));
-        continue;
-      }
-      const request = this.buildRequest(active);
-      let response;
       try {
-        response = await unary(this.client.client, 'fetch', request, { deadlineMs: (o.maxWaitMs ?? 500) + 30_000, signal: this.abort.signal });
+        if (truncating.length > 0) {
+          await this.truncate(this.client.client, truncating);
+          continue;
+        }
+        if (fetching.length === 0) {
+          await sleep(Math.min(backoffMs, 200));
+          continue;
+        }
+        await this.fetch(this.client.client, fetching);
       } catch (e) {
         if (this.stopped) return;
         o.logger.warn({ leader: this.leaderId, address, err: e instanceof Error ? e.message : String(e) }, 'replica fetch failed; retrying');
         await sleep(backoffMs);
+      }
+    }
+  }
+
+  /**
+   * One round of OffsetsForLeaderEpoch for the partitions that must find where they diverge
+   * from this leader (KIP-101/279), then the truncation each answer calls for.
+   */
+  private async truncate(client: BrokerServiceClient, partitions: HostedPartition[]): Promise<void> {
+    const o = this.options;
+    const topics = new Map<string, OffsetsForLeaderEpochRequest['topics'][number]>();
+    const byKey = new Map<string, HostedPartition>();
+    for (const hosted of partitions) {
+      const role = hosted.role;
+      if (role.kind !== 'follower' || !role.truncation) continue;
+      const { topic, partition } = hosted.topicPartition;
+      // No epoch in this log (empty, or written before epochs): nothing to compare with the
+      // leader's; what is above the high watermark may diverge, so it goes (Kafka's fallback).
+      if (role.truncation.epoch < 0) {
+        await this.truncateAt(hosted, { offset: Math.min(hosted.log.highWatermark, hosted.log.logEndOffset), done: true });
         continue;
       }
-      const byKey = new Map(active.map((h) => [partitionKey(h.topicPartition.topic, h.topicPartition.partition), h]));
-      for (const t of response.topics) {
-        for (const p of t.partitions) {
-          const hosted = byKey.get(partitionKey(t.name, p.index));
-          // Still following this leader at the same epoch (a LeaderAndIsr may have come meanwhile)?
-          if (!hosted || this.options.replicaManager.getPartition(t.name, p.index) !== hosted) continue;
-          await this.apply(hosted, p.errorCode, p.records, Number(p.highWatermark), Number(p.logStartOffset), p.errorMessage);
+      let t = topics.get(topic);
+      if (!t) {
+        t = { name: topic, partitions: [] };
+        topics.set(topic, t);
+      }
+      t.partitions.push({ index: partition, currentLeaderEpoch: role.leaderEpoch, leaderEpoch: role.truncation.epoch });
+      byKey.set(partitionKey(topic, partition), hosted);
+    }
+    if (topics.size === 0) return;
+    const response = await unary(client, 'offsetsForLeaderEpoch', { replicaId: o.brokerId, topics: [...topics.values()] }, { deadlineMs: 30_000, signal: this.abort.signal });
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        const hosted = byKey.get(partitionKey(t.name, p.index));
+        if (!hosted) continue;
+        if (p.errorCode !== ErrorCode.NONE) {
+          this.park(hosted, p.errorCode, p.errorMessage);
+          continue;
         }
+        await this.truncateAt(hosted, truncationStep({ leaderEpoch: p.leaderEpoch, endOffset: Number(p.endOffset) }, hosted.log));
+      }
+    }
+  }
+
+  /** Applies one truncation step to a follower's log (if it still follows this leader). */
+  private async truncateAt(hosted: HostedPartition, step: TruncationStep): Promise<void> {
+    const log = hosted.log;
+    const where = `${hosted.topicPartition.topic}-${hosted.topicPartition.partition}`;
+    try {
+      await this.options.replicaManager.whileFollowing(hosted, async () => {
+        const role = hosted.role;
+        if (role.kind !== 'follower' || !role.truncation) return;
+        if (step.offset < log.logEndOffset) {
+          this.options.logger.info({ partition: where, leader: this.leaderId, leaderEpoch: role.leaderEpoch, from: log.logEndOffset, to: step.offset, final: step.done }, 'truncating the records that diverge from the leader');
+          await log.truncateTo(step.offset);
+        }
+        const rounds = (this.rounds.get(hosted) ?? 0) + 1;
+        this.rounds.set(hosted, rounds);
+        if (step.done || step.nextEpoch === undefined) {
+          role.truncation = undefined;
+        } else if (rounds >= MAX_TRUNCATION_ROUNDS) {
+          // Epoch histories this tangled should not happen; the high watermark is safe.
+          await log.truncateTo(Math.min(log.highWatermark, log.logEndOffset));
+          role.truncation = undefined;
+        } else {
+          role.truncation = { epoch: step.nextEpoch };
+        }
+      });
+    } catch (e) {
+      this.parked.set(hosted, Date.now() + (this.options.backoffMs ?? 1000));
+      this.options.logger.error({ partition: where, err: e }, 'truncating a follower log failed');
+    }
+  }
+
+  private async fetch(client: BrokerServiceClient, partitions: HostedPartition[]): Promise<void> {
+    const o = this.options;
+    const request = this.buildRequest(partitions);
+    const response = await unary(client, 'fetch', request, { deadlineMs: (o.maxWaitMs ?? 500) + 30_000, signal: this.abort.signal });
+    const byKey = new Map(partitions.map((h) => [partitionKey(h.topicPartition.topic, h.topicPartition.partition), h]));
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        const hosted = byKey.get(partitionKey(t.name, p.index));
+        if (!hosted) continue;
+        await this.apply(hosted, p.errorCode, p.records, Number(p.highWatermark), Number(p.logStartOffset), p.errorMessage);
       }
     }
   }
@@ -185,33 +276,46 @@ class LeaderFetcher {
 
   private async apply(hosted: HostedPartition, errorCode: ErrorCode, records: Buffer, leaderHw: number, leaderLogStart: number, message: string): Promise<void> {
     const log = hosted.log;
-    const where = `${hosted.topicPartition.topic}-${hosted.topicPartition.partition}`;
+    const { topic, partition } = hosted.topicPartition;
+    const where = `${topic}-${partition}`;
+    if (errorCode !== ErrorCode.NONE && errorCode !== ErrorCode.OFFSET_OUT_OF_RANGE) {
+      // Moved, fenced, not hosted there (yet: the leader may not have its LeaderAndIsr
+      // yet): back off; a new partition state replaces `hosted` anyway.
+      this.park(hosted, errorCode, message);
+      return;
+    }
     try {
-      switch (errorCode) {
-        case ErrorCode.NONE:
+      await this.options.replicaManager.whileFollowing(hosted, async () => {
+        const role = hosted.role;
+        if (role.kind !== 'follower' || role.truncation) return;
+        if (errorCode === ErrorCode.NONE) {
           if (records.length > 0) await log.appendAsFollower(records);
           if (leaderHw >= 0) log.maybeAdvanceHighWatermark(Math.min(leaderHw, log.logEndOffset));
-          return;
-        case ErrorCode.OFFSET_OUT_OF_RANGE:
-          if (leaderLogStart >= 0 && log.logEndOffset < leaderLogStart) {
-            this.options.logger.warn({ partition: where, leo: log.logEndOffset, leaderLogStart }, 'follower behind the leader\'s log start: restarting the log there');
-            await log.truncateFullyAndStartAt(leaderLogStart);
-          } else if (leaderHw >= 0 && log.logEndOffset > leaderHw) {
-            this.options.logger.warn({ partition: where, leo: log.logEndOffset, leaderHw }, 'follower ahead of the leader: truncating its divergent tail');
-            await log.truncateTo(leaderHw);
-          }
-          return;
-        default:
-          // Moved, fenced, not hosted there (yet: the leader may not have its LeaderAndIsr
-          // yet): back off; a new partition state replaces `hosted` anyway.
-          this.parked.set(hosted, Date.now() + (this.options.backoffMs ?? 1000));
-          this.options.logger.info({ partition: where, leader: this.leaderId, code: ErrorCode[errorCode], message }, 'leader refused the replica fetch; waiting for new partition state');
-      }
+          this.options.onFetched?.(topic, partition, records.length, leaderHw >= 0 ? Math.max(0, leaderHw - log.logEndOffset) : 0);
+        } else if (leaderLogStart >= 0 && log.logEndOffset < leaderLogStart) {
+          this.options.logger.warn({ partition: where, leo: log.logEndOffset, leaderLogStart }, 'follower behind the leader\'s log start: restarting the log there');
+          await log.truncateFullyAndStartAt(leaderLogStart);
+        } else {
+          // Ahead of the leader's log end: the tail diverged; find where by epochs again.
+          this.options.logger.warn({ partition: where, leo: log.logEndOffset, leaderHw }, 'follower ahead of the leader: looking for the divergence point');
+          role.truncation = { epoch: log.latestEpoch };
+          this.rounds.delete(hosted);
+        }
+      });
     } catch (e) {
       this.parked.set(hosted, Date.now() + (this.options.backoffMs ?? 1000));
       this.options.logger.error({ partition: where, err: e }, 'applying replicated records failed');
     }
   }
+
+  private park(hosted: HostedPartition, errorCode: ErrorCode, message: string): void {
+    const where = `${hosted.topicPartition.topic}-${hosted.topicPartition.partition}`;
+    this.parked.set(hosted, Date.now() + (this.options.backoffMs ?? 1000));
+    this.options.logger.info({ partition: where, leader: this.leaderId, code: ErrorCode[errorCode], message }, 'leader refused the replica request; waiting for new partition state');
+  }
 }
+
+/** KIP-279 rounds before falling back to the high watermark (each round goes one epoch back). */
+const MAX_TRUNCATION_ROUNDS = 32;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());

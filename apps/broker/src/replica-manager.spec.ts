@@ -197,18 +197,54 @@ describe('replication on the leader', () => {
 });
 
 describe('becoming a follower', () => {
-  it('truncates to the high watermark when following a leader, and keeps everything while the partition has none (-1)', async () => {
+  it('keeps its records and asks the leader about its latest epoch first (no truncation to the high watermark, KIP-101)', () => {
     const tp = { topic: 'f', partition: 0 };
     rm.becomeLeader(tp, 1, { isr: [1, 2] });
-    for (let i = 0; i < 3; i++) await rm.produce(produceReq('f', 0, batch(1))); // three batches
-    await rm.fetch(fetchReq([['f', 0, 2]], { replicaId: 2 })); // HW 2 of LEO 3
     const log = rm.getPartition('f', 0)!.log;
-    expect([log.highWatermark, log.logEndOffset]).toEqual([2, 3]);
-    // Offline (no leader): this replica may lead again with all it has.
-    await rm.becomeFollower(tp, -1, 2).ready;
-    expect(log.logEndOffset).toBe(3);
-    // Following broker 2: what is above the HW may diverge from the new leader.
-    await rm.becomeFollower(tp, 2, 3).ready;
-    expect(log.logEndOffset).toBe(2);
+    expect(log.leaderEpochCache.all).toEqual([{ epoch: 1, startOffset: 0 }]);
+    // Offline (no leader): this replica may lead again with all it has; nothing to ask.
+    const offline = rm.becomeFollower(tp, -1, 2);
+    expect(offline.role).toEqual({ kind: 'follower', leaderId: -1, leaderEpoch: 2 });
+    const following = rm.becomeFollower(tp, 2, 3);
+    expect(following.role).toEqual({ kind: 'follower', leaderId: 2, leaderEpoch: 3, truncation: { epoch: 1 } });
+  });
+
+  it('runs follower log steps one at a time, and not at all once the partition state was replaced', async () => {
+    const tp = { topic: 'g', partition: 0 };
+    const old = rm.becomeFollower(tp, 2, 1);
+    const order: string[] = [];
+    let release!: () => void;
+    const slow = rm.whileFollowing(old, () => new Promise<void>((r) => (release = () => (order.push('slow'), r()))));
+    await new Promise(setImmediate); // the slow step is running
+    const queued = rm.whileFollowing(old, async () => void order.push('queued'));
+    const replaced = rm.becomeFollower(tp, 3, 2);
+    const current = rm.whileFollowing(replaced, async () => void order.push('current'));
+    release();
+    expect(await slow).toBe(true);
+    expect(await queued).toBe(false); // the state it was queued for is gone
+    expect(await current).toBe(true);
+    expect(order).toEqual(['slow', 'current']);
+  });
+});
+
+describe('OffsetsForLeaderEpoch', () => {
+  it('answers the end offset of the largest epoch at or below the one asked, on the leader only, fenced by the current epoch', async () => {
+    const tp = { topic: 'e', partition: 0 };
+    rm.becomeLeader(tp, 1);
+    await rm.produce(produceReq('e', 0, batch(2))); // epoch 1: offsets 0-1
+    rm.becomeLeader(tp, 4);
+    await rm.produce(produceReq('e', 0, batch(3))); // epoch 4: offsets 2-4
+    const ask = (leaderEpoch: number, currentLeaderEpoch = -1) =>
+      rm.offsetsForLeaderEpoch({ replicaId: 2, topics: [{ name: 'e', partitions: [{ index: 0, currentLeaderEpoch, leaderEpoch }] }] }).topics[0]!.partitions[0]!;
+    expect(ask(1)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: 1, endOffset: 2n });
+    expect(ask(3)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: 1, endOffset: 2n }); // epochs 2-3 never wrote here
+    expect(ask(4)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: 4, endOffset: 5n });
+    expect(ask(0)).toMatchObject({ errorCode: ErrorCode.NONE, leaderEpoch: -1, endOffset: -1n });
+    expect(ask(4, 3).errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH);
+    expect(ask(4, 5).errorCode).toBe(ErrorCode.UNKNOWN_LEADER_EPOCH);
+    rm.becomeFollower(tp, 2, 5);
+    expect(ask(4).errorCode).toBe(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    const unknown = rm.offsetsForLeaderEpoch({ replicaId: 2, topics: [{ name: 'nope', partitions: [{ index: 0, currentLeaderEpoch: -1, leaderEpoch: 1 }] }] });
+    expect(unknown.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 });

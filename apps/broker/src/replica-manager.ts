@@ -23,6 +23,9 @@ import type {
   ListOffsetsPartitionResponse,
   ListOffsetsRequest,
   ListOffsetsResponse,
+  OffsetsForLeaderEpochPartitionResult,
+  OffsetsForLeaderEpochRequest,
+  OffsetsForLeaderEpochResponse,
   ProducePartitionResponse,
   ProduceRequest,
   ProduceResponse,
@@ -42,7 +45,18 @@ export type ReplicaRole =
       /** Per follower: when it was last caught up, and the leader's LEO and time at its previous fetch (Kafka's lastCaughtUpTime). */
       followerFetch: Map<number, { caughtUpMs: number; prevLeo: number; prevMs: number }>;
     }
-  | { kind: 'follower'; leaderId: number; leaderEpoch: number };
+  | {
+      kind: 'follower';
+      leaderId: number;
+      leaderEpoch: number;
+      /**
+       * Set while the follower must still find where its log diverges from this leader's
+       * (OffsetsForLeaderEpoch, KIP-101/279) before it may fetch: the epoch to ask about next
+       * (its latest epoch at first; an earlier one in a later round of KIP-279). The replica
+       * fetcher clears it once the divergent tail is truncated.
+       */
+      truncation?: { epoch: number };
+    };
 
 export interface HostedPartition {
   topicPartition: TopicPartition;
@@ -52,11 +66,6 @@ export interface HostedPartition {
   minInsyncReplicas: number;
   /** Every replica of the partition (broker ids, preferred leader first), as the controller says. */
   replicas: readonly number[];
-  /**
-   * Followers: settles once the log is truncated to its high watermark after becoming a
-   * follower (records above it may diverge from the new leader's); the fetcher waits for it.
-   */
-  ready?: Promise<void>;
 }
 
 export interface ReplicaManagerOptions {
@@ -91,6 +100,8 @@ function errorOf(e: unknown): { errorCode: ErrorCode; errorMessage: string } {
 
 export class ReplicaManager {
   private readonly partitions = new Map<string, HostedPartition>();
+  /** The tail of each follower partition's chain of log steps (see whileFollowing). */
+  private readonly followerSteps = new Map<string, Promise<void>>();
   readonly fetchPurgatory = new Purgatory('fetch');
   /** acks=all produces waiting for the high watermark to pass their records. */
   readonly producePurgatory = new Purgatory('produce');
@@ -114,6 +125,10 @@ export class ReplicaManager {
   ): HostedPartition {
     const log = this.options.logManager.getOrCreateLog(tp, options.config);
     const key = partitionKey(tp.topic, tp.partition);
+    // The new epoch starts at the current log end, written to leader-epoch-checkpoint now (as
+    // Kafka's Partition.makeLeader does), so OffsetsForLeaderEpoch answers for older epochs
+    // end where this leader's log ended, even before it appends anything.
+    log.leaderEpochCache.assign(leaderEpoch, log.logEndOffset);
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
@@ -145,21 +160,19 @@ export class ReplicaManager {
   ): HostedPartition {
     const log = this.options.logManager.getOrCreateLog(tp, options.config);
     const key = partitionKey(tp.topic, tp.partition);
-    const previous = this.partitions.get(key);
-    // Records above the high watermark may not be on the new leader: drop them before
-    // fetching from it (Kafka before KIP-101; leader-epoch based truncation comes with
-    // OffsetsForLeaderEpoch). The previous truncation, if any, runs first.
-    // No leader (-1, the partition is offline): nothing to follow, nothing to truncate — this
-    // replica may be the one that leads again, with every record it has.
-    const ready = (previous?.ready ?? Promise.resolve()).then(() => (leaderId < 0 ? undefined : log.truncateTo(log.highWatermark)));
-    ready.catch(() => undefined);
+    // Records past the point where this log diverges from the new leader's must go before
+    // fetching from it: the replica fetcher asks the leader for the end offset of this log's
+    // latest epoch (OffsetsForLeaderEpoch) and truncates there (KIP-101/279). Unlike
+    // truncating to the high watermark, this never drops records the leader has, so a
+    // follower that becomes leader right after keeps every committed record. No leader (-1,
+    // the partition is offline): nothing to follow, nothing to truncate — this replica may be
+    // the one that leads again, with every record it has.
     const hosted: HostedPartition = {
       topicPartition: tp,
       log,
-      role: { kind: 'follower', leaderId, leaderEpoch },
+      role: { kind: 'follower', leaderId, leaderEpoch, ...(leaderId >= 0 ? { truncation: { epoch: log.latestEpoch } } : {}) },
       minInsyncReplicas: options.minInsyncReplicas ?? 1,
       replicas: options.replicas ?? [],
-      ready,
     };
     this.partitions.set(key, hosted);
     // Consumers and produces parked on this partition learn at once that it moved.
@@ -497,6 +510,51 @@ export class ReplicaManager {
         }),
       })),
     };
+  }
+
+  /**
+   * OffsetsForLeaderEpoch on the leader: per partition, the end offset of the largest epoch
+   * at or below the requested one in this log (its log end for the latest epoch).
+   */
+  offsetsForLeaderEpoch(req: OffsetsForLeaderEpochRequest): OffsetsForLeaderEpochResponse {
+    return {
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p): OffsetsForLeaderEpochPartitionResult => {
+          const none = { index: p.index, leaderEpoch: -1, endOffset: -1n };
+          const hosted = this.getPartition(t.name, p.index);
+          const refusal = this.leaderRefusal(t.name, p.index, hosted, p.currentLeaderEpoch);
+          if (refusal || !hosted) return { ...none, ...refusal! };
+          const found = hosted.log.endOffsetForEpoch(p.leaderEpoch);
+          return { index: p.index, leaderEpoch: found.leaderEpoch, endOffset: BigInt(found.endOffset), errorCode: ErrorCode.NONE, errorMessage: '' };
+        }),
+      })),
+    };
+  }
+
+  /**
+   * Runs `step` for a follower partition's log after every earlier step for the same
+   * partition (by any fetcher: a leader change starts a new fetcher while the old one may be
+   * mid-append), and only if `hosted` is still the hosted state — so a stale fetcher never
+   * appends to, or truncates, a log that now follows someone else.
+   */
+  async whileFollowing(hosted: HostedPartition, step: () => Promise<void>): Promise<boolean> {
+    const key = partitionKey(hosted.topicPartition.topic, hosted.topicPartition.partition);
+    const previous = this.followerSteps.get(key) ?? Promise.resolve();
+    let ran = false;
+    const next = previous.then(async () => {
+      if (this.partitions.get(key) !== hosted || hosted.role.kind !== 'follower') return;
+      ran = true;
+      await step();
+    });
+    const settled = next.catch(() => undefined);
+    this.followerSteps.set(key, settled);
+    try {
+      await next;
+    } finally {
+      if (this.followerSteps.get(key) === settled) this.followerSteps.delete(key);
+    }
+    return ran;
   }
 
   /** Answers every parked request (shutdown). */
