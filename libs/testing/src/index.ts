@@ -1,5 +1,7 @@
 // Test harness for integration tests: real ZooKeeper servers, free ports, service processes.
 export { freePort, freePorts, fourLetterWord } from './net';
+export { createIsolatedHost, netnsSupport } from './netns';
+export type { IsolatedHost } from './netns';
 export { exitedWithin, liveProcesses, spawnProcess, stopAllProcesses } from './process';
 export type { ProcessExit, SpawnedProcess, SpawnOptions } from './process';
 export { startTcpProxy } from './proxy';

@@ -10,7 +10,7 @@ import { waitFor } from './wait';
 
 export interface ServiceProcess {
   proc: SpawnedProcess;
-  /** `127.0.0.1:<grpc port>`. */
+  /** `<host>:<grpc port>` (host 127.0.0.1 unless started with another). */
   address: string;
   grpcPort: number;
   adminPort: number;
@@ -28,27 +28,37 @@ export interface ServiceProcessOptions {
   readyTimeoutMs?: number;
   /** Node options before the script (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
+  /**
+   * Host the service listens on and is reached at (default 127.0.0.1); passed as `--host`
+   * when not loopback. For services in or next to a network namespace (netns.ts).
+   */
+  host?: string;
+  /** Command the node process runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
+  wrapper?: string[];
 }
 
 export async function startServiceProcess(options: ServiceProcessOptions): Promise<ServiceProcess> {
   const { name } = options;
   const [grpcPort, adminPort] = options.ports ? [options.ports.grpcPort, options.ports.adminPort] : ((await freePorts(2)) as [number, number]);
+  const host = options.host ?? '127.0.0.1';
   const args = [...(options.nodeArgs ?? []), options.main, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)];
+  if (host !== '127.0.0.1') args.push('--host', host);
   for (const [k, v] of Object.entries(options.flags ?? {})) args.push(`--${k}`, String(v));
-  const proc = spawnProcess({ command: process.execPath, args, name });
+  const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
+  const proc = spawnProcess({ command: command!, args: [...prefix, ...args], name });
   await waitFor(
     async () => {
       if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);
-      const res = await fetch(`http://127.0.0.1:${adminPort}/readyz`).catch(() => undefined);
+      const res = await fetch(`http://${host}:${adminPort}/readyz`).catch(() => undefined);
       return res?.status === 200;
     },
     { timeoutMs: options.readyTimeoutMs ?? 15_000, message: `${name} /readyz` },
   );
   return {
     proc,
-    address: `127.0.0.1:${grpcPort}`,
+    address: `${host}:${grpcPort}`,
     grpcPort: grpcPort!,
     adminPort: adminPort!,
-    metrics: async () => (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text(),
+    metrics: async () => (await fetch(`http://${host}:${adminPort}/metrics`)).text(),
   };
 }
