@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, when running as root; otherwise stops
 # with the one command to run. The list grows with the services (ZooKeeper for the
-# coordination service, kcat and prometheus for later checks).
+# coordination service, iproute2 for the network-namespace partition test, prometheus for
+# later checks).
 set -euo pipefail
-packages=(zookeeper)
+packages=(zookeeper iproute2)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
