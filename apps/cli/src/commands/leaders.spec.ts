@@ -1,7 +1,7 @@
 /**
  * `tributary leaders elect` without a cluster: which partitions the options select (Kafka's
  * kafka-leader-election.sh rules and JSON file format) and the report it prints. The
- * command against real processes is in apps/controller/src/leader-election.it.spec.ts.
+ * command against real processes is in apps/controller/src/leader-election.spec.ts.
  */
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { UsageError } from '../errors';
