@@ -44,7 +44,7 @@ const partitionsOption = (): Option =>
 export function buildProgram(io: Io): Command {
   const program = new Command('tributary');
   program
-    .description('Tributary command line: topics, produce, consume, cluster and perf tools.')
+    .description('Tributary command line: topics, produce, consume, leaders, cluster and perf tools.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .addOption(
       new Option('--bootstrap <host:port,...>', 'brokers to start from')
