@@ -7,7 +7,7 @@
  */
 import type { ElectLeadersPartitionResult, ElectLeadersTopic, ElectLeadersTopicResult } from '@tributary/proto';
 import { ElectionType } from '@tributary/proto';
-import { ErrorCode } from '@tributary/records';
+import { ErrorCode, TributaryError } from '@tributary/records';
 import type { ElectionOutcome, LeadershipContext, PartitionSnapshot } from './elections';
 import { eligibility, preferredElection, readPartitions, uncleanElection, writeStates } from './elections';
 import type { PartitionState } from './store';
@@ -18,11 +18,8 @@ export type ElectionTrigger = 'admin' | 'auto';
 export async function electLeaders(ctx: LeadershipContext, type: ElectionType, topics: readonly ElectLeadersTopic[], trigger: ElectionTrigger = 'admin'): Promise<ElectLeadersTopicResult[]> {
   const epoch = ctx.controllerEpoch();
   if (type !== ElectionType.ELECTION_TYPE_PREFERRED && type !== ElectionType.ELECTION_TYPE_UNCLEAN) {
-    const message = 'election_type must be ELECTION_TYPE_PREFERRED or ELECTION_TYPE_UNCLEAN';
-    return topics.map((t) => ({
-      name: t.name,
-      partitions: (t.partitions.length > 0 ? t.partitions : [-1]).map((partition) => ({ partition, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: message, leader: -1 })),
-    }));
+    // The whole request is malformed: a whole-call failure, not a per-partition one.
+    throw new TributaryError(ErrorCode.INVALID_REQUEST, `election_type must be ELECTION_TYPE_PREFERRED or ELECTION_TYPE_UNCLEAN, not ${String(type)}`);
   }
   const kind = type === ElectionType.ELECTION_TYPE_PREFERRED ? 'preferred' : 'unclean';
   return ctx.retrying(async () => {
