@@ -854,7 +854,9 @@ export class Controller {
   readonly brokerHandlers: ServiceHandlers<typeof BrokerToControllerServiceService> = {
     alterPartition: async (request) => {
       this.requireActive();
-      const live = new Set((await this.liveBrokers()).map((b) => b.id));
+      const registered = await this.liveBrokers();
+      this.shuttingDown.prune(registered);
+      const live = new Set(registered.map((b) => b.id));
       const topics = [];
       for (const t of request.topics) {
         const partitions: AlterPartitionPartitionResult[] = [];
