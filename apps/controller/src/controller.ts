@@ -139,6 +139,8 @@ export class Controller {
   /** What elections.ts, controlled-shutdown.ts and rebalance.ts use of this controller. */
   private readonly leadership: LeadershipContext;
   private readonly rebalancer: AutoRebalancer;
+  /** Partition-health reads started (see reportHealth). */
+  private healthReads = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
@@ -439,12 +441,17 @@ export class Controller {
     this.options.onOfflinePartitions?.(offline);
   }
 
-  /** Reads every partition state and reports offline and preferred-imbalance counts (while active). */
+  /**
+   * Reads every partition state and reports offline and preferred-imbalance counts (while
+   * active). Reads may overlap: only the one started last reports, so an older read never
+   * overwrites a newer one.
+   */
   private async reportHealth(): Promise<void> {
     if (!this.office || !this.options.onPartitionHealth) return;
+    const read = ++this.healthReads;
     try {
       const health = partitionHealth((await readPartitions(this.client)).partitions);
-      if (this.office) this.options.onPartitionHealth(health);
+      if (this.office && read === this.healthReads) this.options.onPartitionHealth(health);
     } catch (e) {
       this.logger.debug({ err: e }, 'reading partition health failed');
     }
