@@ -4,7 +4,8 @@
  * a replication-factor-3 topic with min.insync.replicas=2 while the leader of a partition is
  * stopped with SIGTERM. The broker hands its leadership over through the controller before
  * it deregisters (the controller counts controlled_shutdown elections and no failover
- * election), exits 0, and every acknowledged record can be consumed afterwards.
+ * election), exits 0, and every acknowledged record can be consumed afterwards. Without a
+ * controller, a broker gives up after controlled.shutdown.max.retries and stops anyway.
  */
 import { Admin, Consumer, Producer } from '@tributary/client';
 import type { TestCluster } from '@tributary/testing';
@@ -28,7 +29,7 @@ async function elections(type: string): Promise<number> {
 beforeAll(async () => {
   // Leases longer than the test: only the controlled shutdown (or the broker's own
   // deregistration) can move leadership, never an expired lease.
-  cluster = await startCluster({ name: 'controlled-shutdown', brokers: 3, leaseTtlMs: 30_000 });
+  cluster = await startCluster({ name: 'controlled-shutdown', brokers: 3, leaseTtlMs: 30_000, brokerFlags: { 'controlled-shutdown-retry-backoff-ms': 300 } });
   admin = new Admin({ bootstrap: cluster.bootstrap.split(',') });
   await admin.createTopics([{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } }]);
 });
@@ -116,4 +117,15 @@ it('SIGTERM on a leader moves its leadership before it deregisters, exits 0, and
     expect({ partition, missing }).toEqual({ partition, missing: [] });
   }
   expect(failures).toBe(0);
+});
+
+it('gives up after the retries and still stops cleanly when no controller answers', async () => {
+  const [id] = [...cluster.brokers.keys()];
+  const proc = cluster.brokers.get(id!)!.proc;
+  for (const c of cluster.controllers.values()) await c.proc.killAndWait('SIGKILL');
+  await cluster.stopBroker(id!, 'SIGTERM');
+  expect(await proc.exited).toEqual({ code: 0, signal: null });
+  const log = proc.outputTail();
+  expect(log.match(/controlled shutdown: the controller could not be reached/g)).toHaveLength(3);
+  expect(log).toContain('controlled shutdown did not complete; shutting down anyway');
 });
