@@ -6,11 +6,12 @@
  * do. With `--leader-imbalance-check-interval-seconds 1` the controller does it on its own.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
 import type { PartitionInfo } from '@tributary/client';
 import type { TestCluster } from '@tributary/testing';
-import { WORKSPACE_ROOT, cleanupAll, startCluster, waitFor } from '@tributary/testing';
+import { WORKSPACE_ROOT, cleanupAll, startCluster, tempDir, waitFor } from '@tributary/testing';
 
 jest.setTimeout(180_000);
 
@@ -98,6 +99,13 @@ describe('tributary leaders elect', () => {
     const second = await cli(cluster.bootstrap, ['leaders', 'elect', '--election-type', 'PREFERRED', '--topic', TOPIC]);
     expect(second).toMatchObject({ code: 0, stderr: '' });
     expect(second.stdout).toBe(`Valid replica already elected for partitions ${TOPIC}-0, ${TOPIC}-1, ${TOPIC}-2\n`);
+  });
+
+  it('takes the partitions from a JSON file in Kafka\'s format', async () => {
+    const file = join(tempDir('election-json'), 'election.json');
+    writeFileSync(file, JSON.stringify({ partitions: [{ topic: TOPIC, partition: 2 }, { topic: TOPIC, partition: 1 }] }));
+    const r = await cli(cluster.bootstrap, ['leaders', 'elect', '--election-type', 'preferred', '--path-to-json-file', file]);
+    expect(r).toMatchObject({ code: 0, stdout: `Valid replica already elected for partitions ${TOPIC}-2, ${TOPIC}-1\n`, stderr: '' });
   });
 
   it('exits 1 naming the partitions that could not be elected', async () => {
