@@ -16,9 +16,10 @@ import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
 import { BrokerControlServiceService, BrokerServiceFastService } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
-import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { createGrpcServer, startAdminServer, unary } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
+import { controlledShutdown } from './controlled-shutdown';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
@@ -140,6 +141,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const isrChanges = metrics.counter({ name: 'tributary_broker_isr_changes_total', help: 'ISR changes this broker made as a leader (through the controller): shrink, expand', labelNames: ['kind'] });
   isrChanges.inc({ kind: 'shrink' }, 0);
   isrChanges.inc({ kind: 'expand' }, 0);
+  const controlledShutdowns = metrics.counter({
+    name: 'tributary_broker_controlled_shutdowns_total',
+    help: 'Controlled shutdowns this broker ran on SIGTERM, by result: succeeded (it led nothing when it deregistered), failed (retries exhausted or controller unreachable)',
+    labelNames: ['result'],
+  });
   const isr: IsrManager = new IsrManager({
     brokerId: config.nodeId,
     replicaManager,
@@ -229,13 +235,32 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     control,
     async stop(graceMs: number) {
       stopping = true;
-      // Deregister first: the controller moves leadership away (or marks the partitions
-      // offline) while running calls finish.
+      const started = Date.now();
+      // Controlled shutdown first (Kafka's): leadership moves to other in-sync replicas while
+      // this broker still serves, within half the shutdown time so the rest still fits.
+      if (config.controlledShutdownEnable && isRegistered) {
+        const outcome = await controlledShutdown({
+          brokerId: config.nodeId,
+          incarnation: () => registration.incarnation,
+          send: (request, timeoutMs) => {
+            const client = isr.controllerClient();
+            if (!client) return Promise.reject(new Error('no active controller known yet'));
+            return unary(client, 'controlledShutdown', request, { deadlineMs: timeoutMs });
+          },
+          maxRetries: config.controlledShutdownMaxRetries,
+          retryBackoffMs: config.controlledShutdownRetryBackoffMs,
+          deadline: started + Math.max(1000, Math.floor(config.shutdownTimeoutMs / 2)),
+          logger: logger.child({ component: 'controlled-shutdown' }),
+        });
+        controlledShutdowns.inc({ result: outcome.succeeded ? 'succeeded' : 'failed' });
+      }
+      // Then deregister: the controller fails over what this broker still leads (or marks
+      // the partitions offline) while running calls finish.
       await registration.stop();
       fetchers.shutdown();
       isr.stop();
       replicaManager.shutdown();
-      await server.shutdown(graceMs);
+      await server.shutdown(Math.max(100, graceMs - (Date.now() - started)));
       await logManager.shutdown();
       client.close();
       await admin.close();

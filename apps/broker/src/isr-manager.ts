@@ -66,18 +66,29 @@ export class IsrManager {
     this.propose(hosted, [...role.isr, ...joining], 'expand');
   }
 
-  private propose(hosted: HostedPartition, newIsr: number[], kind: 'shrink' | 'expand'): void {
-    const { topic, partition } = hosted.topicPartition;
-    const key = partitionKey(topic, partition);
+  /**
+   * The channel to the active controller's BrokerToControllerService (one, replaced when the
+   * controller moves); undefined while the controller is unknown. Controlled shutdown uses it too.
+   */
+  controllerClient(): BrokerToControllerServiceClient | undefined {
     const address = this.options.controllerAddress();
-    if (this.inFlight.has(key) || !address || hosted.role.kind !== 'leader') return;
+    if (!address) return undefined;
     if (this.client?.address !== address) {
       this.client?.client.close();
       this.client = { address, client: createClient(BrokerToControllerServiceClient, address) };
     }
+    return this.client.client;
+  }
+
+  private propose(hosted: HostedPartition, newIsr: number[], kind: 'shrink' | 'expand'): void {
+    const { topic, partition } = hosted.topicPartition;
+    const key = partitionKey(topic, partition);
+    if (this.inFlight.has(key) || hosted.role.kind !== 'leader') return;
+    const client = this.controllerClient();
+    if (!client) return;
     this.inFlight.add(key);
     const leaderEpoch = hosted.role.leaderEpoch;
-    unary(this.client.client, 'alterPartition', { brokerId: this.options.brokerId, topics: [{ name: topic, partitions: [{ index: partition, leaderEpoch, newIsr }] }] }, { deadlineMs: 10_000 })
+    unary(client, 'alterPartition', { brokerId: this.options.brokerId, topics: [{ name: topic, partitions: [{ index: partition, leaderEpoch, newIsr }] }] }, { deadlineMs: 10_000 })
       .then((res) => this.apply(hosted, leaderEpoch, res.topics[0]?.partitions[0], kind))
       .catch((e: unknown) => this.options.logger.warn({ topic, partition, err: e instanceof Error ? e.message : String(e) }, 'AlterPartition failed; retrying at the next check'))
       .finally(() => this.inFlight.delete(key));

@@ -24,6 +24,7 @@ export class BrokerRegistration {
   private lease: LeaseKeeper | undefined;
   private stopped = false;
   private registeredOnce = false;
+  private currentIncarnation: string | undefined;
   private loop: Promise<void> | undefined;
   private signalStop!: () => void;
   private readonly stopSignal = new Promise<string>((resolve) => (this.signalStop = () => resolve('stopped')));
@@ -36,6 +37,11 @@ export class BrokerRegistration {
     private readonly logger: Logger,
     private readonly onChange: (registered: boolean) => void = () => undefined,
   ) {}
+
+  /** The incarnation of the current registration (undefined while not registered). */
+  get incarnation(): string | undefined {
+    return this.lease ? this.currentIncarnation : undefined;
+  }
 
   get path(): string {
     return `${BROKER_IDS_PATH}/${this.brokerId}`;
@@ -60,6 +66,7 @@ export class BrokerRegistration {
         const incarnation = `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
         await this.client.create(this.path, Buffer.from(JSON.stringify({ ...this.info, incarnation })), { leaseId: lease.id });
         this.lease = lease;
+        this.currentIncarnation = incarnation;
         attempt = 0;
         warnedTaken = false;
         this.logger.info({ path: this.path, ...this.info, again: this.registeredOnce }, 'registered');

@@ -4,7 +4,7 @@
  * message that says what is expected.
  */
 import { InvalidArgumentError } from 'commander';
-import type { Acks, CompressionType } from '@tributary/client';
+import type { Acks, CompressionType, ElectionType } from '@tributary/client';
 
 /** An integer within [min, max]. */
 export function integer(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -113,4 +113,11 @@ export function separator(value: string): string {
 /** Replaces `\n`, `\t`, `\r`, `\0` and `\\` by the characters they name; other backslashes stay. */
 export function unescape(value: string): string {
   return value.replace(/\\([ntr0\\])/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\' })[c] ?? c);
+}
+
+/** `--election-type preferred|unclean` (Kafka's PREFERRED / UNCLEAN, any case). */
+export function electionType(value: string): ElectionType {
+  const v = value.trim().toLowerCase();
+  if (v === 'preferred' || v === 'unclean') return v;
+  throw new InvalidArgumentError("expected 'preferred' or 'unclean'");
 }

@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_BOOTSTRAP, NoBrokerAvailableError } from '@tributary/client';
 import { describeCluster } from './commands/cluster';
 import { consume } from './commands/consume';
+import { electLeaders } from './commands/leaders';
 import { perfConsume, perfProduce } from './commands/perf';
 import { produce } from './commands/produce';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
@@ -43,7 +44,7 @@ const partitionsOption = (): Option =>
 export function buildProgram(io: Io): Command {
   const program = new Command('tributary');
   program
-    .description('Tributary command line: topics, produce, consume, cluster and perf tools.')
+    .description('Tributary command line: topics, produce, consume, leaders, cluster and perf tools.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .addOption(
       new Option('--bootstrap <host:port,...>', 'brokers to start from')
@@ -128,6 +129,18 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--timeout-ms <ms>', 'exit when no record came for this long (exit 1 if --max-messages was not reached)').argParser(parse.integer(1)))
     .option('-q, --quiet', 'no summary on stderr')
     .action((topic: string, o: Parameters<typeof consume>[3], cmd: Command) => consume(io, globals(cmd), topic, o));
+
+  // ---- leaders ---------------------------------------------------------------------------
+  const leaders = program.command('leaders').description('partition leadership (kafka-leader-election.sh)');
+  leaders
+    .command('elect')
+    .description('elect partition leaders: preferred (back to the first replica, when alive and in sync) or unclean (a live replica outside the ISR, for partitions whose in-sync replicas are all down; data only they had is lost). Exit 1 when any partition could not be elected')
+    .addOption(new Option('--election-type <type>', 'preferred or unclean').argParser(parse.electionType).makeOptionMandatory())
+    .option('--topic <name>', 'elect for this topic (all its partitions, or --partition)')
+    .addOption(new Option('--partition <n>', 'only this partition of --topic').argParser(parse.integer(0)))
+    .option('--all-topic-partitions', 'elect for every partition of every topic')
+    .option('--path-to-json-file <file>', 'elect for the partitions listed in this JSON file: {"partitions": [{"topic": "t", "partition": 0}, ...]}')
+    .action((o: Parameters<typeof electLeaders>[2], cmd: Command) => electLeaders(io, globals(cmd), o));
 
   // ---- cluster ---------------------------------------------------------------------------
   const cluster = program.command('cluster').description('cluster state');

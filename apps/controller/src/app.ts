@@ -23,16 +23,20 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
   const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
   const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
-  const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last liveness pass of the active controller' });
+  const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last leadership change seen by the active controller (0 when standby)' });
+  const imbalance = metrics.gauge({
+    name: 'tributary_controller_preferred_replica_imbalance',
+    help: 'Partitions not led by their preferred replica (first of the assignment), as of the last leadership change seen by the active controller (0 when standby)',
+  });
   const elections = metrics.counter({
     name: 'tributary_controller_leader_elections_total',
-    help: 'Partition leaders elected by this controller after broker failures, re-registrations and failover; type unclean: from outside the ISR',
+    help: 'Partition leaders elected by this controller, by type: clean (failover within the ISR), unclean (from outside the ISR), preferred (ElectLeaders or automatic rebalance), controlled_shutdown (a stopping broker handed over)',
     labelNames: ['type'],
   });
   active.set(0);
   offline.set(0);
-  elections.inc({ type: 'clean' }, 0);
-  elections.inc({ type: 'unclean' }, 0);
+  imbalance.set(0);
+  for (const type of ['clean', 'unclean', 'preferred', 'controlled_shutdown']) elections.inc({ type }, 0);
   epochGauge.set(0);
 
   const server = createGrpcServer({ logger, registry: metrics.registry });
@@ -47,6 +51,23 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     },
     onLeaderElections: (count, kind) => elections.inc({ type: kind }, count),
     onOfflinePartitions: (count) => offline.set(count),
+    autoRebalance: {
+      enabled: config.autoLeaderRebalanceEnable,
+      percentage: config.leaderImbalancePerBrokerPercentage,
+      intervalSeconds: config.leaderImbalanceCheckIntervalSeconds,
+    },
+    onPartitionHealth: (health) => {
+      offline.set(health.offline);
+      imbalance.set(health.preferredImbalance);
+    },
+  });
+  const running = controller;
+  metrics.gauge({
+    name: 'tributary_controller_shutting_down_brokers',
+    help: 'Brokers in controlled shutdown (leadership being moved away; never elected leader meanwhile), as known to the active controller',
+    collect() {
+      this.set(running.isActive ? running.shuttingDown.size : 0);
+    },
   });
   server.addService(AdminServiceService, controller.handlers);
   server.addService(BrokerToControllerServiceService, controller.brokerHandlers);

@@ -39,6 +39,12 @@ import { AlterConfigOp_OpType, WatchEvent_Type } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import { assignReplicas } from './assignment';
+import { ShuttingDownBrokers, controlledShutdown } from './controlled-shutdown';
+import { electLeaders } from './elect-leaders';
+import type { ElectionKind, LeadershipContext } from './elections';
+import { partitionHealth, readPartitions } from './elections';
+import type { AutoRebalanceOptions } from './rebalance';
+import { AutoRebalancer } from './rebalance';
 import type { ClusterState, PendingDeletion, TopicState } from './broker-channels';
 import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
@@ -76,8 +82,16 @@ export interface ControllerOptions {
   logger: Logger;
   /** Called whenever the controller becomes active or stops being active. */
   onStateChange?(active: boolean, epoch: bigint | undefined): void;
-  /** Called with the number of partition leaders elected by a liveness pass (> 0); unclean: from outside the ISR. */
-  onLeaderElections?(count: number, kind: 'clean' | 'unclean'): void;
+  /**
+   * Called with the number of partition leaders elected (> 0): clean/unclean by a liveness
+   * pass or an UNCLEAN ElectLeaders (unclean: from outside the ISR), preferred by ElectLeaders
+   * or the automatic rebalance, controlled_shutdown when a stopping broker hands over.
+   */
+  onLeaderElections?(count: number, kind: ElectionKind): void;
+  /** Automatic preferred-leader rebalance (default: off). */
+  autoRebalance?: AutoRebalanceOptions;
+  /** Called after changes of leadership with the partitions without a leader and those not led by their preferred replica. */
+  onPartitionHealth?(health: { offline: number; preferredImbalance: number }): void;
   /** Called after each liveness pass with the number of partitions without a leader (0 when not active). */
   onOfflinePartitions?(count: number): void;
 }
@@ -120,10 +134,32 @@ export class Controller {
   private passWanted = false;
   /** While in office: the channels that push state to brokers. */
   private channels: BrokerChannels | undefined;
+  /** Brokers in controlled shutdown (never elected while they are); forgotten on leaving office. */
+  readonly shuttingDown = new ShuttingDownBrokers();
+  /** What elections.ts, controlled-shutdown.ts and rebalance.ts use of this controller. */
+  private readonly leadership: LeadershipContext;
+  private readonly rebalancer: AutoRebalancer;
+  /** Partition-health reads started (see reportHealth). */
+  private healthReads = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
     this.logger = options.logger;
+    this.leadership = {
+      client: this.client,
+      logger: this.logger,
+      controllerEpoch: () => Number(this.requireActive().epoch),
+      fencedMulti: (writes) => this.fencedMulti(writes),
+      retrying: (step) => this.retrying(step),
+      liveBrokers: () => this.liveBrokers(),
+      shuttingDown: this.shuttingDown,
+      changed: () => {
+        this.channels?.kick();
+        void this.reportHealth();
+      },
+      onElections: (count, kind) => this.options.onLeaderElections?.(count, kind),
+    };
+    this.rebalancer = new AutoRebalancer(this.leadership, options.autoRebalance ?? { enabled: false, percentage: 10, intervalSeconds: 300 });
   }
 
   /** The Admin API's port as listened on (set before `start()` when port 0 was asked for). */
@@ -219,6 +255,7 @@ export class Controller {
         });
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);
+        this.rebalancer.start();
         await this.resumeDeletions();
         // The first event carries the current registrations: that pass is the failover
         // reconciliation (every partition whose leader is not live is handled).
@@ -241,8 +278,11 @@ export class Controller {
     this.brokerWatch?.cancel();
     this.brokerWatch = undefined;
     this.live = undefined;
+    this.rebalancer.stop();
+    this.shuttingDown.clear();
     this.options.onStateChange?.(false, undefined);
     this.options.onOfflinePartitions?.(0);
+    this.options.onPartitionHealth?.({ offline: 0, preferredImbalance: 0 });
   }
 
   private notController(): TributaryError {
@@ -331,6 +371,7 @@ export class Controller {
           try {
             await this.retrying(() => this.livenessPass());
             await this.refreshChannels();
+            void this.reportHealth();
             failures = 0;
           } catch (e) {
             this.logger.warn({ err: e }, 'partition leadership pass failed; retrying');
@@ -356,6 +397,8 @@ export class Controller {
     const live = this.live;
     if (!live) return;
     const epoch = Number(office.epoch);
+    if (this.shuttingDown.size > 0) this.shuttingDown.prune(await this.liveBrokers());
+    const ineligible = this.shuttingDown.ids();
     const { children: topics } = await this.client.children(TOPICS_PATH);
     const writes: { op: Op; bytes: number; elected: 'clean' | 'unclean' | undefined }[] = [];
     let offline = 0;
@@ -369,7 +412,7 @@ export class Controller {
         const node = nodes[i];
         if (!node) return;
         const state = parseJson<PartitionState>(node.data);
-        const next = nextPartitionState(state, replicas, live, epoch, { unclean });
+        const next = nextPartitionState(state, replicas, live, epoch, { unclean, ineligible });
         if (next.leader === -1) offline++;
         if (next === state) return;
         const data = json(next);
@@ -396,6 +439,22 @@ export class Controller {
       }
     }
     this.options.onOfflinePartitions?.(offline);
+  }
+
+  /**
+   * Reads every partition state and reports offline and preferred-imbalance counts (while
+   * active). Reads may overlap: only the one started last reports, so an older read never
+   * overwrites a newer one.
+   */
+  private async reportHealth(): Promise<void> {
+    if (!this.office || !this.options.onPartitionHealth) return;
+    const read = ++this.healthReads;
+    try {
+      const health = partitionHealth((await readPartitions(this.client)).partitions);
+      if (this.office && read === this.healthReads) this.options.onPartitionHealth(health);
+    } catch (e) {
+      this.logger.debug({ err: e }, 'reading partition health failed');
+    }
   }
 
   // ---------------------------------------------------------------------------------------
@@ -784,6 +843,8 @@ export class Controller {
         if (!isr.includes(brokerId)) return result(state, ErrorCode.INVALID_REQUEST, `the ISR must contain the leader ${brokerId}`);
         if (outsider !== undefined) return result(state, ErrorCode.INVALID_REQUEST, `broker ${outsider} is not a replica of ${topic}-${p.index} (${replicas.join(',')})`);
         if (unregistered !== undefined) return result(state, ErrorCode.INVALID_REQUEST, `broker ${unregistered} is not registered`);
+        const stopping = isr.find((id) => !state.isr.includes(id) && this.shuttingDown.has(id));
+        if (stopping !== undefined) return result(state, ErrorCode.INVALID_REQUEST, `broker ${stopping} is shutting down: it cannot join the ISR`);
         const ordered = replicas.filter((id) => isr.includes(id));
         if (ordered.length === state.isr.length && ordered.every((id) => state.isr.includes(id))) return result(state);
         const next: PartitionState = { ...state, isr: ordered, controller_epoch: Number(this.requireActive().epoch) };
@@ -800,7 +861,9 @@ export class Controller {
   readonly brokerHandlers: ServiceHandlers<typeof BrokerToControllerServiceService> = {
     alterPartition: async (request) => {
       this.requireActive();
-      const live = new Set((await this.liveBrokers()).map((b) => b.id));
+      const registered = await this.liveBrokers();
+      this.shuttingDown.prune(registered);
+      const live = new Set(registered.map((b) => b.id));
       const topics = [];
       for (const t of request.topics) {
         const partitions: AlterPartitionPartitionResult[] = [];
@@ -809,6 +872,10 @@ export class Controller {
       }
       if (topics.some((t) => t.partitions.some((p) => p.errorCode === ErrorCode.NONE))) this.channels?.kick();
       return { topics };
+    },
+    controlledShutdown: async (request) => {
+      this.requireActive();
+      return controlledShutdown(this.leadership, request.brokerId, request.incarnation);
     },
   };
 
@@ -883,6 +950,10 @@ export class Controller {
       const clusterId = (await this.client.tryGet(CLUSTER_ID_PATH))?.data.toString() ?? '';
       return { brokers, controllerId: self.id, controllerEpoch: office.epoch, controllerHost: self.host, controllerPort: self.port, clusterId };
     },
+    electLeaders: async (request) => {
+      this.requireActive();
+      return { topics: await electLeaders(this.leadership, request.electionType, request.topics) };
+    },
   };
 }
 
@@ -910,6 +981,7 @@ function describeDefault(name: string): string {
  * - unclean leader election (`unclean: true`, the topic's `unclean.leader.election.enable`):
  *   when no ISR member is live, the first live replica in assignment order leads, alone in
  *   the ISR (availability over durability: what only the old ISR had is lost).
+ * - brokers in `ineligible` (in controlled shutdown) are never chosen as leader.
  * Returns `state` itself when nothing changes.
  */
 export function nextPartitionState(
@@ -917,17 +989,18 @@ export function nextPartitionState(
   replicas: readonly number[],
   live: ReadonlySet<number>,
   controllerEpoch: number,
-  options: { unclean?: boolean } = {},
+  options: { unclean?: boolean; ineligible?: ReadonlySet<number> } = {},
 ): PartitionState {
+  const canLead = (id: number): boolean => live.has(id) && !options.ineligible?.has(id);
   let isr = [...state.isr];
   for (const dead of state.isr.filter((id) => !live.has(id)).sort((a, b) => a - b)) {
     if (isr.length > 1) isr = isr.filter((id) => id !== dead);
   }
   let leader = state.leader;
   if (leader === -1 || !live.has(leader)) {
-    leader = [...replicas, ...isr].find((id) => isr.includes(id) && live.has(id)) ?? -1;
+    leader = [...replicas, ...isr].find((id) => isr.includes(id) && canLead(id)) ?? -1;
     if (leader === -1 && options.unclean) {
-      leader = replicas.find((id) => live.has(id)) ?? -1;
+      leader = replicas.find((id) => canLead(id)) ?? -1;
       if (leader !== -1) isr = [leader];
     }
   }

@@ -9,7 +9,7 @@
  * a retried CreateTopics may answer TOPIC_ALREADY_EXISTS for the topic its first attempt
  * created; createTopics treats that answer on a retry as success.
  */
-import { AlterConfigOp_OpType, type AdminServiceClient } from '@tributary/proto';
+import { AlterConfigOp_OpType, ElectionType as WireElectionType, type AdminServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { GrpcStatusError, Status, abortableSleep } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
@@ -110,6 +110,30 @@ export interface PartitionOffset {
   offset: bigint;
   /** Timestamp of that record, or -1. */
   timestamp: number;
+}
+
+/** Which leader election to run (Kafka's ElectionType). */
+export type ElectionType = 'preferred' | 'unclean';
+
+/** Partitions to elect leaders for: a topic's listed partitions, or all of them when `partitions` is left out. */
+export interface ElectionPartitions {
+  topic: string;
+  partitions?: number[];
+}
+
+/** The outcome of an election for one partition. */
+export interface ElectionResult {
+  topic: string;
+  /** Partition index; -1 for a topic asked as a whole that does not exist. */
+  partition: number;
+  /**
+   * Undefined when the leader was elected; otherwise why not, with its Kafka code:
+   * ELECTION_NOT_NEEDED (the preferred replica already leads / the leader is alive),
+   * PREFERRED_LEADER_NOT_AVAILABLE, ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  error?: TributaryError;
+  /** The partition's leader after the call (-1: none). */
+  leader: number;
 }
 
 /** Options of {@link Admin}. */
@@ -251,6 +275,32 @@ export class Admin {
       controllerAddress: `${r.controllerHost}:${r.controllerPort}`,
       clusterId: r.clusterId,
     };
+  }
+
+  /**
+   * Elects partition leaders (Kafka's Admin.electLeaders, KIP-460): `'preferred'` moves
+   * leadership back to each partition's preferred replica (first of its replicas) when it is
+   * alive and in the ISR; `'unclean'` elects a live replica outside the ISR for partitions
+   * whose in-sync replicas are all down (records only they had are lost). `partitions`
+   * left out: every partition of every topic. Resolves with one result per partition, an
+   * `error` on those not elected (ELECTION_NOT_NEEDED is not a failure as such: see
+   * `ElectionResult`); rejects only on whole-call failures.
+   */
+  async electLeaders(type: ElectionType, partitions?: readonly ElectionPartitions[]): Promise<ElectionResult[]> {
+    const electionType = type === 'preferred' ? WireElectionType.ELECTION_TYPE_PREFERRED : type === 'unclean' ? WireElectionType.ELECTION_TYPE_UNCLEAN : undefined;
+    if (electionType === undefined) throw new RangeError(`election type must be 'preferred' or 'unclean', not '${String(type)}'`);
+    const response = await this.callController('electLeaders', () => ({
+      electionType,
+      topics: (partitions ?? []).map((p) => ({ name: p.topic, partitions: [...(p.partitions ?? [])] })),
+    }));
+    return response.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.name,
+        partition: p.partition,
+        leader: p.leader,
+        ...(p.errorCode === ErrorCode.NONE ? {} : { error: explain(p.errorCode, p.errorMessage, p.partition === -1 ? t.name : undefined) }),
+      })),
+    );
   }
 
   /**

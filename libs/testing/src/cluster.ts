@@ -25,6 +25,8 @@ export interface ClusterOptions {
   leaseTtlMs?: number;
   /** Extra broker flags. */
   brokerFlags?: Record<string, string | number>;
+  /** Extra controller flags. */
+  controllerFlags?: Record<string, string | number>;
   logLevel?: string;
   /** Node options of the broker processes (e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/p']`). */
   brokerNodeArgs?: string[];
@@ -86,7 +88,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         name: `${name}-controller-${id}`,
         main: serviceMain('controller'),
         ports: controllerPorts.get(id),
-        flags: { 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel },
+        flags: { 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...options.controllerFlags },
       });
       controllers.set(id, proc);
       return proc;
