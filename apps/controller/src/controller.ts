@@ -39,6 +39,7 @@ import { AlterConfigOp_OpType, WatchEvent_Type } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import { assignReplicas } from './assignment';
+import { Reassignments, pendingReplicaDeletions, reassignmentView } from './reassignment';
 import type { ClusterState, PendingDeletion, TopicState } from './broker-channels';
 import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
@@ -120,10 +121,21 @@ export class Controller {
   private passWanted = false;
   /** While in office: the channels that push state to brokers. */
   private channels: BrokerChannels | undefined;
+  /** Partition reassignments (KIP-455), reassignment.ts. */
+  private readonly reassignments: Reassignments;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
     this.logger = options.logger;
+    this.reassignments = new Reassignments({
+      client: this.client,
+      logger: this.logger.child({ component: 'reassignment' }),
+      fencedMulti: (writes) => this.fencedMulti(writes),
+      retrying: (step) => this.retrying(step),
+      liveBrokerIds: async () => new Set((await this.liveBrokers()).map((b) => b.id)),
+      controllerEpoch: () => Number(this.requireActive().epoch),
+      kick: () => this.channels?.kick(),
+    });
   }
 
   /** The Admin API's port as listened on (set before `start()` when port 0 was asked for). */
@@ -216,6 +228,7 @@ export class Controller {
           logger: this.logger.child({ component: 'broker-channels' }),
           readState: () => this.readClusterState(),
           onDeleted: (topic, brokerId) => this.deletionConfirmed(topic, brokerId),
+          onReplicaDeleted: (topic, partition, brokerId) => this.reassignments.replicaDeleted(topic, partition, brokerId),
         });
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);
@@ -330,6 +343,8 @@ export class Controller {
           this.passWanted = false;
           try {
             await this.retrying(() => this.livenessPass());
+            // Also how a new controller resumes reassignments in flight (first pass after failover).
+            await this.reassignments.checkAll();
             await this.refreshChannels();
             failures = 0;
           } catch (e) {
@@ -428,10 +443,12 @@ export class Controller {
       this.client.children(TOPICS_PATH),
       this.client.children(DELETE_TOPICS_PATH),
     ]);
+    const replicaDeletions: NonNullable<ClusterState['replicaDeletions']> = [];
     const topics = await Promise.all(
       [...names].sort().map(async (name): Promise<TopicState | undefined> => {
         const [read, overrides] = await Promise.all([this.readAssignment(name), this.readOverrides(name)]);
         if (!read) return undefined;
+        replicaDeletions.push(...pendingReplicaDeletions(name, read.assignment));
         const indexes = Object.keys(read.assignment.partitions)
           .map(Number)
           .sort((a, b) => a - b);
@@ -443,6 +460,7 @@ export class Controller {
             index,
             replicas: read.assignment.partitions[String(index)] ?? [],
             state: states[i] ? parseJson<PartitionState>(states[i]!.data) : undefined,
+            reassignment: reassignmentView(read.assignment, index),
           })),
         };
       }),
@@ -459,6 +477,7 @@ export class Controller {
       clusterId: clusterId?.data.toString() ?? '',
       brokers,
       topics: topics.filter((t): t is TopicState => t !== undefined),
+      replicaDeletions,
       deletions: deletions.filter((d): d is PendingDeletion => d !== undefined && d.brokers.length > 0),
     };
   }
@@ -808,6 +827,8 @@ export class Controller {
         topics.push({ name: t.name, partitions });
       }
       if (topics.some((t) => t.partitions.some((p) => p.errorCode === ErrorCode.NONE))) this.channels?.kick();
+      // An ISR change may let a reassignment complete (its target replicas all in sync).
+      for (const t of topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) void this.reassignments.maybeComplete(t.name, p.index, live).catch((e: unknown) => this.logger.warn({ err: e, topic: t.name, partition: p.index }, 'reassignment completion check failed; the next liveness pass retries'));
       return { topics };
     },
   };
@@ -883,6 +904,8 @@ export class Controller {
       const clusterId = (await this.client.tryGet(CLUSTER_ID_PATH))?.data.toString() ?? '';
       return { brokers, controllerId: self.id, controllerEpoch: office.epoch, controllerHost: self.host, controllerPort: self.port, clusterId };
     },
+    alterPartitionReassignments: (request) => this.reassignments.alter(request),
+    listPartitionReassignments: (request) => this.reassignments.list(request),
   };
 }
 
