@@ -22,6 +22,7 @@ import { BrokerControl } from './control';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
+import { ReplicationThrottle } from './throttle';
 import { ReplicaManager } from './replica-manager';
 import type { HostedPartition } from './replica-manager';
 
@@ -75,9 +76,26 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
     },
   });
+  const throttle = new ReplicationThrottle();
+  metrics.gauge({
+    name: 'tributary_broker_throttled_partitions',
+    help: 'Partitions this broker is adding as a reassignment target whose replication is throttled',
+    collect() {
+      this.set(throttle.size);
+    },
+  });
+  metrics.counter({
+    name: 'tributary_broker_throttled_replication_bytes_total',
+    help: 'Record batch bytes fetched by this broker for throttled (reassigned) partitions',
+    collect() {
+      this.reset();
+      this.inc(throttle.throttledBytes);
+    },
+  });
   const fetchers = new ReplicaFetcherManager({
     brokerId: config.nodeId,
     replicaManager,
+    throttle,
     addressOf: (id) => control.brokerAddress(id),
     logger: logger.child({ component: 'replica-fetcher' }),
   });
@@ -121,6 +139,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     brokerId: config.nodeId,
     replicaManager,
     baseLogConfig,
+    throttle,
     logger: logger.child({ component: 'control' }),
     // Followers fetch from their (new) leaders as soon as the controller says so.
     onApplied: (kind) => {

@@ -21,6 +21,7 @@ import type { Logger } from '@tributary/runtime';
 import { createClient, unary } from '@tributary/runtime';
 import type { HostedPartition, ReplicaManager } from './replica-manager';
 import { partitionKey } from './replica-manager';
+import type { ReplicationThrottle } from './throttle';
 
 export interface ReplicaFetcherOptions {
   brokerId: number;
@@ -36,6 +37,8 @@ export interface ReplicaFetcherOptions {
   maxBytes?: number;
   /** replica.fetch.backoff.ms after an error (1 s). */
   backoffMs?: number;
+  /** Throttles of partitions being added by a reassignment (throttle.ts). */
+  throttle?: ReplicationThrottle;
 }
 
 export class ReplicaFetcherManager {
@@ -131,7 +134,7 @@ class LeaderFetcher {
       const active: HostedPartition[] = [];
       const now = Date.now();
       for (const hosted of this.partitions) {
-        if ((this.parked.get(hosted) ?? 0) > now) continue;
+        if ((this.parked.get(hosted) ?? 0) > now || o.throttle?.admits(hosted.topicPartition) === false) continue;
         await hosted.ready;
         if (this.stopped) return;
         active.push(hosted);
@@ -156,6 +159,7 @@ class LeaderFetcher {
           const hosted = byKey.get(partitionKey(t.name, p.index));
           // Still following this leader at the same epoch (a LeaderAndIsr may have come meanwhile)?
           if (!hosted || this.options.replicaManager.getPartition(t.name, p.index) !== hosted) continue;
+          o.throttle?.record(hosted.topicPartition, p.records.length);
           await this.apply(hosted, p.errorCode, p.records, Number(p.highWatermark), Number(p.logStartOffset), p.errorMessage);
         }
       }
@@ -177,7 +181,7 @@ class LeaderFetcher {
         currentLeaderEpoch: hosted.role.leaderEpoch,
         fetchOffset: BigInt(hosted.log.logEndOffset),
         logStartOffset: BigInt(hosted.log.logStartOffset),
-        partitionMaxBytes: o.partitionMaxBytes ?? 1024 * 1024,
+        partitionMaxBytes: o.throttle?.maxBytes(hosted.topicPartition, o.partitionMaxBytes ?? 1024 * 1024) ?? o.partitionMaxBytes ?? 1024 * 1024,
       });
     }
     return { replicaId: o.brokerId, maxWaitMs: o.maxWaitMs ?? 500, minBytes: 1, maxBytes: o.maxBytes ?? 10 * 1024 * 1024, topics: [...topics.values()] };
