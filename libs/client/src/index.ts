@@ -19,6 +19,9 @@ export type {
   ClusterInfo,
   OffsetSpec,
   PartitionOffset,
+  PartitionReassignment,
+  ReassignmentOutcome,
+  OngoingReassignment,
 } from './admin';
 export { PRODUCER_DEFAULTS } from './producer-options';
 export type {
