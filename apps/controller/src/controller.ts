@@ -637,7 +637,8 @@ export class Controller {
       const marker: DeletionMarker = {
         requested: Date.now(),
         partitions: Object.keys(assignment.partitions).map(Number).sort((a, b) => a - b),
-        brokers: [...new Set(Object.values(assignment.partitions).flat())].sort((a, b) => a - b),
+        // Replicas a reassignment removed that have not deleted their copy yet delete it too.
+        brokers: [...new Set([...Object.values(assignment.partitions).flat(), ...Object.values(assignment.removed_replicas ?? {}).flat()])].sort((a, b) => a - b),
       };
       writes.push(ops.create(deleteMarkerPath(name), json(marker)));
     }
