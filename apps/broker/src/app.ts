@@ -132,6 +132,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     controllerAddress: () => control.controllerAddress,
     lagTimeMaxMs: config.replicaLagTimeMaxMs,
     logger: logger.child({ component: 'isr' }),
+    isAlive: (id) => control.brokerAddress(id) !== undefined,
     onChange: (kind, n) => isrChanges.inc({ kind }, n),
   });
   isr.start();

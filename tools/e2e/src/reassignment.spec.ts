@@ -19,7 +19,7 @@ let cluster: TestCluster;
 let admin: Admin;
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'reassign', brokers: 3, logLevel: 'warn' });
+  cluster = await startCluster({ name: 'reassign', brokers: 3, controllers: 2, logLevel: 'warn' });
   admin = new Admin({ bootstrap: cluster.bootstrap.split(','), requestTimeoutMs: 20_000, metadataWaitMs: 20_000 });
 });
 
@@ -200,4 +200,40 @@ test('bad requests get Kafka error codes; a second reassignment of a moving part
   expect(p.replicas).toEqual([leader, spare]);
   expect(p.leader).toBe(leader);
   await waitFor(() => !existsSync(partitionDir(follower, topic)), { timeoutMs: 20_000, message: 'the follower copy deleted' });
+});
+
+test('a removed replica whose broker is down deletes its copy when it registers again', async () => {
+  const topic = 'reassign-down';
+  const { replicas, leader } = await createTopic(topic, 1 << 20);
+  const spare = [0, 1, 2].find((b) => !replicas.includes(b))!;
+  const follower = replicas.find((b) => b !== leader)!;
+  await cluster.stopBroker(follower);
+  const [outcome] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [leader, spare] }]);
+  expect(outcome!.error).toBeUndefined();
+  await waitFor(async () => (await ongoing(topic)) === undefined, { timeoutMs: 60_000, message: 'reassignment to complete' });
+  expect((await describe1(topic)).replicas).toEqual([leader, spare]);
+  // The stopped broker still has its files: nobody could tell it.
+  expect(existsSync(partitionDir(follower, topic))).toBe(true);
+  await cluster.startBroker(follower);
+  await waitFor(() => !existsSync(partitionDir(follower, topic)), { timeoutMs: 30_000, message: 'the copy on the restarted broker deleted' });
+});
+
+test('a reassignment in flight when the active controller dies is finished by the next one', async () => {
+  const topic = 'reassign-failover';
+  const { replicas, leader } = await createTopic(topic, 2 << 20);
+  const spare = [0, 1, 2].find((b) => !replicas.includes(b))!;
+  const follower = replicas.find((b) => b !== leader)!;
+  const [outcome] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [spare, follower] }], { throttleBytesPerSecond: 256 * 1024 });
+  expect(outcome!.error).toBeUndefined();
+  await waitFor(async () => ((await ongoing(topic))?.logEndOffsets?.get(spare) ?? 0n) > 0n, { timeoutMs: 20_000, message: 'the new replica copying' });
+  const active = await cluster.activeController();
+  await cluster.controllers.get(active)!.proc.killAndWait('SIGKILL');
+  // Still moving (2 MiB at 256 KiB/s), now under the other controller.
+  expect((await ongoing(topic))?.addingReplicas).toEqual([spare]);
+  expect(await cluster.activeController()).not.toBe(active);
+  await waitFor(async () => (await ongoing(topic)) === undefined, { timeoutMs: 90_000, message: 'reassignment completed by the new controller' });
+  const p = await describe1(topic);
+  expect(p.replicas).toEqual([spare, follower]);
+  expect([spare, follower]).toContain(p.leader);
+  await waitFor(() => !existsSync(partitionDir(leader, topic)), { timeoutMs: 20_000, message: 'the old leader copy deleted' });
 });
