@@ -120,6 +120,10 @@ test('moves an RF2 partition away from its leader under a throttle while acks=al
   // The removed replica deleted its directory (StopReplica with delete).
   await waitFor(() => !existsSync(partitionDir(leader, topic)), { timeoutMs: 20_000, message: 'old replica deleted' });
   expect(acknowledged.size).toBeGreaterThan(0);
+  // The spare broker copied the partition through its throttle (and has none left).
+  const metrics = await cluster.brokers.get(spare)!.metrics();
+  expect(Number(/^tributary_broker_throttled_replication_bytes_total (\S+)$/m.exec(metrics)?.[1])).toBeGreaterThan(4 << 20);
+  expect(metrics).toMatch(/^tributary_broker_throttled_partitions 0$/m);
 
   // Both new replicas hold the same bytes below the high watermark.
   const hw = (await admin.listOffsets(topic, 'latest'))[0]!.offset;
