@@ -29,8 +29,13 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     help: 'Partition leaders elected by this controller after broker failures, re-registrations and failover; type unclean: from outside the ISR',
     labelNames: ['type'],
   });
+  const reassigning = metrics.gauge({
+    name: 'tributary_controller_reassigning_partitions',
+    help: 'Partitions being reassigned (KIP-455: target replicas not all in the ISR yet), as the active controller last saw them; 0 when standby',
+  });
   active.set(0);
   offline.set(0);
+  reassigning.set(0);
   elections.inc({ type: 'clean' }, 0);
   elections.inc({ type: 'unclean' }, 0);
   epochGauge.set(0);
@@ -47,6 +52,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     },
     onLeaderElections: (count, kind) => elections.inc({ type: kind }, count),
     onOfflinePartitions: (count) => offline.set(count),
+    onReassigningPartitions: (count) => reassigning.set(count),
   });
   server.addService(AdminServiceService, controller.handlers);
   server.addService(BrokerToControllerServiceService, controller.brokerHandlers);

@@ -81,6 +81,8 @@ export interface ControllerOptions {
   onLeaderElections?(count: number, kind: 'clean' | 'unclean'): void;
   /** Called after each liveness pass with the number of partitions without a leader (0 when not active). */
   onOfflinePartitions?(count: number): void;
+  /** Called when the number of partitions being reassigned changes (0 when not active). */
+  onReassigningPartitions?(count: number): void;
 }
 
 /** A registered broker, as read from /brokers/ids. */
@@ -135,6 +137,7 @@ export class Controller {
       liveBrokerIds: async () => new Set((await this.liveBrokers()).map((b) => b.id)),
       controllerEpoch: () => Number(this.requireActive().epoch),
       kick: () => this.channels?.kick(),
+      onReassigningPartitions: (count) => options.onReassigningPartitions?.(count),
     });
   }
 
@@ -256,6 +259,7 @@ export class Controller {
     this.live = undefined;
     this.options.onStateChange?.(false, undefined);
     this.options.onOfflinePartitions?.(0);
+    this.reassignments.clear();
   }
 
   private notController(): TributaryError {

@@ -157,6 +157,8 @@ export interface ReassignmentHost {
   controllerEpoch(): number;
   /** Brokers must get the new state. */
   kick(): void;
+  /** The number of partitions being reassigned changed (metric). */
+  onReassigningPartitions?(count: number): void;
 }
 
 function fail(code: ErrorCode, message: string): never {
@@ -164,7 +166,24 @@ function fail(code: ErrorCode, message: string): never {
 }
 
 export class Reassignments {
+  /** Partitions being reassigned (`topic\0partition`), as this controller last wrote or read them (for the metric). */
+  private readonly ongoing = new Set<string>();
+
   constructor(private readonly host: ReassignmentHost) {}
+
+  /** Forgets the in-memory view (leaving office). */
+  clear(): void {
+    this.ongoing.clear();
+    this.host.onReassigningPartitions?.(0);
+  }
+
+  private track(topic: string, index: number, reassigning: boolean): void {
+    const key = `${topic}\0${index}`;
+    if (reassigning === this.ongoing.has(key)) return;
+    if (reassigning) this.ongoing.add(key);
+    else this.ongoing.delete(key);
+    this.host.onReassigningPartitions?.(this.ongoing.size);
+  }
 
   async alter(request: AlterPartitionReassignmentsRequest): Promise<AlterPartitionReassignmentsResponse> {
     this.host.controllerEpoch();
@@ -240,6 +259,7 @@ export class Reassignments {
       const writes: Op[] = [ops.set(topicPath(topic), json(withReplicaAssignment(assignment, p, next, throttle, gone)), node.stat.version)];
       writes.push(nextState === state ? ops.check(partitionStatePath(topic, index), stateNode.stat.version) : ops.set(partitionStatePath(topic, index), json(nextState), stateNode.stat.version));
       await this.host.fencedMulti(writes);
+      this.track(topic, index, isBeingReassigned(next));
       this.host.logger.info(
         { topic, partition: index, from: current, to: next, removedAtOnce: gone, throttleBytesPerSecond: throttle, cancel: target.length === 0 },
         target.length === 0 ? 'partition reassignment cancelled' : isBeingReassigned(current) ? 'partition reassignment replaced' : 'partition reassignment started',
@@ -268,23 +288,34 @@ export class Reassignments {
         ops.set(topicPath(topic), json(withReplicaAssignment(assignment, p, finished, 0, step.removed)), node.stat.version),
         ops.set(partitionStatePath(topic, index), json(step.state), stateNode.stat.version),
       ]);
+      this.track(topic, index, false);
       this.host.logger.info({ topic, partition: index, replicas: step.replicas, removed: step.removed, from: state, to: step.state }, 'partition reassignment completed');
       return true;
     });
     if (done) this.host.kick();
   }
 
-  /** Every reassignment in flight gets a completion check (after liveness changes and at failover). */
+  /** Every reassignment in flight gets a completion check (after liveness changes and at failover); then a recount from the store. */
   async checkAll(): Promise<void> {
     const live = await this.host.liveBrokerIds();
+    for (const [topic, partitions] of await this.readReassigning()) for (const p of partitions) await this.maybeComplete(topic, p, live);
+    this.ongoing.clear();
+    for (const [topic, partitions] of await this.readReassigning()) for (const p of partitions) this.ongoing.add(`${topic}\0${p}`);
+    this.host.onReassigningPartitions?.(this.ongoing.size);
+  }
+
+  /** Partitions being reassigned, by topic, as the store holds them. */
+  private async readReassigning(): Promise<Map<string, number[]>> {
     const { children } = await this.host.client.children(TOPICS_PATH);
+    const found = new Map<string, number[]>();
     for (const topic of children) {
       const node = await this.host.client.tryGet(topicPath(topic));
       if (!node) continue;
       const assignment = parseJson<TopicAssignment>(node.data);
-      const reassigning = Object.keys({ ...assignment.adding_replicas, ...assignment.removing_replicas });
-      for (const p of reassigning) await this.maybeComplete(topic, Number(p), live);
+      const partitions = Object.keys({ ...assignment.adding_replicas, ...assignment.removing_replicas }).map(Number);
+      if (partitions.length > 0) found.set(topic, partitions);
     }
+    return found;
   }
 
   /** A broker deleted its copy of a partition a reassignment removed from it. */

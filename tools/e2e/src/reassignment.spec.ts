@@ -59,6 +59,12 @@ async function ongoing(topic: string): Promise<OngoingReassignment | undefined> 
   return (await admin.listPartitionReassignments({ topics: [{ topic }], logEndOffsets: true }))[0];
 }
 
+/** A gauge of the active controller's /metrics. */
+async function controllerGauge(name: string): Promise<number> {
+  const text = await cluster.controllers.get(await cluster.activeController())!.metrics();
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+}
+
 async function createTopic(topic: string, bytes: number): Promise<{ replicas: number[]; leader: number }> {
   await admin.createTopics([{ name: topic, numPartitions: 1, replicationFactor: 2 }]);
   await waitFor(async () => (await describe1(topic)).isr.length === 2, { timeoutMs: 20_000, message: `${topic} in sync` });
@@ -158,6 +164,7 @@ test('cancelling a slow (throttled) reassignment restores the original replicas 
   expect(running?.addingReplicas).toEqual([spare]);
   expect(running!.logEndOffsets!.get(spare)!).toBeLessThan(running!.logEndOffsets!.get(replicas[0]!)!);
   expect(existsSync(partitionDir(spare, topic))).toBe(true);
+  expect(await controllerGauge('tributary_controller_reassigning_partitions')).toBe(1);
 
   const [cancelled] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: null }]);
   expect(cancelled!.error).toBeUndefined();
@@ -166,6 +173,7 @@ test('cancelling a slow (throttled) reassignment restores the original replicas 
   expect([...p.replicas].sort()).toEqual([...replicas].sort());
   expect(p.isr.every((b) => replicas.includes(b))).toBe(true);
   await waitFor(() => !existsSync(partitionDir(spare, topic)), { timeoutMs: 20_000, message: 'the added copy deleted' });
+  expect(await controllerGauge('tributary_controller_reassigning_partitions')).toBe(0);
   // Cancelling again: nothing in progress.
   const [again] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: null }]);
   expect(again!.error?.code).toBe(ErrorCode.NO_REASSIGNMENT_IN_PROGRESS);
