@@ -575,6 +575,9 @@ export class Controller {
         const read = await this.readAssignment(topic.name);
         if (!read) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' does not exist`);
         if (await this.client.tryGet(deleteMarkerPath(topic.name))) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' is being deleted`);
+        if (read.assignment.adding_replicas || read.assignment.removing_replicas) {
+          fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, `a partition reassignment is in progress for topic '${topic.name}'; add partitions once it completes (\`tributary partitions reassign --list\`)`);
+        }
         const current = Object.keys(read.assignment.partitions).length;
         if (!Number.isInteger(topic.count) || topic.count <= current) {
           fail(ErrorCode.INVALID_PARTITIONS, `topic '${topic.name}' has ${current} partitions; the new count must be greater (partitions are never removed), not ${topic.count}`);

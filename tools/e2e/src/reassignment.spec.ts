@@ -204,6 +204,8 @@ test('bad requests get Kafka error codes; a second reassignment of a moving part
   const [first] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [spare, follower] }], { throttleBytesPerSecond: 32 * 1024 });
   expect(first!.error).toBeUndefined();
   expect(await ongoing(topic)).toMatchObject({ addingReplicas: [spare], removingReplicas: [leader] });
+  // Kafka: no new partitions while one of the topic's partitions moves.
+  await expect(admin.createPartitions([{ topic, count: 2 }])).rejects.toMatchObject({ code: ErrorCode.REASSIGNMENT_IN_PROGRESS });
   // ... replaced by [leader, spare] unthrottled: now the follower leaves, the leader stays.
   const [second] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [leader, spare] }]);
   expect(second!.error).toBeUndefined();
