@@ -237,12 +237,12 @@ test('a reassignment in flight when the active controller dies is finished by th
   const { replicas, leader } = await createTopic(topic, 2 << 20);
   const spare = [0, 1, 2].find((b) => !replicas.includes(b))!;
   const follower = replicas.find((b) => b !== leader)!;
-  const [outcome] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [spare, follower] }], { throttleBytesPerSecond: 256 * 1024 });
+  const [outcome] = await admin.alterPartitionReassignments([{ topic, partition: 0, replicas: [spare, follower] }], { throttleBytesPerSecond: 128 * 1024 });
   expect(outcome!.error).toBeUndefined();
   await waitFor(async () => ((await ongoing(topic))?.logEndOffsets?.get(spare) ?? 0n) > 0n, { timeoutMs: 20_000, message: 'the new replica copying' });
   const active = await cluster.activeController();
   await cluster.controllers.get(active)!.proc.killAndWait('SIGKILL');
-  // Still moving (2 MiB at 256 KiB/s), now under the other controller.
+  // Still moving (2 MiB at 128 KiB/s: about 15 s), now under the other controller.
   expect((await ongoing(topic))?.addingReplicas).toEqual([spare]);
   expect(await cluster.activeController()).not.toBe(active);
   await waitFor(async () => (await ongoing(topic)) === undefined, { timeoutMs: 90_000, message: 'reassignment completed by the new controller' });
