@@ -23,6 +23,7 @@ import { controlledShutdown } from './controlled-shutdown';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
+import { ReplicationThrottle } from './throttle';
 import { ReplicaManager } from './replica-manager';
 import type { HostedPartition } from './replica-manager';
 
@@ -104,9 +105,26 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       }
     },
   });
+  const throttle = new ReplicationThrottle();
+  metrics.gauge({
+    name: 'tributary_broker_throttled_partitions',
+    help: 'Partitions this broker is adding as a reassignment target whose replication is throttled',
+    collect() {
+      this.set(throttle.size);
+    },
+  });
+  metrics.counter({
+    name: 'tributary_broker_throttled_replication_bytes_total',
+    help: 'Record batch bytes fetched by this broker for throttled (reassigned) partitions',
+    collect() {
+      this.reset();
+      this.inc(throttle.throttledBytes);
+    },
+  });
   const fetchers = new ReplicaFetcherManager({
     brokerId: config.nodeId,
     replicaManager,
+    throttle,
     addressOf: (id) => control.brokerAddress(id),
     logger: logger.child({ component: 'replica-fetcher' }),
     onFetched: (topic, partition, bytes, lag) => {
@@ -152,6 +170,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     controllerAddress: () => control.controllerAddress,
     lagTimeMaxMs: config.replicaLagTimeMaxMs,
     logger: logger.child({ component: 'isr' }),
+    isAlive: (id) => control.brokerAddress(id) !== undefined,
     onChange: (kind, n) => isrChanges.inc({ kind }, n),
   });
   isr.start();
@@ -159,6 +178,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     brokerId: config.nodeId,
     replicaManager,
     baseLogConfig,
+    throttle,
     logger: logger.child({ component: 'control' }),
     // Followers fetch from their (new) leaders as soon as the controller says so.
     onApplied: (kind) => {

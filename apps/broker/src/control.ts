@@ -31,6 +31,7 @@ import type {
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import type { ReplicaManager } from './replica-manager';
+import type { ReplicationThrottle } from './throttle';
 
 /** Internal topics (Kafka's): flagged in Metadata. */
 const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
@@ -41,6 +42,8 @@ export interface BrokerControlOptions {
   /** The broker-wide log config (message.max.bytes etc.) that topic overrides apply on. */
   baseLogConfig: LogConfig;
   logger: Logger;
+  /** Replication throttles of partitions this broker adds in a reassignment (set from LeaderAndIsr). */
+  throttle?: ReplicationThrottle;
   /** Called after each applied request (metrics, readiness). */
   onApplied?(kind: 'leaderAndIsr' | 'updateMetadata' | 'stopReplica'): void;
 }
@@ -125,6 +128,8 @@ export class BrokerControl {
         for (const p of topic.partitions) {
           listed.add(`${topic.name}-${p.index}`);
           const tp = { topic: topic.name, partition: p.index };
+          // Only a replica being added fetches throttled (Kafka's throttled.replicas of a reassignment).
+          this.options.throttle?.set(tp, p.addingReplicas.includes(self) ? Number(p.replicationThrottleBytesPerSecond) : 0);
           const hosted = rm.getPartition(topic.name, p.index);
           const heldEpoch = hosted?.role.leaderEpoch ?? -1;
           try {
@@ -149,6 +154,7 @@ export class BrokerControl {
         }
       }
       if (req.full) {
+        this.options.throttle?.retainOnly(listed);
         for (const hosted of rm.allPartitions()) {
           const { topic, partition } = hosted.topicPartition;
           if (listed.has(`${topic}-${partition}`)) continue;

@@ -23,6 +23,12 @@ export interface IsrManagerOptions {
   /** replica.lag.time.max.ms */
   lagTimeMaxMs: number;
   logger: Logger;
+  /**
+   * Whether a broker is registered (in the controller's last metadata): only live followers
+   * may join the ISR (Kafka's KIP-841 eligibility) — a dead one's last fetch offset must not
+   * make the controller refuse the ISR a live one would join.
+   */
+  isAlive?(brokerId: number): boolean;
   onChange?(kind: 'shrink' | 'expand', partitions: number): void;
 }
 
@@ -61,7 +67,7 @@ export class IsrManager {
     const role = hosted.role;
     if (role.kind !== 'leader') return;
     const hw = hosted.log.highWatermark;
-    const joining = hosted.replicas.filter((id) => !role.isr.includes(id) && (role.followerLeo.get(id) ?? -1) >= hw);
+    const joining = hosted.replicas.filter((id) => !role.isr.includes(id) && (role.followerLeo.get(id) ?? -1) >= hw && this.options.isAlive?.(id) !== false);
     if (joining.length === 0) return;
     this.propose(hosted, [...role.isr, ...joining], 'expand');
   }

@@ -31,6 +31,7 @@ import type { HostedPartition, ReplicaManager } from './replica-manager';
 import { partitionKey } from './replica-manager';
 import type { TruncationStep } from './truncation';
 import { truncationStep } from './truncation';
+import type { ReplicationThrottle } from './throttle';
 
 export interface ReplicaFetcherOptions {
   brokerId: number;
@@ -48,6 +49,8 @@ export interface ReplicaFetcherOptions {
   backoffMs?: number;
   /** After each partition's fetch answer is applied: bytes replicated, and how far (records) it still is below the leader's high watermark. */
   onFetched?(topic: string, partition: number, bytes: number, lag: number): void;
+  /** Throttles of partitions being added by a reassignment (throttle.ts). */
+  throttle?: ReplicationThrottle;
 }
 
 export class ReplicaFetcherManager {
@@ -148,7 +151,9 @@ class LeaderFetcher {
       const now = Date.now();
       for (const hosted of this.partitions) {
         if ((this.parked.get(hosted) ?? 0) > now || hosted.role.kind !== 'follower') continue;
-        (hosted.role.truncation ? truncating : fetching).push(hosted);
+        if (hosted.role.truncation) truncating.push(hosted);
+        // A partition a reassignment is adding waits for its throttle's budget (throttle.ts).
+        else if (o.throttle?.admits(hosted.topicPartition) !== false) fetching.push(hosted);
       }
       try {
         if (truncating.length > 0) {
@@ -248,6 +253,7 @@ class LeaderFetcher {
       for (const p of t.partitions) {
         const hosted = byKey.get(partitionKey(t.name, p.index));
         if (!hosted) continue;
+        o.throttle?.record(hosted.topicPartition, p.records.length);
         await this.apply(hosted, p.errorCode, p.records, Number(p.highWatermark), Number(p.logStartOffset), p.errorMessage);
       }
     }
@@ -268,7 +274,7 @@ class LeaderFetcher {
         currentLeaderEpoch: hosted.role.leaderEpoch,
         fetchOffset: BigInt(hosted.log.logEndOffset),
         logStartOffset: BigInt(hosted.log.logStartOffset),
-        partitionMaxBytes: o.partitionMaxBytes ?? 1024 * 1024,
+        partitionMaxBytes: o.throttle?.maxBytes(hosted.topicPartition, o.partitionMaxBytes ?? 1024 * 1024) ?? o.partitionMaxBytes ?? 1024 * 1024,
       });
     }
     return { replicaId: o.brokerId, maxWaitMs: o.maxWaitMs ?? 500, minBytes: 1, maxBytes: o.maxBytes ?? 10 * 1024 * 1024, topics: [...topics.values()] };

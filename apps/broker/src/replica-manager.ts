@@ -87,6 +87,8 @@ export interface ReplicaManagerOptions {
 }
 
 const CONSUMER_REPLICA_ID = -1;
+/** Kafka's DEBUGGING_REPLICA_ID: ListOffsets answered by any replica (followers too), from its log end. */
+const DEBUGGING_REPLICA_ID = -2;
 
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
@@ -486,7 +488,7 @@ export class ReplicaManager {
         partitions: t.partitions.map((p): ListOffsetsPartitionResponse => {
           const none = { index: p.index, timestamp: -1n, offset: -1n, leaderEpoch: -1 };
           const hosted = this.getPartition(t.name, p.index);
-          const refusal = this.leaderRefusal(t.name, p.index, hosted, p.currentLeaderEpoch);
+          const refusal = req.replicaId === DEBUGGING_REPLICA_ID && hosted ? undefined : this.leaderRefusal(t.name, p.index, hosted, p.currentLeaderEpoch);
           if (refusal || !hosted) return { ...none, ...refusal! };
           const log = hosted.log;
           const visibleEnd = isConsumer ? log.highWatermark : log.logEndOffset;

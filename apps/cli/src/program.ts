@@ -11,12 +11,14 @@ import { DEFAULT_BOOTSTRAP, NoBrokerAvailableError } from '@tributary/client';
 import { describeCluster } from './commands/cluster';
 import { consume } from './commands/consume';
 import { electLeaders } from './commands/leaders';
+import { reassign } from './commands/partitions';
 import { perfConsume, perfProduce } from './commands/perf';
 import { produce } from './commands/produce';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
 import type { GlobalOptions, Io } from './context';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
 import * as parse from './parse';
+import { brokerList } from './reassign-plan';
 
 /** The CLI's version (apps/cli/package.json; this file runs from src/ or dist/). */
 export function cliVersion(): string {
@@ -100,6 +102,26 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--partitions <n>', 'partition count after the change').argParser(parse.integer(1)).makeOptionMandatory())
     .option('--validate-only', 'check, change nothing')
     .action((name: string, o: Parameters<typeof addPartitions>[3], cmd: Command) => addPartitions(io, globals(cmd), name, o));
+
+  // ---- partitions ------------------------------------------------------------------------
+  const partitions = program.command('partitions').description('move partition replicas between brokers (kafka-reassign-partitions)');
+  partitions
+    .command('reassign')
+    .description('propose (--generate), start (--execute), check (--verify), cancel (--cancel) or list (--list) partition reassignments')
+    .option('--generate', 'propose an assignment of the topics in --topics-to-move-json-file over --broker-list (prints current and proposed JSON; changes nothing)')
+    .option('--execute', 'start the reassignment in --reassignment-json-file (prints the current assignment: keep it for rollback)')
+    .option('--verify', 'per partition of --reassignment-json-file: completed, still in progress, or not as asked (exit 1)')
+    .option('--cancel', 'cancel the reassignments of the partitions in --reassignment-json-file: back to their original replicas')
+    .option('--list', 'list the reassignments in progress')
+    .option('--topics-to-move-json-file <file>', 'for --generate: {"version":1,"topics":[{"topic":"name"}]}')
+    .addOption(new Option('--broker-list <ids>', 'for --generate: the brokers to spread the replicas over, e.g. 1,2,3').argParser(brokerList))
+    .option('--reassignment-json-file <file>', '{"version":1,"partitions":[{"topic":"name","partition":0,"replicas":[1,2]}]}')
+    .addOption(new Option('--throttle <bytes/s>', 'for --execute: each moving replica copies at most this many bytes per second (removed when its partition is done)').argParser(parse.integer(1)))
+    .option('--additional', 'for --execute: start even though other reassignments are in progress (a partition already moving is reassigned again)')
+    .option('--wait', 'for --execute: show progress (partitions done, records the new replicas are behind) until every partition is done')
+    .addOption(new Option('--timeout-ms <ms>', 'for --wait: fail (exit 1) when not done after this long; the reassignment goes on').argParser(parse.integer(1)))
+    .addOption(new Option('--reporting-interval-ms <ms>', 'interval of the progress lines when stderr is not a terminal').default(5000).argParser(parse.integer(1)))
+    .action((o: Parameters<typeof reassign>[2], cmd: Command) => reassign(io, globals(cmd), o));
 
   // ---- produce / consume -----------------------------------------------------------------
   program

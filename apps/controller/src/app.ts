@@ -33,9 +33,14 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     help: 'Partition leaders elected by this controller, by type: clean (failover within the ISR), unclean (from outside the ISR), preferred (ElectLeaders or automatic rebalance), controlled_shutdown (a stopping broker handed over)',
     labelNames: ['type'],
   });
+  const reassigning = metrics.gauge({
+    name: 'tributary_controller_reassigning_partitions',
+    help: 'Partitions being reassigned (KIP-455: target replicas not all in the ISR yet), as the active controller last saw them; 0 when standby',
+  });
   active.set(0);
   offline.set(0);
   imbalance.set(0);
+  reassigning.set(0);
   for (const type of ['clean', 'unclean', 'preferred', 'controlled_shutdown']) elections.inc({ type }, 0);
   epochGauge.set(0);
 
@@ -60,6 +65,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
       offline.set(health.offline);
       imbalance.set(health.preferredImbalance);
     },
+    onReassigningPartitions: (count) => reassigning.set(count),
   });
   const running = controller;
   metrics.gauge({

@@ -27,7 +27,13 @@ export interface TopicState {
   name: string;
   /** Config overrides (only keys set on the topic). */
   configs: Record<string, string>;
-  partitions: { index: number; replicas: number[]; state: PartitionState | undefined }[];
+  partitions: {
+    index: number;
+    replicas: number[];
+    state: PartitionState | undefined;
+    /** A reassignment in progress (reassignment.ts): replicas being added / removed, and the adding replicas' throttle (bytes/s, 0: none). */
+    reassignment?: { adding: number[]; removing: number[]; throttleBytesPerSecond: number };
+  }[];
 }
 
 /** A topic being deleted: brokers that still have to confirm deleting its data. */
@@ -44,6 +50,8 @@ export interface ClusterState {
   brokers: { id: number; host: string; port: number; rack?: string }[];
   topics: TopicState[];
   deletions: PendingDeletion[];
+  /** Replicas a reassignment removed that still have to delete their data (StopReplica with delete). */
+  replicaDeletions?: { topic: string; partition: number; brokers: number[] }[];
 }
 
 export interface ChannelBroker {
@@ -65,6 +73,8 @@ export interface BrokerChannelsOptions {
   readState(): Promise<ClusterState>;
   /** Called when a broker confirmed the deletion of a topic's data. */
   onDeleted(topic: string, brokerId: number): Promise<void>;
+  /** Called when a broker confirmed deleting its copy of a partition a reassignment removed from it. */
+  onReplicaDeleted?(topic: string, partition: number, brokerId: number): Promise<void>;
   /** Deadline of each request to a broker (default 30 s). */
   requestTimeoutMs?: number;
 }
@@ -215,7 +225,16 @@ export class BrokerChannels {
     for (const t of state.topics) {
       const partitions = t.partitions
         .filter((p) => p.replicas.includes(id) && p.state)
-        .map((p) => ({ index: p.index, leader: p.state!.leader, leaderEpoch: p.state!.leader_epoch, isr: p.state!.isr, replicas: p.replicas }));
+        .map((p) => ({
+          index: p.index,
+          leader: p.state!.leader,
+          leaderEpoch: p.state!.leader_epoch,
+          isr: p.state!.isr,
+          replicas: p.replicas,
+          addingReplicas: p.reassignment?.adding ?? [],
+          removingReplicas: p.reassignment?.removing ?? [],
+          replicationThrottleBytesPerSecond: BigInt(p.reassignment?.throttleBytesPerSecond ?? 0),
+        }));
       if (partitions.length > 0) topics.push({ name: t.name, configs: t.configs, partitions });
     }
     const leaderAndIsr = await unary(channel.client, 'leaderAndIsr', { ...header, full: true, topics }, call);
@@ -232,6 +251,17 @@ export class BrokerChannels {
         throw new Error(`broker ${id} could not delete ${stopped.errors.map((e) => `${e.topic}-${e.index}: ${e.errorMessage}`).join('; ')}`);
       }
       await o.onDeleted(deletion.name, id);
+    }
+
+    // After the LeaderAndIsr that no longer lists them: replicas a reassignment removed.
+    const removed = (state.replicaDeletions ?? []).filter((d) => d.brokers.includes(id));
+    if (removed.length > 0) {
+      const partitions: StopReplicaPartition[] = removed.map((d) => ({ topic: d.topic, index: d.partition, delete: true }));
+      const stopped = await unary(channel.client, 'stopReplica', { ...header, partitions }, call);
+      if (stopped.errorCode !== ErrorCode.NONE) throw new Error(`StopReplica refused: ${stopped.errorMessage}`);
+      const failed = new Set(stopped.errors.map((e) => `${e.topic}-${e.index}`));
+      for (const d of removed) if (!failed.has(`${d.topic}-${d.partition}`)) await o.onReplicaDeleted?.(d.topic, d.partition, id);
+      if (failed.size > 0) throw new Error(`broker ${id} could not delete ${stopped.errors.map((e) => `${e.topic}-${e.index}: ${e.errorMessage}`).join('; ')}`);
     }
   }
 }

@@ -45,6 +45,7 @@ import type { ElectionKind, LeadershipContext } from './elections';
 import { partitionHealth, readPartitions } from './elections';
 import type { AutoRebalanceOptions } from './rebalance';
 import { AutoRebalancer } from './rebalance';
+import { Reassignments, pendingReplicaDeletions, reassignmentView } from './reassignment';
 import type { ClusterState, PendingDeletion, TopicState } from './broker-channels';
 import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
@@ -94,6 +95,8 @@ export interface ControllerOptions {
   onPartitionHealth?(health: { offline: number; preferredImbalance: number }): void;
   /** Called after each liveness pass with the number of partitions without a leader (0 when not active). */
   onOfflinePartitions?(count: number): void;
+  /** Called when the number of partitions being reassigned changes (0 when not active). */
+  onReassigningPartitions?(count: number): void;
 }
 
 /** A registered broker, as read from /brokers/ids. */
@@ -141,6 +144,8 @@ export class Controller {
   private readonly rebalancer: AutoRebalancer;
   /** Partition-health reads started (see reportHealth). */
   private healthReads = 0;
+  /** Partition reassignments (KIP-455), reassignment.ts. */
+  private readonly reassignments: Reassignments;
 
   constructor(private readonly options: ControllerOptions) {
     this.client = options.client;
@@ -160,6 +165,16 @@ export class Controller {
       onElections: (count, kind) => this.options.onLeaderElections?.(count, kind),
     };
     this.rebalancer = new AutoRebalancer(this.leadership, options.autoRebalance ?? { enabled: false, percentage: 10, intervalSeconds: 300 });
+    this.reassignments = new Reassignments({
+      client: this.client,
+      logger: this.logger.child({ component: 'reassignment' }),
+      fencedMulti: (writes) => this.fencedMulti(writes),
+      retrying: (step) => this.retrying(step),
+      liveBrokerIds: async () => new Set((await this.liveBrokers()).map((b) => b.id)),
+      controllerEpoch: () => Number(this.requireActive().epoch),
+      kick: () => this.channels?.kick(),
+      onReassigningPartitions: (count) => options.onReassigningPartitions?.(count),
+    });
   }
 
   /** The Admin API's port as listened on (set before `start()` when port 0 was asked for). */
@@ -252,6 +267,7 @@ export class Controller {
           logger: this.logger.child({ component: 'broker-channels' }),
           readState: () => this.readClusterState(),
           onDeleted: (topic, brokerId) => this.deletionConfirmed(topic, brokerId),
+          onReplicaDeleted: (topic, partition, brokerId) => this.reassignments.replicaDeleted(topic, partition, brokerId),
         });
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);
@@ -283,6 +299,7 @@ export class Controller {
     this.options.onStateChange?.(false, undefined);
     this.options.onOfflinePartitions?.(0);
     this.options.onPartitionHealth?.({ offline: 0, preferredImbalance: 0 });
+    this.reassignments.clear();
   }
 
   private notController(): TributaryError {
@@ -370,6 +387,8 @@ export class Controller {
           this.passWanted = false;
           try {
             await this.retrying(() => this.livenessPass());
+            // Also how a new controller resumes reassignments in flight (first pass after failover).
+            await this.reassignments.checkAll();
             await this.refreshChannels();
             void this.reportHealth();
             failures = 0;
@@ -487,10 +506,12 @@ export class Controller {
       this.client.children(TOPICS_PATH),
       this.client.children(DELETE_TOPICS_PATH),
     ]);
+    const replicaDeletions: NonNullable<ClusterState['replicaDeletions']> = [];
     const topics = await Promise.all(
       [...names].sort().map(async (name): Promise<TopicState | undefined> => {
         const [read, overrides] = await Promise.all([this.readAssignment(name), this.readOverrides(name)]);
         if (!read) return undefined;
+        replicaDeletions.push(...pendingReplicaDeletions(name, read.assignment));
         const indexes = Object.keys(read.assignment.partitions)
           .map(Number)
           .sort((a, b) => a - b);
@@ -502,6 +523,7 @@ export class Controller {
             index,
             replicas: read.assignment.partitions[String(index)] ?? [],
             state: states[i] ? parseJson<PartitionState>(states[i]!.data) : undefined,
+            reassignment: reassignmentView(read.assignment, index),
           })),
         };
       }),
@@ -518,6 +540,7 @@ export class Controller {
       clusterId: clusterId?.data.toString() ?? '',
       brokers,
       topics: topics.filter((t): t is TopicState => t !== undefined),
+      replicaDeletions,
       deletions: deletions.filter((d): d is PendingDeletion => d !== undefined && d.brokers.length > 0),
     };
   }
@@ -611,6 +634,9 @@ export class Controller {
         const read = await this.readAssignment(topic.name);
         if (!read) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' does not exist`);
         if (await this.client.tryGet(deleteMarkerPath(topic.name))) fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic.name}' is being deleted`);
+        if (read.assignment.adding_replicas || read.assignment.removing_replicas) {
+          fail(ErrorCode.REASSIGNMENT_IN_PROGRESS, `a partition reassignment is in progress for topic '${topic.name}'; add partitions once it completes (\`tributary partitions reassign --list\`)`);
+        }
         const current = Object.keys(read.assignment.partitions).length;
         if (!Number.isInteger(topic.count) || topic.count <= current) {
           fail(ErrorCode.INVALID_PARTITIONS, `topic '${topic.name}' has ${current} partitions; the new count must be greater (partitions are never removed), not ${topic.count}`);
@@ -677,7 +703,8 @@ export class Controller {
       const marker: DeletionMarker = {
         requested: Date.now(),
         partitions: Object.keys(assignment.partitions).map(Number).sort((a, b) => a - b),
-        brokers: [...new Set(Object.values(assignment.partitions).flat())].sort((a, b) => a - b),
+        // Replicas a reassignment removed that have not deleted their copy yet delete it too.
+        brokers: [...new Set([...Object.values(assignment.partitions).flat(), ...Object.values(assignment.removed_replicas ?? {}).flat()])].sort((a, b) => a - b),
       };
       writes.push(ops.create(deleteMarkerPath(name), json(marker)));
     }
@@ -871,6 +898,8 @@ export class Controller {
         topics.push({ name: t.name, partitions });
       }
       if (topics.some((t) => t.partitions.some((p) => p.errorCode === ErrorCode.NONE))) this.channels?.kick();
+      // An ISR change may let a reassignment complete (its target replicas all in sync).
+      for (const t of topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) void this.reassignments.maybeComplete(t.name, p.index, live).catch((e: unknown) => this.logger.warn({ err: e, topic: t.name, partition: p.index }, 'reassignment completion check failed; the next liveness pass retries'));
       return { topics };
     },
     controlledShutdown: async (request) => {
@@ -954,6 +983,8 @@ export class Controller {
       this.requireActive();
       return { topics: await electLeaders(this.leadership, request.electionType, request.topics) };
     },
+    alterPartitionReassignments: (request) => this.reassignments.alter(request),
+    listPartitionReassignments: (request) => this.reassignments.list(request),
   };
 }
 

@@ -49,9 +49,26 @@ export interface DeletionMarker {
   brokers?: number[];
 }
 
-/** `/brokers/topics/<topic>`: the replica assignment, preferred leader first. */
+/**
+ * `/brokers/topics/<topic>`: the replica assignment, preferred leader first. While a partition
+ * is being reassigned (KIP-455, Kafka's same fields), `partitions[p]` is the full replica set
+ * (target replicas first, then the original ones being removed) and `adding_replicas[p]` /
+ * `removing_replicas[p]` say which are which (reassignment.ts); absent keys: none.
+ */
 export interface TopicAssignment {
   partitions: Record<string, number[]>;
+  /** KIP-455: replicas being added by a reassignment in progress, per partition. */
+  adding_replicas?: Record<string, number[]>;
+  /** KIP-455: replicas being removed by a reassignment in progress, per partition. */
+  removing_replicas?: Record<string, number[]>;
+  /** Tributary: the replication throttle (bytes/s) of a partition's reassignment in progress. */
+  reassignment_throttles?: Record<string, number>;
+  /**
+   * Tributary: brokers a reassignment took a partition away from that have not yet confirmed
+   * deleting their copy (StopReplica with delete), per partition; kept here so a new
+   * controller finishes the clean-up.
+   */
+  removed_replicas?: Record<string, number[]>;
 }
 
 /** `/brokers/topics/<topic>/partitions/<p>/state`. */

@@ -136,10 +136,46 @@ export interface ElectionResult {
   leader: number;
 }
 
+/** A partition to move: its target replicas (preferred leader first), or `null` to cancel its reassignment. */
+export interface PartitionReassignment {
+  topic: string;
+  partition: number;
+  replicas: number[] | null;
+}
+
+/** The outcome of one partition of `alterPartitionReassignments`. */
+export interface ReassignmentOutcome {
+  topic: string;
+  partition: number;
+  /** undefined: started (or replaced, cancelled, already in place); else why not (code and what to do). */
+  error: TributaryError | undefined;
+}
+
+/** A partition being reassigned (Kafka's PartitionReassignment). */
+export interface OngoingReassignment {
+  topic: string;
+  partition: number;
+  /** The full replica set now: target replicas first, then the original ones being removed. */
+  replicas: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
+  /** Replication throttle of the adding replicas, bytes/s (0: none). */
+  throttleBytesPerSecond: number;
+  /**
+   * With `logEndOffsets: true`: each replica's log end offset by broker id, as that broker
+   * answered (missing when it did not answer); the leader's minus an adding replica's is how
+   * far the new replica is behind.
+   */
+  logEndOffsets?: Map<number, bigint>;
+}
+
 /** Options of {@link Admin}. */
 export type AdminOptions = ClientOptions;
 
 type AdminMethod = MethodsOfKind<AdminServiceClient, 'unary'>;
+
+/** Kafka's DEBUGGING_REPLICA_ID: ListOffsets answered by followers too, from their log end. */
+const DEBUGGING_REPLICA_ID = -2;
 
 /** A per-topic outcome of the AdminService. */
 interface TopicOutcome {
@@ -335,6 +371,80 @@ export class Admin {
       const a = answers.get(tpKey(topic, partition))!;
       return { topic, partition, offset: a.offset, timestamp: Number(a.timestamp) };
     });
+  }
+
+  /**
+   * Starts, replaces or cancels (`replicas: null`) partition reassignments (Kafka's
+   * AlterPartitionReassignments, KIP-455); resolves once they are started, with one outcome
+   * per partition (never throws for a per-partition error). `throttleBytesPerSecond` limits
+   * how fast each new replica copies the partition (0: unthrottled).
+   */
+  async alterPartitionReassignments(reassignments: readonly PartitionReassignment[], options: { throttleBytesPerSecond?: number } = {}): Promise<ReassignmentOutcome[]> {
+    const byTopic = new Map<string, PartitionReassignment[]>();
+    for (const r of reassignments) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+    const response = await this.callController('alterPartitionReassignments', () => ({
+      topics: [...byTopic].map(([name, list]) => ({ name, partitions: list.map((r) => ({ partitionIndex: r.partition, replicas: r.replicas ?? [] })) })),
+      throttleBytesPerSecond: BigInt(Math.max(0, Math.floor(options.throttleBytesPerSecond ?? 0))),
+    }));
+    return response.responses.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.name,
+        partition: p.partitionIndex,
+        error: p.errorCode === ErrorCode.NONE ? undefined : explain(p.errorCode, p.errorMessage, t.name),
+      })),
+    );
+  }
+
+  /**
+   * The reassignments in progress (default: of every topic; `partitions` limits a topic to
+   * some). `logEndOffsets: true` also asks every replica's broker for its log end offset
+   * (ListOffsets with Kafka's debugging replica id -2, answered by followers too).
+   */
+  async listPartitionReassignments(options: { topics?: ReadonlyArray<{ topic: string; partitions?: number[] }>; logEndOffsets?: boolean } = {}): Promise<OngoingReassignment[]> {
+    const response = await this.callController('listPartitionReassignments', () => ({
+      topics: (options.topics ?? []).map((t) => ({ name: t.topic, partitionIndexes: t.partitions ?? [] })),
+    }));
+    const ongoing: OngoingReassignment[] = response.topics.flatMap((t) =>
+      t.partitions.map((p) => ({
+        topic: t.name,
+        partition: p.partitionIndex,
+        replicas: p.replicas,
+        addingReplicas: p.addingReplicas,
+        removingReplicas: p.removingReplicas,
+        throttleBytesPerSecond: Number(p.throttleBytesPerSecond),
+      })),
+    );
+    if (options.logEndOffsets === true && ongoing.length > 0) {
+      const brokers = new Map((await this.describeCluster()).brokers.map((b) => [b.id, `${b.host}:${b.port}`]));
+      const asked = new Map<number, OngoingReassignment[]>();
+      for (const r of ongoing) {
+        r.logEndOffsets = new Map();
+        for (const id of r.replicas) asked.set(id, [...(asked.get(id) ?? []), r]);
+      }
+      await Promise.all(
+        [...asked].map(async ([id, list]) => {
+          const address = brokers.get(id);
+          if (!address) return;
+          const topics = new Map<string, OngoingReassignment[]>();
+          for (const r of list) topics.set(r.topic, [...(topics.get(r.topic) ?? []), r]);
+          try {
+            const answer = await this.pool.call(this.pool.broker(address), 'listOffsets', {
+              replicaId: DEBUGGING_REPLICA_ID,
+              topics: [...topics].map(([name, rs]) => ({ name, partitions: rs.map((r) => ({ index: r.partition, currentLeaderEpoch: -1, timestamp: LATEST_TIMESTAMP })) })),
+            });
+            for (const t of answer.topics) {
+              for (const p of t.partitions) {
+                if (p.errorCode !== ErrorCode.NONE) continue;
+                list.find((r) => r.topic === t.name && r.partition === p.index)?.logEndOffsets?.set(id, p.offset);
+              }
+            }
+          } catch (e) {
+            this.client.logger.debug({ broker: id, err: e }, 'replica log end offsets not available');
+          }
+        }),
+      );
+    }
+    return ongoing;
   }
 
   /** Closes the connections. Idempotent. */

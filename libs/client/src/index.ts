@@ -22,6 +22,9 @@ export type {
   ElectionType,
   ElectionPartitions,
   ElectionResult,
+  PartitionReassignment,
+  ReassignmentOutcome,
+  OngoingReassignment,
 } from './admin';
 export { PRODUCER_DEFAULTS } from './producer-options';
 export type {
