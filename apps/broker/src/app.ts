@@ -21,6 +21,7 @@ import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
+import { ProducerIdManager } from './producer-id-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicaManager } from './replica-manager';
 import type { HostedPartition } from './replica-manager';
@@ -136,8 +137,16 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     }
     return response;
   };
+  const producerIdsIssued = metrics.counter({ name: 'tributary_broker_producer_ids_issued_total', help: 'Producer ids handed to idempotent producers (InitProducerId)' });
+  const producerIds = new ProducerIdManager({
+    brokerId: config.nodeId,
+    controllerAddress: () => control.controllerAddress,
+    logger: logger.child({ component: 'producer-ids' }),
+    onProducerId: () => producerIdsIssued.inc(),
+  });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
     produce: (request) => replicaManager.produce(request),
+    initProducerId: (request) => producerIds.initProducerId(request),
     fetch: async (request) => {
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
       return countOut(await replicaManager.fetch({ ...request, maxBytes }));
@@ -201,6 +210,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await registration.stop();
       fetchers.shutdown();
       isr.stop();
+      producerIds.stop();
       replicaManager.shutdown();
       await server.shutdown(graceMs);
       await logManager.shutdown();

@@ -259,9 +259,14 @@ export class ReplicaManager {
               };
             }
             try {
+              // Idempotent producers' epoch and sequence are checked by the log (INVALID_PRODUCER_EPOCH,
+              // OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID); a retried batch comes back as
+              // `duplicate` with its original offsets and is answered NONE, as Kafka does.
               const info = await hosted.log.appendAsLeader(p.records, role.leaderEpoch);
-              this.onLeaderAppend(hosted);
-              this.options.onAppend?.(topic.name, info);
+              if (!info.duplicate) {
+                this.onLeaderAppend(hosted);
+                this.options.onAppend?.(topic.name, info);
+              }
               const done = {
                 index: p.index,
                 errorCode: ErrorCode.NONE,

@@ -68,6 +68,9 @@ const handlers: BrokerServiceServer = {
   metadata(_call, callback) {
     callback({ code: grpc.status.UNIMPLEMENTED });
   },
+  initProducerId(_call, callback) {
+    callback({ code: grpc.status.UNIMPLEMENTED });
+  },
 };
 
 async function startServer(service: typeof GeneratedService): Promise<{ server: grpc.Server; address: string }> {
