@@ -99,6 +99,16 @@ describe.each<[string, Partial<LogConfig>]>([
     expect(log.logEndOffset).toBe(end);
   });
 
+  it('a retried request of several batches is answered whole; mixing retried and new batches is refused', async () => {
+    const first = await log.appendAsLeader(Buffer.concat([idempotent(7, 0, 0), idempotent(7, 0, 3, 2)]), 0);
+    const retry = await log.appendAsLeader(Buffer.concat([idempotent(7, 0, 0), idempotent(7, 0, 3, 2)]), 0);
+    expect([retry.duplicate, retry.firstOffset, retry.lastOffset]).toEqual([true, first.firstOffset, first.lastOffset]);
+    const end = log.logEndOffset;
+    expect(await codeOf(log.appendAsLeader(Buffer.concat([idempotent(7, 0, 3, 2), idempotent(7, 0, 5)]), 0))).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect(await codeOf(log.appendAsLeader(Buffer.concat([idempotent(8, 0, 0), idempotent(7, 0, 3, 2)]), 0))).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
+    expect(log.logEndOffset).toBe(end);
+  });
+
   it('leaves batches without a producer id alone', async () => {
     await log.appendAsLeader(makeBatch(2), 0);
     await log.appendAsLeader(makeBatch(2), 0);

@@ -146,23 +146,45 @@ export class ProducerStateManager {
   checkLeaderBatchesLocked(records: Buffer): ProducerBatchMetadata | undefined {
     // Several batches of one producer in one request: each is checked against the previous.
     let pending: Map<number, { epoch: number; lastSeq: number }> | undefined;
+    let duplicate: ProducerBatchMetadata | undefined;
     for (let pos = 0; pos < records.length; ) {
       const size = 12 + records.readInt32BE(pos + 8);
       const producerId = readProducerId(records, pos);
-      if (producerId >= 0) {
+      const found = producerId >= 0 ? this.findDuplicate(records, pos, producerId) : undefined;
+      if (pos === 0 && found) {
+        duplicate = { ...found };
+      } else if (duplicate) {
+        // A retried request: every batch must be the original's next batch, else the answer's
+        // offsets (first offset + record counts) would not be where the records are.
+        if (!found || found.firstOffset !== duplicate.lastOffset + 1) {
+          throw new OutOfOrderSequenceError(`${this.where}: a request mixes batches already written with new ones; send a retried batch on its own`);
+        }
+        duplicate.lastSeq = found.lastSeq;
+        duplicate.lastOffset = found.lastOffset;
+      } else if (found) {
+        throw new OutOfOrderSequenceError(`${this.where}: a request mixes new batches with batches already written; send a retried batch on its own`);
+      }
+      if (producerId >= 0 && !duplicate) {
         const epoch = records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET);
         const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
         const lastSeq = incrementSequence(firstSeq, records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET));
         const entry = this.producers.get(producerId);
         const before = pending?.get(producerId);
-        if (!before && entry && entry.producerEpoch === epoch) {
-          for (const b of entry.batches) if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) return b;
-        }
         this.checkSequence(producerId, epoch, firstSeq, before ?? (entry && { epoch: entry.producerEpoch, lastSeq: entry.batches.at(-1)?.lastSeq ?? -1 }));
         if (records.length > size) (pending ??= new Map()).set(producerId, { epoch, lastSeq });
       }
       pos += size;
     }
+    return duplicate;
+  }
+
+  /** The retained batch the batch at `pos` repeats (same producer, epoch, first and last sequence), if any. */
+  private findDuplicate(records: Buffer, pos: number, producerId: number): ProducerBatchMetadata | undefined {
+    const entry = this.producers.get(producerId);
+    if (!entry || entry.producerEpoch !== records.readInt16BE(pos + PRODUCER_EPOCH_OFFSET)) return undefined;
+    const firstSeq = records.readInt32BE(pos + BASE_SEQUENCE_OFFSET);
+    const lastSeq = incrementSequence(firstSeq, records.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET));
+    for (const b of entry.batches) if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) return b;
     return undefined;
   }
 
