@@ -95,11 +95,18 @@ afterAll(async () => {
 });
 
 it('hands out distinct producer ids from every broker, each from its own block', async () => {
-  const ids: bigint[] = [];
-  for (const id of [0, 1, 2]) for (let i = 0; i < 3; i++) ids.push(await initProducerId(brokerById(id)));
+  // The three brokers ask the controller for their first block at the same time (CAS races on
+  // /latest_producer_id_block), each then hands out three ids.
+  const blocks = await Promise.all(
+    [0, 1, 2].map(async (id) => {
+      const out: bigint[] = [];
+      for (let i = 0; i < 3; i++) out.push(await initProducerId(brokerById(id)));
+      return out;
+    }),
+  );
+  const ids = blocks.flat();
   expect(new Set(ids).size).toBe(ids.length);
   // Per broker, consecutive ids of one block; different brokers, different blocks of 1000.
-  const blocks = [0, 1, 2].map((b) => ids.slice(b * 3, b * 3 + 3));
   for (const block of blocks) expect([block[1]! - block[0]!, block[2]! - block[1]!]).toEqual([1n, 1n]);
   expect(new Set(blocks.map((b) => b[0]! / 1000n)).size).toBe(3);
   const refused = await unary(anyBroker(), 'initProducerId', { transactionalId: 'tx-1', transactionTimeoutMs: 60_000 });
