@@ -124,3 +124,38 @@ test('InitProducerId is retried while no broker can hand out ids yet', async () 
   expect(cluster.initProducerIdRequests).toBeGreaterThanOrEqual(3);
   expect(sentHeaders(1)).toEqual([[4000n, 0, 0]]);
 });
+
+test('flush waits for sends still waiting for the producer id; a producer that never sent closes without asking for one', async () => {
+  const p = producer({ lingerMs: 60_000 });
+  const settled: bigint[] = [];
+  for (let i = 0; i < 5; i++) void p.send({ topic: 'payments', value: `f${i}`, partition: 0 }).then((m) => settled.push(m.offset));
+  await p.flush();
+  expect(settled.sort()).toEqual([0n, 1n, 2n, 3n, 4n]);
+  const idle = producer();
+  await idle.close();
+  expect(cluster.initProducerIdRequests).toBe(1);
+});
+
+test('a batch sent before is retried alone: new batches never join it, so the broker can answer it as a duplicate', async () => {
+  // batch.size below two records: every record is sealed in a batch of its own at once.
+  const p = producer({ lingerMs: 0, batchSize: 80 });
+  await p.partitionsFor('payments');
+  let open!: () => void;
+  cluster.produceGate = new Promise<void>((resolve) => (open = resolve));
+  const sends = [p.send({ topic: 'payments', value: 'aaaaaaaaaa', partition: 0 })];
+  await waitUntil(() => cluster.produces.length === 1); // in flight, held at the gate
+  sends.push(p.send({ topic: 'payments', value: 'bbbbbbbbbb', partition: 0 }));
+  sends.push(p.send({ topic: 'payments', value: 'cccccccccc', partition: 0 }));
+  cluster.failProduce('payments', 0, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+  cluster.produceGate = undefined;
+  open();
+  const offsets = (await Promise.all(sends)).map((m) => m.offset);
+  expect(offsets).toEqual([0n, 1n, 2n]);
+  const perRequest = cluster.produces.flatMap((r) => r.partitions.filter((x) => x.partition === 0).map((x) => x.batches));
+  expect(perRequest).toEqual([1, 1, 2]); // a (refused), a again alone, then b and c together
+  expect(sentHeaders(0).map(([, , seq]) => seq)).toEqual([0, 0, 1, 2]);
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 1));
+}

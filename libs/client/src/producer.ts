@@ -113,6 +113,8 @@ export class Producer {
   private readonly identity: ProducerIdentity | undefined;
   /** Records may go straight into the accumulator: not idempotent, or the producer id is known. */
   private appendReady: boolean;
+  /** Sends waiting for the producer id (and metadata): flush() waits until they are appended. */
+  private readonly idWaits = new Set<Promise<TopicMetadata>>();
 
   /** Creates a producer; nothing connects until the first send. Throws RangeError on a bad option. */
   constructor(options: ProducerOptions = {}) {
@@ -248,7 +250,7 @@ export class Producer {
    * {@link sendWithCallback} / {@link sendSequenced} returning false.
    */
   async waitForCapacity(): Promise<void> {
-    if (!this.appendReady) await this.identity?.ensure().catch(() => undefined);
+    if (this.idWaits.size > 0) await Promise.allSettled([...this.idWaits]);
     if (this.topicWaits.size > 0) await Promise.allSettled([...this.topicWaits.values()]);
     await this.accumulator.whenNoWaiters();
   }
@@ -324,16 +326,19 @@ export class Producer {
 
   /** Waits for every pending metadata wait and producer id request (sends waiting on them are appended when they settle). */
   private async settleWaits(): Promise<void> {
-    if (!this.appendReady && this.identity !== undefined) await this.identity.ensure().catch(() => undefined);
-    await Promise.allSettled([...this.topicWaits.values()]);
-    await Promise.resolve(); // let the appends chained on them run
+    // Sends chained their appends on these first, so those appends have run once they settle.
+    await Promise.allSettled([...this.idWaits, ...this.topicWaits.values()]);
   }
 
   /** The topic's metadata, and (idempotent producer) the producer id: what an append needs. */
   private topicReady(topic: string): Promise<TopicMetadata> {
     const meta = this.topicMetadata(topic);
     if (this.appendReady || this.identity === undefined) return meta;
-    return Promise.all([meta, this.identity.ensure()]).then(([m]) => m);
+    const wait = Promise.all([meta, this.identity.ensure()]).then(([m]) => m);
+    this.idWaits.add(wait);
+    const forget = (): boolean => this.idWaits.delete(wait);
+    wait.then(forget, forget);
+    return wait;
   }
 
   /**
