@@ -40,6 +40,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const logManager = LogManager.open({
     logDirs: [config.logDir],
     defaultConfig: baseLogConfig,
+    producerIdExpirationMs: config.producerIdExpirationMs,
     logger: logger.child({ component: 'log-manager' }),
     onDirFailure: (dir, error) => logger.error({ dir, err: error }, 'log directory failed; its partitions are offline on this broker'),
   });
