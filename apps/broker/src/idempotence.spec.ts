@@ -1,5 +1,5 @@
 /**
- * The idempotent producer on a REAL cluster (coordination, a controller and three brokers as
+ * The idempotent producer on a REAL cluster (coordination, two controllers and three brokers as
  * processes over gRPC on loopback), with raw gRPC calls: producer ids from InitProducerId
  * (blocks allocated by the controller), duplicates answered with the original offset, gaps and
  * old epochs refused, and the producer state surviving a leader's kill -9 (followers keep it
@@ -85,7 +85,7 @@ async function initProducerId(via: BrokerServiceClient): Promise<bigint> {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'idempotence-it', brokers: 3, controllers: 1 });
+  cluster = await startCluster({ name: 'idempotence-it', brokers: 3, controllers: 2 });
 });
 
 afterAll(async () => {
@@ -201,4 +201,29 @@ it('a broker restarted after kill -9 rebuilds the producer state from its log', 
   expect(ErrorCode[(await produce('idem-restart', idempotentBatch(pid, 3, 4, ['gap']))).errorCode]).toBe('OUT_OF_ORDER_SEQUENCE_NUMBER');
   expect((await produce('idem-restart', idempotentBatch(pid, 3, 3, ['r3']))).baseOffset).toBe(3n);
   expect(await values('idem-restart')).toEqual(['r0', 'r1', 'r2', 'r3']);
+});
+
+it('after kill -9 of the active controller, the next controller goes on allocating blocks after the last one', async () => {
+  const before = await initProducerId(brokerById(0));
+  const active = await cluster.activeController();
+  await cluster.controllers.get(active)!.proc.killAndWait('SIGKILL');
+  await waitFor(async () => (await cluster.activeController().catch(() => -1)) >= 0 && (await metadata([])).controllerId !== active, {
+    timeoutMs: 30_000,
+    message: 'the standby controller takes office',
+  });
+  // A restarted broker has lost its block (as in Kafka, its unused ids are never handed out) and asks the new controller.
+  await cluster.stopBroker(1, 'SIGKILL');
+  await cluster.startBroker(1);
+  let fresh = -1n;
+  await waitFor(
+    async () => {
+      const res = await unary(brokerById(1), 'initProducerId', { transactionalId: '', transactionTimeoutMs: 0 });
+      fresh = res.producerId;
+      return res.errorCode === ErrorCode.NONE;
+    },
+    { timeoutMs: 30_000, message: 'the restarted broker gets a block from the new controller' },
+  );
+  expect(fresh / 1000n).toBeGreaterThan(before / 1000n);
+  expect(fresh % 1000n).toBe(0n);
+  await cluster.startController(active);
 });
