@@ -48,6 +48,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
 
   const bytesIn = metrics.counter({ name: 'tributary_broker_bytes_in_total', help: 'Record batch bytes appended by produce requests, per topic', labelNames: ['topic'] });
   const messagesIn = metrics.counter({ name: 'tributary_broker_messages_in_total', help: 'Records appended by produce requests, per topic', labelNames: ['topic'] });
+  const duplicateBatches = metrics.counter({
+    name: 'tributary_broker_produce_duplicate_batches_total',
+    help: 'Retried batches of idempotent producers that were already in the log: answered with their original offset, not written again, per topic',
+    labelNames: ['topic'],
+  });
   const bytesOut = metrics.counter({ name: 'tributary_broker_bytes_out_total', help: 'Record batch bytes returned by fetch requests, per topic', labelNames: ['topic'] });
   const registered = metrics.gauge({ name: 'tributary_broker_registered', help: '1 while this broker is registered under /brokers/ids, else 0' });
   registered.set(0);
@@ -62,6 +67,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       bytesIn.inc({ topic }, info.bytes);
       messagesIn.inc({ topic }, info.recordCount);
     },
+    onDuplicate: (topic) => duplicateBatches.inc({ topic }),
   });
   metrics.gauge({
     name: 'tributary_broker_partitions',

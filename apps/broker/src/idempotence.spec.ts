@@ -124,6 +124,9 @@ it('answers a duplicate batch with the original offset and stores it once; refus
   const retry = await produce('idem', idempotentBatch(pid, 0, 0, ['a', 'b']));
   expect([ErrorCode[retry.errorCode], retry.baseOffset]).toEqual(['NONE', 0n]);
   expect(await values('idem')).toEqual(['a', 'b', 'c']);
+  const leader = cluster.brokers.get(leaderOf(await metadata(['idem']), 'idem', 0))!;
+  const scrape = await (await fetch(`http://127.0.0.1:${leader.adminPort}/metrics`)).text();
+  expect(scrape).toMatch(/^tributary_broker_produce_duplicate_batches_total\{topic="idem"\} 1$/m);
 
   // A gap: sequence 5 where 3 is next.
   const gap = await produce('idem', idempotentBatch(pid, 0, 5, ['x']));

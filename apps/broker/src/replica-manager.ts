@@ -75,6 +75,8 @@ export interface ReplicaManagerOptions {
   onIsrCandidate?(hosted: HostedPartition): void;
   /** Called after each successful leader append (metrics). */
   onAppend?(topic: string, info: LogAppendInfo): void;
+  /** Called when an idempotent producer's retried batch was already in the log (metrics). */
+  onDuplicate?(topic: string): void;
 }
 
 const CONSUMER_REPLICA_ID = -1;
@@ -266,6 +268,8 @@ export class ReplicaManager {
               if (!info.duplicate) {
                 this.onLeaderAppend(hosted);
                 this.options.onAppend?.(topic.name, info);
+              } else {
+                this.options.onDuplicate?.(topic.name);
               }
               const done = {
                 index: p.index,
