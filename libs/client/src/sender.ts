@@ -27,8 +27,17 @@
  * else fails them with a message that says what to do. MESSAGE_TOO_LARGE /
  * RECORD_LIST_TOO_LARGE on concatenated batches resends them one per request before giving
  * up. A whole-call failure (broker down, deadline) is a retriable error for every partition
- * of the request. Without idempotence (issue 5) a retried batch whose first attempt did land
- * is written twice: delivery is at-least-once.
+ * of the request. Without idempotence a retried batch whose first attempt did land is written
+ * twice: delivery is at-least-once.
+ *
+ * Idempotence (the producer's default): batches carry a producer id, epoch and per-partition
+ * sequence (stamped by the accumulator when sealed). A retry resends the same bytes, and a
+ * batch that was sent before travels ALONE (no new batch joins it), so the leader recognises
+ * a duplicate as a whole and answers it with the original offset. Sequence trouble follows
+ * Kafka 3.x's client (KIP-360; see onSequenceError): OUT_OF_ORDER_SEQUENCE_NUMBER fails the
+ * batches, UNKNOWN_PRODUCER_ID resends them, and either — like any batch with a sequence that
+ * fails for good, which would leave a gap — bumps the epoch: `bumpEpoch` restamps every batch
+ * not sent yet with the new epoch and sequences from 0.
  *
  * acks=0: the records resolve with offset -1 once the call returns, whatever the broker said
  * (the client does not look at the outcome); a call that fails as a whole is still retried.
