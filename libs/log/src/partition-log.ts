@@ -307,8 +307,13 @@ export class PartitionLog {
     const leo = this.logEndOffset;
     this.producerState.deleteSnapshots({ above: leo });
     const from = this.producerState.loadLatestSnapshot(leo) ?? -1;
-    for (let i = from < 0 ? 0 : this.floorSegmentIndex(from); i < this.segments.length; i++) {
-      this.segments[i]!.walkBatches(0, (batch, header, at) => {
+    if (from >= leo) return; // the snapshot of a clean close: nothing after it
+    const first = from < 0 ? 0 : this.floorSegmentIndex(from);
+    for (let i = first; i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      // The index finds where `from` starts in its segment; later segments are read whole.
+      const start = i === first && from > 0 ? (segment.translateOffset(from)?.position ?? segment.size) : 0;
+      segment.walkBatches(start, (batch, header, at) => {
         if (batch.lastOffset >= from) this.producerState.updateLocked(header, at);
         return true;
       });
@@ -1003,8 +1008,10 @@ export class PartitionLog {
     if (!this.failure) {
       try {
         this.flush();
+        // Kafka's snapshot on close: the next (clean) load reads no batch header at all.
+        this.producerState.takeSnapshot(this.logEndOffset);
       } catch {
-        // already recorded as a failure; close the files anyway
+        // a flush failure is already recorded; a snapshot that could not be written only costs a scan
       }
     }
     for (const timer of this.pendingDeletes) {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode } from '@tributary/records';
 import type { LogConfig } from './config';
@@ -141,36 +141,51 @@ describe.each<[string, Partial<LogConfig>]>([
     }
   });
 
-  it('is rebuilt from the log when the log is opened again (clean and unclean)', async () => {
+  it('is rebuilt when the log is opened again: after a crash, after a clean close, and from the segments alone', async () => {
     const offsets: number[] = [];
     for (let i = 0; i < 12; i++) offsets.push((await log.appendAsLeader(idempotent(7, 1, i * 3), 0)).firstOffset);
     await log.appendAsLeader(idempotent(8, 0, 0), 0);
-    await log.close();
-    for (const clean of [true, false]) {
-      log = open({ hadCleanShutdown: clean });
+    const check = async (): Promise<void> => {
       const retry = await log.appendAsLeader(idempotent(7, 1, 33), 0);
       expect([retry.duplicate, retry.firstOffset]).toEqual([true, offsets[11]]);
       expect(await codeOf(log.appendAsLeader(idempotent(7, 1, 40), 0))).toBe(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
       expect(await codeOf(log.appendAsLeader(idempotent(7, 0, 0), 0))).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+      expect(log.producerStateManager.lastEntry(7)?.batches.map((b) => b.firstSeq)).toEqual([21, 24, 27, 30, 33]);
       expect(log.producerStateManager.lastEntry(8)?.batches).toHaveLength(1);
-      if (clean) {
-        log.abandon();
-      }
-    }
-    if (overrides.segmentBytes) {
-      // Rolls left snapshots, so the load scanned only the newest segments.
-      expect(readdirSync(log.dir).some((n) => n.endsWith(PRODUCER_SNAPSHOT_FILE_SUFFIX))).toBe(true);
-    }
+    };
+    // kill -9: no snapshot at the end (the small-segment case has those of its rolls), the rest is scanned.
+    log.abandon();
+    log = open({ hadCleanShutdown: false });
+    await check();
+    // A clean close leaves a snapshot at the log end: nothing is scanned.
+    await log.close();
+    expect(existsSync(join(log.dir, ProducerStateManager.snapshotFileName(log.logEndOffset)))).toBe(true);
+    log = open({ hadCleanShutdown: true });
+    await check();
+    // Without any snapshot, from the segments alone.
+    await log.close();
+    for (const name of readdirSync(log.dir)) if (name.endsWith(PRODUCER_SNAPSHOT_FILE_SUFFIX)) rmSync(join(log.dir, name));
+    log = open({ hadCleanShutdown: true });
+    await check();
   });
 
   it('ignores a corrupt or stale snapshot and rebuilds from the segments', async () => {
     for (let i = 0; i < 8; i++) await log.appendAsLeader(idempotent(7, 0, i * 3), 0);
-    await log.close();
+    log.abandon(); // a crash: no snapshot at the log end
     // A snapshot claiming a state far beyond the log end (left by a crash) must not be used.
     const bogus = new ProducerStateManager(log.dir, 'test');
     bogus.takeSnapshot(1_000);
     log = open();
     expect(existsSync(join(log.dir, ProducerStateManager.snapshotFileName(1_000)))).toBe(false);
+    expect(log.producerStateManager.lastEntry(7)?.batches.at(-1)?.lastSeq).toBe(23);
+    // A damaged snapshot (bit flip) fails its CRC: deleted, and the state comes from the segments.
+    await log.close();
+    const path = join(log.dir, ProducerStateManager.snapshotFileName(log.logEndOffset));
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1]! ^= 0xff;
+    writeFileSync(path, bytes);
+    log = open({ hadCleanShutdown: true });
+    expect(existsSync(path)).toBe(false);
     expect(log.producerStateManager.lastEntry(7)?.batches.at(-1)?.lastSeq).toBe(23);
   });
 
