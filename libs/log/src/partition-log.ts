@@ -15,6 +15,12 @@
  * re-encoding, no per-record objects. As follower, the leader's offsets are kept. The bytes
  * are then queued for writing; reads return them unchanged.
  *
+ * Idempotent producers (producer-state.ts): every append, as leader or follower, updates the
+ * per-producer state from the batch headers; a leader append is checked against it first
+ * (epoch, sequence) and a retried batch is answered with the original's offsets
+ * (`LogAppendInfo.duplicate`) without writing. The state is rebuilt on load and truncation from
+ * the `<offset>.snapshot` written at each roll and at a clean close, plus the headers after it.
+ *
  * Offsets are plain numbers inside the engine: appends refuse to go past 2^53 - 1
  * (Number.MAX_SAFE_INTEGER), which at a million records a second is 285 years away; API
  * edges convert to bigint.
