@@ -22,6 +22,7 @@ import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
+import { ProducerIdManager } from './producer-id-manager';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicationThrottle } from './throttle';
 import { ReplicaManager } from './replica-manager';
@@ -41,6 +42,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const logManager = LogManager.open({
     logDirs: [config.logDir],
     defaultConfig: baseLogConfig,
+    producerIdExpirationMs: config.producerIdExpirationMs,
     logger: logger.child({ component: 'log-manager' }),
     onDirFailure: (dir, error) => logger.error({ dir, err: error }, 'log directory failed; its partitions are offline on this broker'),
   });
@@ -48,6 +50,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
 
   const bytesIn = metrics.counter({ name: 'tributary_broker_bytes_in_total', help: 'Record batch bytes appended by produce requests, per topic', labelNames: ['topic'] });
   const messagesIn = metrics.counter({ name: 'tributary_broker_messages_in_total', help: 'Records appended by produce requests, per topic', labelNames: ['topic'] });
+  const duplicateBatches = metrics.counter({
+    name: 'tributary_broker_produce_duplicate_batches_total',
+    help: 'Retried batches of idempotent producers that were already in the log: answered with their original offset, not written again, per topic',
+    labelNames: ['topic'],
+  });
   const bytesOut = metrics.counter({ name: 'tributary_broker_bytes_out_total', help: 'Record batch bytes returned by fetch requests, per topic', labelNames: ['topic'] });
   const registered = metrics.gauge({ name: 'tributary_broker_registered', help: '1 while this broker is registered under /brokers/ids, else 0' });
   registered.set(0);
@@ -62,6 +69,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       bytesIn.inc({ topic }, info.bytes);
       messagesIn.inc({ topic }, info.recordCount);
     },
+    onDuplicate: (topic) => duplicateBatches.inc({ topic }),
   });
   metrics.gauge({
     name: 'tributary_broker_partitions',
@@ -194,8 +202,16 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     }
     return response;
   };
+  const producerIdsIssued = metrics.counter({ name: 'tributary_broker_producer_ids_issued_total', help: 'Producer ids handed to idempotent producers (InitProducerId)' });
+  const producerIds = new ProducerIdManager({
+    brokerId: config.nodeId,
+    controllerAddress: () => control.controllerAddress,
+    logger: logger.child({ component: 'producer-ids' }),
+    onProducerId: () => producerIdsIssued.inc(),
+  });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
     produce: (request) => replicaManager.produce(request),
+    initProducerId: (request) => producerIds.initProducerId(request),
     fetch: async (request) => {
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
       return countOut(await replicaManager.fetch({ ...request, maxBytes }));
@@ -279,6 +295,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await registration.stop();
       fetchers.shutdown();
       isr.stop();
+      producerIds.stop();
       replicaManager.shutdown();
       await server.shutdown(Math.max(100, graceMs - (Date.now() - started)));
       await logManager.shutdown();

@@ -23,6 +23,13 @@ export const brokerConfigSchema = z.object({
   socketRequestMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(104_857_600).describe('socket.request.max.bytes: the largest request accepted, in bytes'),
   fetchMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(57_671_680).describe('fetch.max.bytes: the most record bytes one Fetch answer carries'),
   replicaLagTimeMaxMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR'),
+  producerIdExpirationMs: z
+    .number()
+    .int()
+    .min(1)
+    .max(2_147_483_647)
+    .default(86_400_000)
+    .describe('producer.id.expiration.ms: a partition forgets an idempotent producer that wrote nothing for this long (checked with retention)'),
   maxFetchWaitMs: z.number().int().min(0).max(300_000).default(30_000).describe('longest long-poll a Fetch may ask for (max_wait_ms is capped to it)'),
   controlledShutdownEnable: z.boolean().default(true).describe('controlled.shutdown.enable: on SIGTERM, ask the controller to move leadership away before deregistering'),
   controlledShutdownMaxRetries: z.number().int().min(1).max(100).default(3).describe('controlled.shutdown.max.retries: controlled shutdown attempts while partitions remain or the controller is unreachable'),

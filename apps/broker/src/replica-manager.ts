@@ -84,6 +84,8 @@ export interface ReplicaManagerOptions {
   onIsrCandidate?(hosted: HostedPartition): void;
   /** Called after each successful leader append (metrics). */
   onAppend?(topic: string, info: LogAppendInfo): void;
+  /** Called when an idempotent producer's retried batch was already in the log (metrics). */
+  onDuplicate?(topic: string): void;
 }
 
 const CONSUMER_REPLICA_ID = -1;
@@ -274,9 +276,16 @@ export class ReplicaManager {
               };
             }
             try {
+              // Idempotent producers' epoch and sequence are checked by the log (INVALID_PRODUCER_EPOCH,
+              // OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID); a retried batch comes back as
+              // `duplicate` with its original offsets and is answered NONE, as Kafka does.
               const info = await hosted.log.appendAsLeader(p.records, role.leaderEpoch);
-              this.onLeaderAppend(hosted);
-              this.options.onAppend?.(topic.name, info);
+              if (!info.duplicate) {
+                this.onLeaderAppend(hosted);
+                this.options.onAppend?.(topic.name, info);
+              } else {
+                this.options.onDuplicate?.(topic.name);
+              }
               const done = {
                 index: p.index,
                 errorCode: ErrorCode.NONE,

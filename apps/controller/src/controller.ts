@@ -50,6 +50,7 @@ import type { ClusterState, PendingDeletion, TopicState } from './broker-channel
 import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
 import { collidingTopic, validateTopicName } from './topic-names';
+import { ProducerIdAllocator } from './producer-ids';
 import {
   BROKER_IDS_PATH,
   CLUSTER_ID_PATH,
@@ -885,7 +886,21 @@ export class Controller {
     }
   }
 
+  /** AllocateProducerIds (producer-ids.ts), made on first use. */
+  private producerIds: ProducerIdAllocator | undefined;
+
   readonly brokerHandlers: ServiceHandlers<typeof BrokerToControllerServiceService> = {
+    allocateProducerIds: async (request) => {
+      this.requireActive();
+      this.producerIds ??= new ProducerIdAllocator({
+        client: this.client,
+        logger: this.logger,
+        fencedMulti: (writes) => this.fencedMulti(writes),
+        retrying: (step) => this.retrying(step),
+        isRegistered: async (id) => (await this.liveBrokers()).some((b) => b.id === id),
+      });
+      return this.producerIds.allocate(request.brokerId);
+    },
     alterPartition: async (request) => {
       this.requireActive();
       const registered = await this.liveBrokers();

@@ -72,7 +72,7 @@ import { BatchBuilder, ErrorCode, TributaryError, encodeBatch } from '@tributary
 
 // Read once at load: the package's CommonJS re-exports are getters, which cost ~3 % of the
 // producer's CPU when read once per record.
-const { RECORDS_OFFSET, recordBodySize, sizeOfVarint } = records;
+const { RECORDS_OFFSET, recordBodySize, sizeOfVarint, CRC_OFFSET, PRODUCER_ID_OFFSET, PRODUCER_EPOCH_OFFSET, BASE_SEQUENCE_OFFSET, computeBatchCrc } = records;
 
 /** Defaults (Kafka's producer config where Kafka has one). */
 export const ACCUMULATOR_DEFAULTS = {
@@ -112,9 +112,10 @@ export interface AccumulatorOptions {
   /** compression.level (codec default if absent). */
   compressionLevel?: number;
   /**
-   * Idempotence hook: with a producerId >= 0, every batch carries it, `producerEpoch`, and a
-   * baseSequence that runs on per partition (wrapping at 2^31 as Kafka does). Default -1n
-   * (not idempotent: baseSequence -1).
+   * Idempotence: with a producerId >= 0, every batch carries it, `producerEpoch`, and a
+   * baseSequence that runs on per partition (wrapping at 2^31 as Kafka does), assigned when
+   * the batch is sealed (built), so they are covered by its CRC. Default -1n (not
+   * idempotent: baseSequence -1). The producer sets them later with setProducerIdAndEpoch.
    */
   producerId?: bigint;
   /** Default -1. */
@@ -155,8 +156,10 @@ export interface ReadyBatch {
   readonly sizeBytes: number;
   /** now() when its first record was appended. */
   readonly createdMs: number;
-  /** Sequence of the first record, -1 when not idempotent. */
+  /** Sequence of the first record, -1 when not idempotent (see RecordAccumulator.restamp). */
   readonly baseSequence: number;
+  /** Producer epoch in its header, -1 when not idempotent. */
+  readonly producerEpoch: number;
   /**
    * Resolves each record's promise with offset = baseOffset + index, or -1 for every record
    * when baseOffset is negative (acks=0: unknown) (timestamp =
@@ -239,6 +242,8 @@ class Arena {
 class ProducerBatch implements ReadyBatch {
   state: BatchState = 'open';
   records: Buffer = EMPTY;
+  baseSequence = -1;
+  producerEpoch = -1;
   /** The arena its buffer was carved from, until the batch is done. */
   arena: Arena | undefined;
   recordCount = 0;
@@ -259,11 +264,10 @@ class ProducerBatch implements ReadyBatch {
     readonly topic: string,
     readonly partition: number,
     readonly builder: BatchBuilder,
-    /** The builder's own options object; `now` is set per record (see appendLocked). */
-    readonly builderOptions: { now?: number },
+    /** The builder's own options object; `now` is set per record (see appendLocked), the producer fields when sealed. */
+    readonly builderOptions: { now?: number; producerId: bigint; producerEpoch: number; baseSequence: number },
     readonly createdMs: number,
     lingerMs: number,
-    readonly baseSequence: number,
   ) {
     this.deadlineMs = createdMs + lingerMs;
   }
@@ -425,8 +429,8 @@ export class RecordAccumulator {
   private readonly freeArenas: Arena[] = [];
   private readonly compression: CompressionCodec | undefined;
   private readonly compressionLevel: number | undefined;
-  private readonly producerId: bigint;
-  private readonly producerEpoch: number;
+  private producerId: bigint;
+  private producerEpoch: number;
   private readonly onReady: (batch: ReadyBatch) => void;
   private readonly now: () => number;
 
@@ -598,6 +602,37 @@ export class RecordAccumulator {
     return false;
   }
 
+  /**
+   * Idempotence: the producer id and epoch of batches sealed from now on; every partition's
+   * sequence starts again at 0 (a new id or epoch is a new sequence space, KIP-360). Batches
+   * already sealed keep theirs unless passed to {@link restamp}.
+   */
+  setProducerIdAndEpoch(producerId: bigint, producerEpoch: number): void {
+    this.producerId = producerId;
+    this.producerEpoch = producerEpoch;
+    for (const partitions of this.topics.values()) for (const state of partitions) if (state !== undefined) state.nextSequence = 0;
+  }
+
+  /**
+   * Gives a sealed batch that was never sent the current producer id and epoch and its
+   * partition's next sequence (after an epoch bump), rewriting its header and CRC in place.
+   * Call it for a partition's unsent batches in their send order, right after
+   * setProducerIdAndEpoch.
+   */
+  restamp(ready: ReadyBatch): void {
+    const batch = ready as ProducerBatch;
+    if (batch.state !== 'ready' || this.producerId < 0n) return;
+    const state = this.partitionState(batch.topic, batch.partition);
+    const buf = batch.records;
+    buf.writeBigInt64BE(this.producerId, PRODUCER_ID_OFFSET);
+    buf.writeInt16BE(this.producerEpoch, PRODUCER_EPOCH_OFFSET);
+    buf.writeInt32BE(state.nextSequence, BASE_SEQUENCE_OFFSET);
+    buf.writeUInt32BE(computeBatchCrc(buf, 0, buf.length), CRC_OFFSET);
+    batch.producerEpoch = this.producerEpoch;
+    batch.baseSequence = state.nextSequence;
+    state.nextSequence = incrementSequence(state.nextSequence, batch.recordCount);
+  }
+
   /** Makes every open batch ready now (linger ignored) and hands them to onReady. */
   flush(): void {
     this.flushLocked();
@@ -670,21 +705,19 @@ export class RecordAccumulator {
   }
 
   private newBatchLocked(topic: string, partition: number, state: PartitionState, createdMs: number): ProducerBatch {
-    const idempotent = this.producerId >= 0n;
-    const baseSequence = idempotent ? state.nextSequence : -1;
     const arena = this.arenaForNewBatchLocked(state);
     // Every field spelt out (no spread of encodeOptions): this runs once per batch.
     const builderOptions = {
       compression: this.compression,
       compressionLevel: this.compressionLevel,
-      producerId: this.producerId,
-      producerEpoch: this.producerEpoch,
-      baseSequence,
+      producerId: -1n, // set when sealed (closeBatchLocked)
+      producerEpoch: -1,
+      baseSequence: -1,
       maxBatchBytes: this.batchSizeBytes,
       now: createdMs,
       buffer: arena === undefined ? undefined : arena.buf.subarray(arena.used, arena.used + this.batchSizeBytes),
     };
-    const batch = new ProducerBatch(this, topic, partition, new BatchBuilder(builderOptions), builderOptions, createdMs, this.lingerMs, baseSequence);
+    const batch = new ProducerBatch(this, topic, partition, new BatchBuilder(builderOptions), builderOptions, createdMs, this.lingerMs);
     batch.arena = arena;
     state.open = batch;
     this.openByAge.add(batch);
@@ -766,7 +799,14 @@ export class RecordAccumulator {
     }
     const state = this.partitionState(batch.topic, batch.partition);
     if (state.open === batch) state.open = undefined;
-    if (batch.baseSequence >= 0) state.nextSequence = incrementSequence(batch.baseSequence, batch.recordCount);
+    if (this.producerId >= 0n) {
+      // Sealed: the partition's next sequence goes into the header before build() computes the CRC.
+      const options = batch.builderOptions;
+      options.producerId = this.producerId;
+      options.producerEpoch = batch.producerEpoch = this.producerEpoch;
+      options.baseSequence = batch.baseSequence = state.nextSequence;
+      state.nextSequence = incrementSequence(state.nextSequence, batch.recordCount);
+    }
     batch.state = 'ready';
     this.inFlight++;
     let records: Buffer;

@@ -237,6 +237,11 @@ export class Metadata {
     }
   }
 
+  /** Broker addresses to ask something any broker answers: the known brokers (from a random one on), then the bootstrap list. */
+  brokerCandidates(): string[] {
+    return this.candidates();
+  }
+
   private candidates(): string[] {
     const known = [...this.brokers.values()].map((b) => b.address);
     // Start at a random known broker so that many clients spread their metadata requests.

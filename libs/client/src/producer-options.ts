@@ -67,12 +67,16 @@ export type Partitioner = (args: PartitionerArgs) => number | undefined;
 
 /** Options of {@link Producer}. */
 export interface ProducerOptions extends ClientOptions {
-  /**
-   * acks (default -1 = 'all', as Kafka 3). Note that Kafka 3 also enables idempotence by
-   * default; Tributary's idempotent producer is not built yet, so a retried batch may be
-   * written twice (at-least-once).
-   */
+  /** acks (default -1 = 'all', as Kafka 3). */
   acks?: Acks;
+  /**
+   * enable.idempotence (default: on, as Kafka 3): batches carry a producer id (from
+   * InitProducerId, before the first record) and per-partition sequence numbers, so a retried
+   * batch is written once and a gap is refused. Needs acks 'all', maxInFlightRequestsPerConnection
+   * <= 5 and retries > 0: when those are set otherwise and this is left unset, idempotence is
+   * off (at-least-once); `true` together with them is a configuration error (RangeError).
+   */
+  idempotent?: boolean;
   /** batch.size (default 16384): bytes of one partition's batch. */
   batchSize?: number;
   /** linger.ms (default 5): how long a non-full batch waits for more records. */

@@ -25,11 +25,12 @@
 import type { RecordInput } from '@tributary/records';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { RecordAccumulator } from './accumulator';
-import type { DeliveryRunCallback, RecordCallback } from './accumulator';
+import type { DeliveryRunCallback, ReadyBatch, RecordCallback } from './accumulator';
 import type { ResolvedClientOptions } from './config';
 import { resolveClientOptions } from './config';
 import { ConnectionPool } from './connections';
 import { ClientClosedError } from './errors';
+import { ProducerIdentity, resolveIdempotence } from './idempotence';
 import type { TopicMetadata } from './metadata';
 import { Metadata } from './metadata';
 import { partitionForKey } from './partitioner';
@@ -85,9 +86,13 @@ function checkInt(name: string, key: string, value: number, min: number): number
  * await producer.flush();
  * ```
  *
- * Delivery: at-least-once. A batch is retried on retriable errors until delivery.timeout.ms;
- * without idempotence (not built yet) a retry of a batch that did land writes it twice.
- * Per-partition order is kept across retries (see sender.ts).
+ * Delivery: idempotent by default (Kafka 3.x's enable.idempotence=true, with acks 'all'):
+ * the producer gets a producer id from a broker before its first record, every batch carries
+ * it with a per-partition sequence number, and the partition leader writes a retried batch
+ * only once (answering the retry with the original offset) — exactly once per partition for
+ * the producer's lifetime, in order. With `idempotent: false` (or acks 0/1 set without asking
+ * for idempotence) delivery is at-least-once: a retry of a batch that did land writes it twice.
+ * Per-partition order is kept across retries either way (see sender.ts).
  */
 export class Producer {
   private readonly client: ResolvedClientOptions;
@@ -104,6 +109,12 @@ export class Producer {
   /** Topics whose metadata some send is waiting for. */
   private readonly topicWaits = new Map<string, Promise<TopicMetadata>>();
   private closing: Promise<void> | undefined;
+  /** Idempotence: the producer id and epoch (undefined when not idempotent). */
+  private readonly identity: ProducerIdentity | undefined;
+  /** Records may go straight into the accumulator: not idempotent, or the producer id is known. */
+  private appendReady: boolean;
+  /** Sends waiting for the producer id (and metadata): flush() waits until they are appended. */
+  private readonly idWaits = new Set<Promise<TopicMetadata>>();
 
   /** Creates a producer; nothing connects until the first send. Throws RangeError on a bad option. */
   constructor(options: ProducerOptions = {}) {
@@ -125,8 +136,16 @@ export class Producer {
     }
     this.partitioner = options.partitioner;
     this.ignoreKeys = options.partitionerIgnoreKeys ?? false;
+    const idempotent = resolveIdempotence(options);
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
+    this.appendReady = !idempotent;
+    this.identity = idempotent
+      ? new ProducerIdentity({ ...this.client, maxBlockMs: this.maxBlockMs }, this.metadata, this.pool, (producerId, producerEpoch) => {
+          this.accumulator.setProducerIdAndEpoch(producerId, producerEpoch);
+          this.appendReady = true;
+        })
+      : undefined;
     this.sender = new Sender(
       {
         acks,
@@ -143,6 +162,8 @@ export class Producer {
         retryBackoffMs: this.client.retryBackoffMs,
         retryBackoffMaxMs: this.client.retryBackoffMaxMs,
         logger: this.client.logger,
+        idempotent,
+        bumpEpoch: (unsent) => this.bumpEpoch(unsent),
       },
       this.metadata,
       this.pool,
@@ -180,9 +201,9 @@ export class Producer {
     if (this.closing !== undefined) return Promise.reject(new ClientClosedError('producer'));
     const topic = record.topic;
     const meta = this.metadata.topic(topic);
-    if (meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendTo(meta, record);
+    if (this.appendReady && meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendTo(meta, record);
     if (typeof topic !== 'string' || topic === '') return Promise.reject(new RangeError(`record topic must be a non-empty string, got ${String(topic)}`));
-    return this.topicMetadata(topic).then((m) => this.appendTo(m, record));
+    return this.topicReady(topic).then((m) => this.appendTo(m, record));
   }
 
   /**
@@ -229,6 +250,7 @@ export class Producer {
    * {@link sendWithCallback} / {@link sendSequenced} returning false.
    */
   async waitForCapacity(): Promise<void> {
+    if (this.idWaits.size > 0) await Promise.allSettled([...this.idWaits]);
     if (this.topicWaits.size > 0) await Promise.allSettled([...this.topicWaits.values()]);
     await this.accumulator.whenNoWaiters();
   }
@@ -240,15 +262,18 @@ export class Producer {
    */
   async sendBatch(topic: string, records: ReadonlyArray<Omit<ProducerRecord, 'topic'>>): Promise<RecordMetadata[]> {
     if (this.closing !== undefined) throw new ClientClosedError('producer');
-    const meta = await this.topicMetadata(topic);
+    const meta = await this.topicReady(topic);
     const sends = new Array<Promise<RecordMetadata>>(records.length);
     for (let i = 0; i < records.length; i++) sends[i] = this.appendTo(meta, { ...records[i]!, topic });
     return Promise.all(sends);
   }
 
-  /** The partitions of `topic` (waiting up to maxBlockMs for its metadata). */
+  /**
+   * The partitions of `topic` (waiting up to maxBlockMs for its metadata and, for an
+   * idempotent producer, its producer id: afterwards sends to the topic are accepted at once).
+   */
   async partitionsFor(topic: string): Promise<number> {
-    return (await this.topicMetadata(topic)).partitions.length;
+    return (await this.topicReady(topic)).partitions.length;
   }
 
   /**
@@ -256,7 +281,7 @@ export class Producer {
    * before the call is acknowledged or failed (failures are reported by their own send()).
    */
   async flush(): Promise<void> {
-    await Promise.allSettled([...this.topicWaits.values()]);
+    await this.settleWaits();
     // Records waiting for buffer memory were sent before flush() too: serve them as memory frees.
     do {
       this.accumulator.flush();
@@ -279,7 +304,7 @@ export class Producer {
     let timer: NodeJS.Timeout | undefined;
     try {
       const drained = (async () => {
-        await Promise.allSettled([...this.topicWaits.values()]);
+        await this.settleWaits();
         await this.accumulator.close();
       })();
       if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) {
@@ -299,6 +324,42 @@ export class Producer {
     }
   }
 
+  /** Waits for every pending metadata wait and producer id request (sends waiting on them are appended when they settle). */
+  private async settleWaits(): Promise<void> {
+    // Sends chained their appends on these first, so those appends have run once they settle.
+    await Promise.allSettled([...this.idWaits, ...this.topicWaits.values()]);
+  }
+
+  /** The topic's metadata, and (idempotent producer) the producer id: what an append needs. */
+  private topicReady(topic: string): Promise<TopicMetadata> {
+    const meta = this.topicMetadata(topic);
+    if (this.appendReady || this.identity === undefined) return meta;
+    const wait = Promise.all([meta, this.identity.ensure()]).then(([m]) => m);
+    this.idWaits.add(wait);
+    const forget = (): boolean => this.idWaits.delete(wait);
+    wait.then(forget, forget);
+    return wait;
+  }
+
+  /**
+   * Idempotence (KIP-360): a new epoch after a sequence error or a failed batch; the batches
+   * not sent yet get it and fresh sequences (from 0 per partition), in their send order.
+   */
+  private bumpEpoch(unsent: ReadyBatch[]): void {
+    const identity = this.identity;
+    if (identity === undefined) return;
+    let epoch: number;
+    try {
+      epoch = identity.bumpEpoch();
+    } catch (e) {
+      this.client.logger.error({ err: e }, 'cannot bump the producer epoch');
+      return;
+    }
+    this.accumulator.setProducerIdAndEpoch(identity.producerId, epoch);
+    for (const batch of unsent) this.accumulator.restamp(batch);
+    this.client.logger.info({ producerId: identity.producerId.toString(), producerEpoch: epoch, restamped: unsent.length }, 'producer epoch bumped');
+  }
+
   private topicMetadata(topic: string): Promise<TopicMetadata> {
     let wait = this.topicWaits.get(topic);
     if (wait === undefined) {
@@ -316,12 +377,12 @@ export class Producer {
     }
     const topic = record.topic;
     const meta = this.metadata.topic(topic);
-    if (meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendSinkTo(meta, record, fn, kind, sequence);
+    if (this.appendReady && meta !== undefined && meta.errorCode === ERROR_NONE && meta.partitions.length > 0) return this.appendSinkTo(meta, record, fn, kind, sequence);
     if (typeof topic !== 'string' || topic === '') {
       this.failSink(fn, kind, sequence, new RangeError(`record topic must be a non-empty string, got ${String(topic)}`), String(topic));
       return false;
     }
-    this.topicMetadata(topic).then(
+    this.topicReady(topic).then(
       (m) => this.appendSinkTo(m, record, fn, kind, sequence),
       (e: unknown) => this.failSink(fn, kind, sequence, e instanceof Error ? e : new Error(String(e)), topic),
     );

@@ -27,8 +27,17 @@
  * else fails them with a message that says what to do. MESSAGE_TOO_LARGE /
  * RECORD_LIST_TOO_LARGE on concatenated batches resends them one per request before giving
  * up. A whole-call failure (broker down, deadline) is a retriable error for every partition
- * of the request. Without idempotence (issue 5) a retried batch whose first attempt did land
- * is written twice: delivery is at-least-once.
+ * of the request. Without idempotence a retried batch whose first attempt did land is written
+ * twice: delivery is at-least-once.
+ *
+ * Idempotence (the producer's default): batches carry a producer id, epoch and per-partition
+ * sequence (stamped by the accumulator when sealed). A retry resends the same bytes, and a
+ * batch that was sent before travels ALONE (no new batch joins it), so the leader recognises
+ * a duplicate as a whole and answers it with the original offset. Sequence trouble follows
+ * Kafka 3.x's client (KIP-360; see onSequenceError): OUT_OF_ORDER_SEQUENCE_NUMBER fails the
+ * batches, UNKNOWN_PRODUCER_ID resends them, and either — like any batch with a sequence that
+ * fails for good, which would leave a gap — bumps the epoch: `bumpEpoch` restamps every batch
+ * not sent yet with the new epoch and sequences from 0.
  *
  * acks=0: the records resolve with offset -1 once the call returns, whatever the broker said
  * (the client does not look at the outcome); a call that fails as a whole is still retried.
@@ -63,6 +72,19 @@ export interface SenderOptions {
   retryBackoffMs: number;
   retryBackoffMaxMs: number;
   logger: ClientLogger;
+  /**
+   * Idempotent producer (batches carry a producer id and sequences): a batch that was sent
+   * before travels alone when retried (so a duplicate is recognised as a whole), and sequence
+   * trouble bumps the epoch through `bumpEpoch` (see the file comment).
+   */
+  idempotent?: boolean;
+  /**
+   * Idempotence: called when the partition sequences must start again under a new epoch —
+   * a batch with a sequence failed for good (leaving a gap), or the broker answered
+   * OUT_OF_ORDER_SEQUENCE_NUMBER / UNKNOWN_PRODUCER_ID. It is handed the batches never sent
+   * yet, per partition in send order, to restamp.
+   */
+  bumpEpoch?(unsent: ReadyBatch[]): void;
 }
 
 /** A batch while the sender owns it. */
@@ -107,6 +129,7 @@ export class Sender {
   /** Batches not yet completed or failed, oldest first (a Set keeps insertion order). */
   private readonly incomplete = new Set<QueuedBatch>();
   private drainScheduled = false;
+  private bumpScheduled = false;
   private readonly retryTimer = new WakeupTimer(() => this.drain());
   /** whenSent() waiters: resolved once every batch with seq <= `upTo` is done. */
   private idleWaiters: Array<{ upTo: number; resolve: () => void }> = [];
@@ -231,9 +254,13 @@ export class Sender {
       const taken: QueuedBatch[] = [];
       const max = this.options.maxRequestSize;
       let runBytes = 0;
+      const idempotent = this.options.idempotent === true;
       while (queue.batches.length > 0) {
         const next = queue.batches[0]!;
         if (draft.sizeBytes > 0 && draft.sizeBytes + next.batch.sizeBytes > max) break;
+        // Idempotence: a batch sent before goes alone, and new batches never join it, so the
+        // broker can answer a duplicate with the original's offsets.
+        if (idempotent && taken.length > 0 && (next.attempts > 0 || taken[0]!.attempts > 0)) break;
         // Batches adjacent in memory travel as one view; at a gap (the accumulator moved to
         // another arena) a good-sized run stops here rather than have all of it copied.
         if (runBytes > 0 && !adjacent(taken[taken.length - 1]!.batch.records, next.batch.records)) {
@@ -277,7 +304,28 @@ export class Sender {
           'is the cluster healthy? (`tributary cluster describe`)',
       );
       this.finish(q, () => q.batch.fail(error));
+      this.sequenceGap(q);
     }
+  }
+
+  /** A batch with a sequence failed for good: later sequences of its partition would not follow it. */
+  private sequenceGap(q: QueuedBatch): void {
+    if (this.options.idempotent === true && q.batch.baseSequence >= 0) this.bumpEpochLocked();
+  }
+
+  /** Hands every batch never sent (per partition, in order) to bumpEpoch; at most once per event-loop turn. */
+  private bumpEpochLocked(): void {
+    if (this.bumpScheduled) return;
+    this.bumpScheduled = true;
+    // After the current answer is fully processed (its failed batches are out of the queues).
+    queueMicrotask(() => {
+      this.bumpScheduled = false;
+      const unsent: ReadyBatch[] = [];
+      for (const byPartition of this.queues.values()) {
+        for (const queue of byPartition.values()) for (const q of queue.batches) if (q.attempts === 0) unsent.push(q.batch);
+      }
+      this.options.bumpEpoch?.(unsent);
+    });
   }
 
   private send(draft: Draft): void {
@@ -359,6 +407,7 @@ export class Sender {
       this.waiting.add(queue);
       return;
     }
+    if (this.options.idempotent === true && this.onSequenceError(queue, taken, error, code)) return;
     const retry: QueuedBatch[] = [];
     for (const q of taken) {
       q.attempts++;
@@ -370,6 +419,7 @@ export class Sender {
           ? new TributaryError(code, `${error.message} (gave up after ${q.attempts} attempt(s))`, { cause: error, retriable: true })
           : error;
         this.finish(q, () => q.batch.fail(failure));
+        this.sequenceGap(q);
       }
     }
     if (retry.length > 0) {
@@ -379,6 +429,37 @@ export class Sender {
       this.waiting.add(queue);
       this.retryTimer.arm(queue.retryAtMs);
     }
+  }
+
+  /**
+   * Idempotence, Kafka 3.x's client (KIP-360): OUT_OF_ORDER_SEQUENCE_NUMBER fails the batches
+   * (the broker is missing an earlier sequence; their records may or may not be duplicates of
+   * something long gone, so they are not resent) together with the partition's other batches
+   * sent before under the old sequence, then bumps the epoch so that everything not yet sent
+   * starts again at sequence 0. UNKNOWN_PRODUCER_ID (the partition lost this producer's state,
+   * e.g. after producer.id.expiration.ms) bumps the epoch too and resends the batches under it
+   * — the broker wrote none of them. Returns whether it handled `code`.
+   */
+  private onSequenceError(queue: PartitionQueue, taken: QueuedBatch[], error: TributaryError, code: ErrorCode): boolean {
+    if (code === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) {
+      // Sent before under the old sequence: they are at the front of the queue.
+      let n = 0;
+      while (n < queue.batches.length && queue.batches[n]!.attempts > 0) n++;
+      const stale = queue.batches.splice(0, n);
+      for (const q of [...taken, ...stale]) this.finish(q, () => q.batch.fail(error));
+      this.options.logger.warn({ topic: queue.topic, partition: queue.partition, batches: taken.length + stale.length }, 'out of order sequence: batches failed, bumping the producer epoch');
+      this.bumpEpochLocked();
+      return true;
+    }
+    if (code === ErrorCode.UNKNOWN_PRODUCER_ID) {
+      for (const q of taken) q.attempts = 0; // never written: restamped and sent as new
+      queue.batches.unshift(...taken);
+      this.waiting.add(queue);
+      this.options.logger.info({ topic: queue.topic, partition: queue.partition }, 'the partition has no state for this producer: bumping the epoch and resending');
+      this.bumpEpochLocked();
+      return true;
+    }
+    return false;
   }
 
   private requestDone(draft: Draft): void {

@@ -35,7 +35,7 @@ export interface FakePartition {
 export interface ReceivedProduce {
   brokerId: number;
   acks: number;
-  partitions: Array<{ topic: string; partition: number; batches: number; bytes: number }>;
+  partitions: Array<{ topic: string; partition: number; batches: number; bytes: number; records: Buffer }>;
 }
 
 /** A Fetch request as a broker received it. */
@@ -58,6 +58,11 @@ export class FakeCluster {
   readonly fetches: ReceivedFetch[] = [];
   /** Metadata requests answered, per broker id. */
   metadataRequests = 0;
+  /** InitProducerId requests answered; ids are handed out from `nextProducerId` on, at epoch 0. */
+  initProducerIdRequests = 0;
+  nextProducerId = 4000;
+  /** Error codes the next InitProducerId calls answer, in order. */
+  readonly initProducerIdErrors: ErrorCode[] = [];
   /** Admin calls answered by the active controller, by method. */
   readonly adminCalls: string[] = [];
   /** broker id → port. */
@@ -191,7 +196,7 @@ export class FakeCluster {
         partitions: t.partitions.map((pd) => {
           let batches = 0;
           for (let pos = 0; pos < pd.records.length; pos += batchSize(pd.records, pos)) batches++;
-          received.partitions.push({ topic: t.name, partition: pd.index, batches, bytes: pd.records.length });
+          received.partitions.push({ topic: t.name, partition: pd.index, batches, bytes: pd.records.length, records: Buffer.from(pd.records) });
           const none = { index: pd.index, errorMessage: '', baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n };
           const p = this.topics.get(t.name)?.[pd.index];
           if (p === undefined) return { ...none, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `no partition ${t.name}-${pd.index}` };
@@ -270,6 +275,12 @@ export class FakeCluster {
         return this.metadata(req.topics);
       },
       produce: (req) => this.produce(id, req),
+      initProducerId: async () => {
+        this.initProducerIdRequests++;
+        const errorCode = this.initProducerIdErrors.shift();
+        if (errorCode !== undefined) return { errorCode, errorMessage: 'injected', producerId: -1n, producerEpoch: -1 };
+        return { errorCode: ErrorCode.NONE, errorMessage: '', producerId: BigInt(this.nextProducerId++), producerEpoch: 0 };
+      },
       fetch: (req, ctx) => this.fetch(id, req, ctx.signal),
       listOffsets: async (req) => ({
         topics: req.topics.map((t) => ({

@@ -4,6 +4,7 @@ export * from './files';
 export * from './checkpoint';
 export * from './sparse-index';
 export * from './leader-epoch-cache';
+export * from './producer-state';
 export * from './log-segment';
 export * from './partition-log';
 export * from './log-manager';

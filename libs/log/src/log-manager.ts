@@ -53,6 +53,8 @@ export interface LogManagerOptions {
   flushCheckIntervalMs?: number;
   /** log.flush.offset.checkpoint.interval.ms (default 60 s). */
   checkpointIntervalMs?: number;
+  /** producer.id.expiration.ms: idempotent producers silent this long are forgotten (default 1 day). */
+  producerIdExpirationMs?: number;
   now?: () => number;
   logger?: StorageLogger;
   /** Called once per directory that goes offline. */
@@ -112,6 +114,7 @@ export class LogManager {
         logStartOffset: logStarts.get(key),
         highWatermark: highWatermarks.get(key),
         now: this.options.now,
+        ...(this.options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.options.producerIdExpirationMs }),
         onIoError: (e) => this.markDirOffline(dir, e),
       });
       this.logs.set(key, { log, dir });
@@ -180,6 +183,7 @@ export class LogManager {
         config: config ?? this.defaultConfig,
         hadCleanShutdown: false,
         now: this.options.now,
+        ...(this.options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.options.producerIdExpirationMs }),
         onIoError: (e) => this.markDirOffline(dir, e),
       });
       fsyncDir(dir.path);

@@ -311,9 +311,11 @@ export class LogSegment {
   /**
    * Walks batch headers from `position` (which must be a batch boundary), calling `visit`
    * for each until it returns false or the segment ends. Reads headers in chunks; checks
-   * only that sizes are sane (full validation is `read`'s and `recover`'s job).
+   * only that sizes are sane (full validation is `read`'s and `recover`'s job). `visit` also
+   * gets the batch's header bytes (`header` at `headerPos`, RECORDS_OFFSET of them), valid
+   * only during the call.
    */
-  walkBatches(position: number, visit: (batch: BatchLocation) => boolean): void {
+  walkBatches(position: number, visit: (batch: BatchLocation, header: Buffer, headerPos: number) => boolean): void {
     const chunk = Buffer.allocUnsafe(Math.min(SCAN_CHUNK_BYTES, Math.max(this.size - position, RECORDS_OFFSET)));
     let chunkStart = position;
     let chunkLen = 0;
@@ -340,7 +342,7 @@ export class LogSegment {
       if (pos + size > this.size) {
         throw new CorruptRecordError('truncated', `batch at position ${pos} of ${this.logPath} runs past the segment end`, pos);
       }
-      if (!visit(location)) return;
+      if (!visit(location, chunk, at)) return;
       pos += size;
     }
   }

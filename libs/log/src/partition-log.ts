@@ -15,6 +15,12 @@
  * re-encoding, no per-record objects. As follower, the leader's offsets are kept. The bytes
  * are then queued for writing; reads return them unchanged.
  *
+ * Idempotent producers (producer-state.ts): every append, as leader or follower, updates the
+ * per-producer state from the batch headers; a leader append is checked against it first
+ * (epoch, sequence) and a retried batch is answered with the original's offsets
+ * (`LogAppendInfo.duplicate`) without writing. The state is rebuilt on load and truncation from
+ * the `<offset>.snapshot` written at each roll and at a clean close, plus the headers after it.
+ *
  * Offsets are plain numbers inside the engine: appends refuse to go past 2^53 - 1
  * (Number.MAX_SAFE_INTEGER), which at a million records a second is 285 years away; API
  * edges convert to bigint.
@@ -64,6 +70,7 @@ import { LeaderEpochCache } from './leader-epoch-cache';
 import type { EpochEndOffset } from './leader-epoch-cache';
 import { LogSegment } from './log-segment';
 import type { SegmentOptions } from './log-segment';
+import { ProducerStateManager } from './producer-state';
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = 'leader-epoch-checkpoint';
 
@@ -89,7 +96,11 @@ export interface PartitionLogOptions {
   now?: () => number;
   /** Called once when the log fails with an I/O error. */
   onIoError?: (error: Error) => void;
+  /** producer.id.expiration.ms: producers silent this long are forgotten (default 1 day, Kafka's). */
+  producerIdExpirationMs?: number;
 }
+
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 60 * 60 * 1000;
 
 export interface LogAppendInfo {
   firstOffset: number;
@@ -101,6 +112,11 @@ export interface LogAppendInfo {
   logAppendTimeMs: number;
   /** Records appended (sum of the batches' recordsCount). */
   recordCount: number;
+  /**
+   * True when an idempotent producer's batch was already in the log (a retry): nothing was
+   * written, and firstOffset/lastOffset are the original batch's.
+   */
+  duplicate?: boolean;
   batchCount: number;
   bytes: number;
 }
@@ -167,6 +183,7 @@ export class PartitionLog {
   readonly topicPartition: TopicPartition;
   private segments: LogSegment[] = [];
   private readonly epochCache: LeaderEpochCache;
+  private readonly producerState: ProducerStateManager;
   private readonly now: () => number;
   private readonly segmentOptions: SegmentOptions;
   private config: LogConfig;
@@ -195,6 +212,7 @@ export class PartitionLog {
     this.lastFlushMs = this.now();
     this.segmentOptions = this.makeSegmentOptions(options.config);
     this.epochCache = new LeaderEpochCache(new LeaderEpochCheckpointFile(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE)));
+    this.producerState = new ProducerStateManager(this.dir, partitionDirName(options.topicPartition));
   }
 
   /** Opens (creating if needed) the partition's directory and recovers it. */
@@ -281,6 +299,40 @@ export class PartitionLog {
     this.epochCache.truncateFromStart(this._logStartOffset);
     this._recoveryPoint = Math.min(clean ? this.logEndOffset : recoveryPoint, this.logEndOffset);
     this._highWatermark = clamp(this.options.highWatermark ?? 0, this._logStartOffset, this.logEndOffset);
+    this.rebuildProducerStateLocked();
+    this.producerState.removeExpiredProducers(this.now(), this.producerIdExpirationMs);
+  }
+
+  /**
+   * Rebuilds the producer state for the log as it is now: from the newest producer snapshot
+   * at or below the log end offset (those above it describe records that are gone), then
+   * the batch headers after it — only headers are read. Without a snapshot the scan starts
+   * at the first segment.
+   */
+  private rebuildProducerStateLocked(): void {
+    const leo = this.logEndOffset;
+    this.producerState.deleteSnapshots({ above: leo });
+    const from = this.producerState.loadLatestSnapshot(leo) ?? -1;
+    if (from >= leo) return; // the snapshot of a clean close: nothing after it
+    const first = from < 0 ? 0 : this.floorSegmentIndex(from);
+    for (let i = first; i < this.segments.length; i++) {
+      const segment = this.segments[i]!;
+      // The index finds where `from` starts in its segment; later segments are read whole.
+      const start = i === first && from > 0 ? (segment.translateOffset(from)?.position ?? segment.size) : 0;
+      segment.walkBatches(start, (batch, header, at) => {
+        if (batch.lastOffset >= from) this.producerState.updateLocked(header, at);
+        return true;
+      });
+    }
+  }
+
+  private get producerIdExpirationMs(): number {
+    return this.options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
+  }
+
+  /** The idempotent-producer state of this partition (read only for callers). */
+  get producerStateManager(): ProducerStateManager {
+    return this.producerState;
   }
 
   private deleteSegmentFiles(bases: number[]): void {
@@ -394,6 +446,24 @@ export class PartitionLog {
   async appendAsLeader(records: Buffer, leaderEpoch: number): Promise<LogAppendInfo> {
     this.ensureWritable();
     const count = this.validateForLeaderLocked(records);
+    // Idempotent producers: an old epoch or a sequence gap throws; a retry of a batch
+    // already here is answered with the original's offsets, and nothing is written.
+    const duplicate = this.producerState.checkLeaderBatchesLocked(records);
+    if (duplicate) {
+      if (duplicate.lastOffset >= this.writtenEnd) await this.drain();
+      this.ensureWritable();
+      return {
+        firstOffset: duplicate.firstOffset,
+        lastOffset: duplicate.lastOffset,
+        maxTimestamp: -1,
+        offsetOfMaxTimestamp: -1,
+        logAppendTimeMs: -1,
+        recordCount: 0,
+        batchCount: 0,
+        bytes: 0,
+        duplicate: true,
+      };
+    }
     const appendTimeMs = this.config.messageTimestampType === 'LogAppendTime' ? this.now() : -1;
     let next = this.assignedEnd;
     if (next + count > Number.MAX_SAFE_INTEGER) {
@@ -408,7 +478,10 @@ export class PartitionLog {
       next += batchLastOffsetDelta(records, pos) + 1;
       pos += size;
     }
-    return this.enqueueWriteLocked(records, appendTimeMs);
+    const written = this.enqueueWriteLocked(records, appendTimeMs);
+    // After the (possible) roll: the new segment's producer snapshot holds only earlier batches.
+    this.producerState.updateAllLocked(records);
+    return written;
   }
 
   /**
@@ -437,7 +510,9 @@ export class PartitionLog {
       this.epochCache.assign(batchPartitionLeaderEpoch(records, pos), batchBaseOffset(records, pos));
       pos += 12 + records.readInt32BE(pos + 8);
     }
-    return this.enqueueWriteLocked(records, -1);
+    const written = this.enqueueWriteLocked(records, -1);
+    this.producerState.updateAllLocked(records); // the same state as the leader's, for when this replica leads
+    return written;
   }
 
   /** Validates every batch for a leader append; returns the number of records. */
@@ -642,6 +717,8 @@ export class PartitionLog {
     const base = this.assignedEnd;
     const segment = LogSegment.create(this.dir, base, this.segmentOptions);
     this.segments.push(segment);
+    // Kafka's snapshot at roll: a later load or truncation scans from here, not the log start.
+    this.producerState.takeSnapshot(base);
     this.writeQueue.push({ kind: 'seal', segment: old, nextBase: base });
     this.pumpWrites();
     return segment;
@@ -790,6 +867,11 @@ export class PartitionLog {
     this.epochCache.truncateFromEnd(this.logEndOffset);
     this._highWatermark = Math.min(this._highWatermark, this.logEndOffset);
     this._recoveryPoint = Math.min(this._recoveryPoint, this.logEndOffset);
+    try {
+      this.rebuildProducerStateLocked();
+    } catch (e) {
+      throw this.fail(e);
+    }
   }
 
   /** Deletes everything and restarts the log empty at `offset`. */
@@ -810,6 +892,8 @@ export class PartitionLog {
     this.writtenEnd = offset;
     this.assignedEnd = offset;
     this.epochCache.clear();
+    this.producerState.clear();
+    this.producerState.deleteSnapshots({ above: -1 });
     this._logStartOffset = offset;
     this._highWatermark = offset;
     this._recoveryPoint = offset;
@@ -839,6 +923,7 @@ export class PartitionLog {
   deleteOldSegments(): number {
     if (this.closed) return 0;
     const now = this.now();
+    this.producerState.removeExpiredProducers(now, this.producerIdExpirationMs); // producer.id.expiration.ms, on the retention schedule
     const { retentionMs, retentionBytes } = this.config;
     let excessBytes = retentionBytes >= 0 ? this.size - retentionBytes : 0;
     let deletable = 0;
@@ -858,6 +943,11 @@ export class PartitionLog {
     const doomed = this.segments.splice(0, deletable);
     this._logStartOffset = Math.max(this._logStartOffset, this.segments[0]!.baseOffset);
     this.epochCache.truncateFromStart(this._logStartOffset);
+    try {
+      this.producerState.deleteSnapshots({ below: this.segments[0]!.baseOffset });
+    } catch (e) {
+      this.fail(e);
+    }
     for (const segment of doomed) this.scheduleDelete(segment);
     return deletable;
   }
@@ -924,8 +1014,10 @@ export class PartitionLog {
     if (!this.failure) {
       try {
         this.flush();
+        // Kafka's snapshot on close: the next (clean) load reads no batch header at all.
+        this.producerState.takeSnapshot(this.logEndOffset);
       } catch {
-        // already recorded as a failure; close the files anyway
+        // a flush failure is already recorded; a snapshot that could not be written only costs a scan
       }
     }
     for (const timer of this.pendingDeletes) {

@@ -103,9 +103,9 @@ it('loses nothing acknowledged while a broker is killed -9 and restarted under l
   // Retries ride out the outage (delivery.timeout.ms is 2 minutes): nothing failed.
   expect(failed).toEqual([]);
   const records = await consumeAll('durable', 6, acknowledged.length);
-  // Every acknowledged record is at the offset it was acknowledged with. (A batch retried
-  // after its answer was lost in the crash may also be stored twice: delivery is at-least-once
-  // until the idempotent producer, issue 5.)
+  // Every acknowledged record is at the offset it was acknowledged with. (acks=1 turns
+  // idempotence off: a batch retried after its answer was lost in the crash may also be stored
+  // twice — idempotence.spec.ts covers the default producer.)
   const stored = new Map(records.map((r) => [`${r.partition}:${r.offset}`, r.value!.toString()]));
   for (const { i, m } of acknowledged) expect(stored.get(`${m.partition}:${m.offset}`)).toBe(`v${i}`);
 });

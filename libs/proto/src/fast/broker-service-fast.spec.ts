@@ -71,6 +71,9 @@ const handlers: BrokerServiceServer = {
   offsetsForLeaderEpoch(_call, callback) {
     callback({ code: grpc.status.UNIMPLEMENTED });
   },
+  initProducerId(_call, callback) {
+    callback({ code: grpc.status.UNIMPLEMENTED });
+  },
 };
 
 async function startServer(service: typeof GeneratedService): Promise<{ server: grpc.Server; address: string }> {
