@@ -16,7 +16,7 @@ import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
 import { BrokerControlServiceService, BrokerServiceFastService } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
-import { createGrpcServer, startAdminServer, unary } from '@tributary/runtime';
+import { createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
@@ -134,6 +134,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     replicaManager,
     throttle,
     addressOf: (id) => control.brokerAddress(id),
+    useStream: config.replicaFetchStream,
     logger: logger.child({ component: 'replica-fetcher' }),
     onFetched: (topic, partition, bytes, lag) => {
       if (bytes > 0) replicaBytes.inc({ topic }, bytes);
@@ -194,14 +195,19 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     },
   });
 
-  const countOut = (response: FetchResponse): FetchResponse => {
+  const countOut = (response: FetchResponse, counter = bytesOut): FetchResponse => {
     for (const t of response.topics) {
       let bytes = 0;
       for (const p of t.partitions) bytes += p.records.length;
-      if (bytes > 0) bytesOut.inc({ topic: t.name }, bytes);
+      if (bytes > 0) counter.inc({ topic: t.name }, bytes);
     }
     return response;
   };
+  const replicationBytesOut = metrics.counter({
+    name: 'tributary_broker_replication_bytes_out_total',
+    help: 'Record batch bytes sent to followers over replica fetch streams, per topic',
+    labelNames: ['topic'],
+  });
   const producerIdsIssued = metrics.counter({ name: 'tributary_broker_producer_ids_issued_total', help: 'Producer ids handed to idempotent producers (InitProducerId)' });
   const producerIds = new ProducerIdManager({
     brokerId: config.nodeId,
@@ -215,6 +221,14 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     fetch: async (request) => {
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
       return countOut(await replicaManager.fetch({ ...request, maxBytes }));
+    },
+    replicaFetch: async (requests, stream) => {
+      // One request at a time: the next comes once the follower has applied this answer.
+      for await (const request of requests) {
+        if (request.replicaId < 0) throw new GrpcStatusError(Status.INVALID_ARGUMENT, 'ReplicaFetch is for followers: set replica_id to your broker id (consumers use Fetch)');
+        const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
+        await stream.write(countOut(await replicaManager.fetch({ ...request, maxBytes }), replicationBytesOut));
+      }
     },
     listOffsets: async (request) => replicaManager.listOffsets(request),
     offsetsForLeaderEpoch: async (request) => replicaManager.offsetsForLeaderEpoch(request),

@@ -6,9 +6,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerControlServiceClient, BrokerServiceClient } from '@tributary/proto';
-import type { MetadataResponse } from '@tributary/proto';
+import type { FetchResponse, MetadataResponse } from '@tributary/proto';
 import { decodeBatches, encodeBatch, ErrorCode } from '@tributary/records';
-import { createClient, unary } from '@tributary/runtime';
+import { bidi, createClient, unary } from '@tributary/runtime';
 import type { TestCluster } from '@tributary/testing';
 import { cleanupAll, startCluster, waitFor } from '@tributary/testing';
 
@@ -185,6 +185,34 @@ it('answers a request that is not a protobuf message with an error, and keeps th
   expect((await produce('events', 0, batch(['after-garbage']))).errorCode).toBe(ErrorCode.NONE);
 });
 
+it('serves ReplicaFetch streams to followers only: the same answer as Fetch, one per request; a consumer id is refused', async () => {
+  const md = await metadata(['events']);
+  const client = brokerById(leaderOf(md, 'events', 0));
+  const request = (replicaId: number, fetchOffset: bigint) => ({
+    replicaId,
+    maxWaitMs: 0,
+    minBytes: 1,
+    maxBytes: 1 << 20,
+    topics: [{ name: 'events', partitions: [{ index: 0, currentLeaderEpoch: -1, fetchOffset, logStartOffset: -1n, partitionMaxBytes: 1 << 20 }] }],
+  });
+  // Broker id 99 replicates nothing here (events has one replica), so the ISR is untouched.
+  const stream = bidi(client, 'replicaFetch');
+  try {
+    for (const offset of [0n, 2n]) {
+      await stream.write(request(99, offset));
+      const next = await stream.next();
+      const viaStream = decodeBatches((next.value as FetchResponse).topics[0]!.partitions[0]!.records).flatMap((b) => b.records).filter((r) => r.offset >= Number(offset)).map((r) => r.value!.toString());
+      expect(viaStream).toEqual((await fetchValues('events', 0, offset)).values);
+    }
+  } finally {
+    stream.end();
+    stream.cancel();
+  }
+  const refused = bidi(client, 'replicaFetch');
+  await refused.write(request(-1, 0n)).catch(() => undefined);
+  await expect(refused.next()).rejects.toThrow(/followers/);
+});
+
 it('lists offsets: earliest, latest and by timestamp', async () => {
   const md = await metadata(['events']);
   const client = brokerById(leaderOf(md, 'events', 1));
@@ -354,10 +382,16 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
 describe('ISR membership', () => {
   // A cluster of its own: a short replica.lag.time.max.ms (Kafka's is 30 s), and broker leases
   // far longer than the test, so that only the leader's lag rule (not the lease of the stopped
-  // follower expiring at the controller) can take the follower out of the ISR.
+  // follower expiring at the controller) can take the follower out of the ISR. Followers here
+  // fetch with unary Fetch calls (--no-replica-fetch-stream), the other clusters over streams.
   let isrCluster: TestCluster;
   beforeAll(async () => {
-    isrCluster = await startCluster({ name: 'broker-isr', brokers: 3, controllers: 1, brokerFlags: { 'replica-lag-time-max-ms': 1000, 'lease-ttl-ms': 60_000 } });
+    isrCluster = await startCluster({
+      name: 'broker-isr',
+      brokers: 3,
+      controllers: 1,
+      brokerFlags: { 'replica-lag-time-max-ms': 1000, 'lease-ttl-ms': 60_000, 'replica-fetch-stream': false },
+    });
   });
   afterAll(async () => {
     await isrCluster?.stop();

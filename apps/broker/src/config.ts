@@ -22,6 +22,7 @@ export const brokerConfigSchema = z.object({
   messageMaxBytes: z.number().int().min(1024).max(1_073_741_824).default(1_048_588).describe('message.max.bytes: the largest record batch accepted (a topic\'s max.message.bytes overrides it)'),
   socketRequestMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(104_857_600).describe('socket.request.max.bytes: the largest request accepted, in bytes'),
   fetchMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(57_671_680).describe('fetch.max.bytes: the most record bytes one Fetch answer carries'),
+  replicaFetchStream: z.boolean().default(true).describe('followers fetch over one long-lived ReplicaFetch stream per leader (false: a unary Fetch call per round trip)'),
   replicaLagTimeMaxMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR'),
   producerIdExpirationMs: z
     .number()

@@ -24,9 +24,9 @@ export interface ClusterOptions {
   /** Lease TTL of controllers and brokers (default 3000 ms: quick failover in tests). */
   leaseTtlMs?: number;
   /** Extra broker flags. */
-  brokerFlags?: Record<string, string | number>;
+  brokerFlags?: Record<string, string | number | boolean>;
   /** Extra controller flags. */
-  controllerFlags?: Record<string, string | number>;
+  controllerFlags?: Record<string, string | number | boolean>;
   logLevel?: string;
   /** Node options of the broker processes (e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/p']`). */
   brokerNodeArgs?: string[];

@@ -1,7 +1,8 @@
 /**
  * Starts a REAL Tributary service process (a built `dist/main.js`) on free loopback ports
  * and waits until its /readyz answers 200. Every service takes `--grpc-port` and
- * `--admin-port`; other settings go in `flags` (`{ 'data-dir': '/tmp/x' }` → `--data-dir /tmp/x`).
+ * `--admin-port`; other settings go in `flags` (`{ 'data-dir': '/tmp/x' }` → `--data-dir /tmp/x`;
+ * booleans: `{ x: true }` → `--x`, `{ x: false }` → `--no-x`).
  */
 import { freePorts } from './net';
 import { spawnProcess } from './process';
@@ -22,7 +23,7 @@ export interface ServiceProcessOptions {
   name: string;
   /** Path of the service's built entry point. */
   main: string;
-  flags?: Record<string, string | number>;
+  flags?: Record<string, string | number | boolean>;
   /** Reuse these ports (a restart on the same address); default: free ones. */
   ports?: { grpcPort: number; adminPort: number };
   readyTimeoutMs?: number;
@@ -43,7 +44,10 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   const host = options.host ?? '127.0.0.1';
   const args = [...(options.nodeArgs ?? []), options.main, '--grpc-port', String(grpcPort), '--admin-port', String(adminPort)];
   if (host !== '127.0.0.1') args.push('--host', host);
-  for (const [k, v] of Object.entries(options.flags ?? {})) args.push(`--${k}`, String(v));
+  for (const [k, v] of Object.entries(options.flags ?? {})) {
+    if (typeof v === 'boolean') args.push(v ? `--${k}` : `--no-${k}`);
+    else args.push(`--${k}`, String(v));
+  }
   const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
   const proc = spawnProcess({ command: command!, args: [...prefix, ...args], name });
   await waitFor(

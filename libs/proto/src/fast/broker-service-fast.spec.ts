@@ -71,6 +71,9 @@ const handlers: BrokerServiceServer = {
   offsetsForLeaderEpoch(_call, callback) {
     callback({ code: grpc.status.UNIMPLEMENTED });
   },
+  replicaFetch(call) {
+    call.end();
+  },
   initProducerId(_call, callback) {
     callback({ code: grpc.status.UNIMPLEMENTED });
   },

@@ -1,7 +1,8 @@
 /**
  * BrokerService definitions whose two bulk directions use the exact-size encoders:
  * Produce requests (`produce.requestSerialize` = {@link encodeProduceRequest}) and Fetch
- * answers (`fetch.responseSerialize` = {@link encodeFetchResponse}). Everything else is the
+ * answers (`fetch.responseSerialize` and `replicaFetch.responseSerialize` =
+ * {@link encodeFetchResponse}). Everything else is the
  * generated definition, including every deserializer; those of Produce requests and Fetch
  * answers return `records` as zero-copy views (see libs/proto/README.md for who may keep them).
  *
@@ -22,6 +23,7 @@ export const BrokerServiceFastService: BrokerServiceFastService = {
   ...BrokerServiceService,
   produce: { ...BrokerServiceService.produce, requestSerialize: encodeProduceRequest },
   fetch: { ...BrokerServiceService.fetch, responseSerialize: encodeFetchResponse },
+  replicaFetch: { ...BrokerServiceService.replicaFetch, responseSerialize: encodeFetchResponse },
 };
 
 /**
