@@ -217,6 +217,26 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
     produce: (request) => replicaManager.produce(request),
+    produceStream: async (requests, stream) => {
+      // Appended in arrival order (produce() appends before its first await), answered as
+      // each completes; the stream ends once the client half-closed and all are answered.
+      const pending = new Set<Promise<void>>();
+      let failed: unknown;
+      for await (const message of requests) {
+        if (failed !== undefined) break;
+        const { correlationId } = message;
+        const answered = replicaManager
+          .produce(message.request ?? { acks: 1, timeoutMs: 0, topics: [] })
+          .then((response) => stream.write({ correlationId, response }))
+          .catch((e: unknown) => {
+            failed ??= e;
+          });
+        pending.add(answered);
+        void answered.finally(() => pending.delete(answered));
+      }
+      await Promise.all(pending);
+      if (failed !== undefined) throw failed;
+    },
     initProducerId: (request) => producerIds.initProducerId(request),
     fetch: async (request) => {
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;

@@ -4,6 +4,9 @@
  * one Produce request covering many partitions, and completes or fails each batch from the
  * per-partition answer.
  *
+ * Requests travel over one ProduceStream per broker (produce-stream.ts: correlation ids,
+ * client-side request.timeout.ms, unary Produce for brokers without it).
+ *
  * Draining: at most once per event-loop turn (setImmediate), so every batch made ready in one
  * turn travels together. For each broker with fewer than max.in.flight.requests.per.connection
  * requests awaiting an answer, one request takes, partition by partition (oldest waiting
@@ -59,6 +62,7 @@ import type { ConnectionPool } from './connections';
 import { ClientTimeoutError, explain } from './errors';
 import type { Metadata } from './metadata';
 import { invalidatesMetadata } from './metadata';
+import { ProduceStreams } from './produce-stream';
 import { WakeupTimer } from './wakeup-timer';
 
 /** What the Sender needs to know. */
@@ -139,11 +143,16 @@ export class Sender {
   /** Cancels the requests in flight when abort() is called. */
   private readonly abortController = new AbortController();
 
+  /** Produce requests go over one ProduceStream per broker (produce-stream.ts). */
+  private readonly produceStreams: ProduceStreams;
+
   constructor(
     private readonly options: SenderOptions,
     private readonly metadata: Metadata,
-    private readonly pool: ConnectionPool,
-  ) {}
+    pool: ConnectionPool,
+  ) {
+    this.produceStreams = new ProduceStreams(pool, options.requestTimeoutMs);
+  }
 
   /** Gauge: batches queued or in flight. */
   get pendingBatches(): number {
@@ -185,15 +194,17 @@ export class Sender {
   abort(error: Error): void {
     this.aborted = error;
     this.abortController.abort(error);
+    this.produceStreams.close(error);
     for (const queue of this.waiting) {
       for (const q of queue.batches.splice(0)) this.finish(q, () => q.batch.fail(error));
     }
     this.waiting.clear();
   }
 
-  /** Stops the retry timer. */
+  /** Stops the retry timer and closes the produce streams. */
   close(): void {
     this.retryTimer.cancel();
+    this.produceStreams.close(new Error('the producer is closed'));
   }
 
   // ---- draining ----------------------------------------------------------------------------
@@ -341,14 +352,14 @@ export class Sender {
       topic.partitions.push({ index: queue.partition, records });
     }
     const request: ProduceRequest = { acks: this.options.acks, timeoutMs: this.options.requestTimeoutMs, topics: [...byTopic.values()] };
-    let client;
+    let answer: Promise<ProduceResponse>;
     try {
-      client = this.pool.broker(draft.address);
+      answer = this.produceStreams.send(draft.address, request, this.abortController.signal);
     } catch (e) {
       this.onCallFailed(draft, e);
       return;
     }
-    this.pool.call(client, 'produce', request, undefined, this.abortController.signal).then(
+    answer.then(
       (response) => this.onResponse(draft, response),
       (error: unknown) => this.onCallFailed(draft, error),
     );

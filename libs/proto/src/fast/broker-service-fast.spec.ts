@@ -74,6 +74,9 @@ const handlers: BrokerServiceServer = {
   replicaFetch(call) {
     call.end();
   },
+  produceStream(call) {
+    call.end();
+  },
   initProducerId(_call, callback) {
     callback({ code: grpc.status.UNIMPLEMENTED });
   },

@@ -2,9 +2,9 @@
 // ts-proto encoders. Random messages (seeded, so a failure reproduces) must encode to the same
 // bytes, and decode back to the same message.
 import { createHash } from 'node:crypto';
-import { ErrorCode, FetchResponse, ProduceRequest } from '../index';
+import { ErrorCode, FetchResponse, ProduceRequest, ProduceStreamRequest } from '../index';
 import type { FetchPartitionResponse, FetchTopicResponse, ProducePartitionData, ProduceTopicData } from '../index';
-import { encodeFetchResponse, encodeProduceRequest } from './exact-size-encoders';
+import { encodeFetchResponse, encodeProduceRequest, encodeProduceStreamRequest } from './exact-size-encoders';
 
 /** Deterministic PRNG (mulberry32). */
 function prng(seed: number): () => number {
@@ -169,6 +169,14 @@ describe('encodeProduceRequest', () => {
     for (let i = 0; i < MESSAGES; i++) {
       const m = gen.produceRequest();
       expectSameBytes(encodeProduceRequest(m), ProduceRequest.encode(m).finish(), `message ${i}`);
+    }
+  });
+
+  it('wraps it in a ProduceStreamRequest with the same bytes as the generated encoder', () => {
+    const gen = new Gen(7, true);
+    for (let i = 0; i < 300; i++) {
+      const m: ProduceStreamRequest = { correlationId: gen.pick([0, 1, gen.int32()]), request: i % 50 === 0 ? undefined : gen.produceRequest() };
+      expectSameBytes(encodeProduceStreamRequest(m), ProduceStreamRequest.encode(m).finish(), `stream message ${i}`);
     }
   });
 

@@ -39,7 +39,7 @@
  * caller; below 4 KiB it is a slice of Node's shared allocation pool, like any small
  * `Buffer.allocUnsafe`.
  */
-import type { FetchResponse, ProduceRequest } from '../gen/tributary/v1/broker';
+import type { FetchResponse, ProduceRequest, ProduceStreamRequest } from '../gen/tributary/v1/broker';
 
 const INT32_MIN = -0x80000000;
 const INT32_MAX = 0x7fffffff;
@@ -55,6 +55,9 @@ const SHORT_STRING = 64;
 const TAG_PRODUCE_ACKS = 0x08;
 const TAG_PRODUCE_TIMEOUT_MS = 0x10;
 const TAG_PRODUCE_TOPICS = 0x1a;
+// ProduceStreamRequest: correlation_id = 1 (varint), request = 2 (length-delimited).
+const TAG_STREAM_CORRELATION_ID = 0x08;
+const TAG_STREAM_REQUEST = 0x12;
 const TAG_FETCH_TOPICS = 0x0a;
 const TAG_FETCH_THROTTLE_TIME_MS = 0x10;
 const TAG_TOPIC_NAME = 0x0a;
@@ -183,7 +186,40 @@ function checkWritten(message: string, pos: number, total: number): void {
  * `ProduceRequest.encode(req).finish()`; each records payload is copied once.
  */
 export function encodeProduceRequest(req: ProduceRequest): Buffer {
-  // Pre-order, per topic: [topic payload size, name UTF-8 length, ...partition payload sizes].
+  const layout = produceRequestLayout(req);
+  const buf = Buffer.allocUnsafe(layout.total);
+  const pos = writeProduceRequest(buf, 0, req, layout.sizes);
+  checkWritten('encodeProduceRequest', pos, layout.total);
+  return buf;
+}
+
+/**
+ * Encodes a ProduceStreamRequest `{ correlation_id, request }` the same way (one Buffer of
+ * exactly its size, each records payload copied once), byte-identical to
+ * `ProduceStreamRequest.encode(...)`.
+ */
+export function encodeProduceStreamRequest(message: ProduceStreamRequest): Buffer {
+  const layout = message.request === undefined ? { sizes: [], total: 0 } : produceRequestLayout(message.request);
+  let total = 0;
+  if (message.correlationId !== 0) total += 1 + int32Size(message.correlationId);
+  if (message.request !== undefined) total += delimitedSize(layout.total);
+  const buf = Buffer.allocUnsafe(total);
+  let pos = 0;
+  if (message.correlationId !== 0) {
+    buf[pos++] = TAG_STREAM_CORRELATION_ID;
+    pos = writeInt32(buf, pos, message.correlationId);
+  }
+  if (message.request !== undefined) {
+    buf[pos++] = TAG_STREAM_REQUEST;
+    pos = writeUvarint32(buf, pos, layout.total);
+    pos = writeProduceRequest(buf, pos, message.request, layout.sizes);
+  }
+  checkWritten('encodeProduceStreamRequest', pos, total);
+  return buf;
+}
+
+/** Sizes of a ProduceRequest: pre-order, per topic: [topic payload size, name UTF-8 length, ...partition payload sizes]. */
+function produceRequestLayout(req: ProduceRequest): { sizes: number[]; total: number } {
   const sizes: number[] = [];
   let total = 0;
   if (req.acks !== 0) total += 1 + int32Size(req.acks);
@@ -207,9 +243,12 @@ export function encodeProduceRequest(req: ProduceRequest): Buffer {
     sizes[at] = topicSize;
     total += delimitedSize(topicSize);
   }
+  return { sizes, total };
+}
 
-  const buf = Buffer.allocUnsafe(total);
-  let pos = 0;
+/** Writes a ProduceRequest laid out by produceRequestLayout at `pos`; returns the end. */
+function writeProduceRequest(buf: Buffer, start: number, req: ProduceRequest, sizes: readonly number[]): number {
+  let pos = start;
   let next = 0;
   if (req.acks !== 0) {
     buf[pos++] = TAG_PRODUCE_ACKS;
@@ -243,8 +282,7 @@ export function encodeProduceRequest(req: ProduceRequest): Buffer {
       }
     }
   }
-  checkWritten('encodeProduceRequest', pos, total);
-  return buf;
+  return pos;
 }
 
 // ---------------------------------------------------------------------------------------------
