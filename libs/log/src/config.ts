@@ -74,11 +74,17 @@ export class InvalidConfigError extends TributaryError {
 
 type Parser = (key: string, raw: string) => Partial<LogConfig>;
 
-function intParser(field: keyof LogConfig, min: number, options: { allowMinusOne?: boolean; longMaxIsInfinity?: boolean } = {}): Parser {
+function intParser(
+  field: keyof LogConfig,
+  min: number,
+  options: { allowMinusOne?: boolean; longMaxIsInfinity?: boolean; unsafeIsInfinity?: boolean } = {},
+): Parser {
   return (key, raw) => {
     if (!/^-?\d+$/.test(raw.trim())) throw new InvalidConfigError(`${key}: '${raw}' is not an integer`);
     const big = BigInt(raw.trim());
     if (options.longMaxIsInfinity && big >= 9223372036854775807n) return { [field]: Infinity };
+    // A duration past 2^53 ms (285,000 years) is forever; the controller accepts up to Long.MAX_VALUE.
+    if (options.unsafeIsInfinity && big > BigInt(Number.MAX_SAFE_INTEGER) && big <= 9223372036854775807n) return { [field]: Infinity };
     if (options.allowMinusOne && big === -1n) return { [field]: -1 };
     if (big < BigInt(min) || big > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new InvalidConfigError(`${key}: ${raw} is out of range (at least ${min}${options.allowMinusOne ? ', or -1' : ''})`);
@@ -112,9 +118,9 @@ export const LOG_CONFIG_KEYS: Readonly<Record<string, Parser>> = {
     }
     return { cleanupDelete: values.includes('delete'), cleanupCompact: values.includes('compact') };
   },
-  'delete.retention.ms': intParser('deleteRetentionMs', 0),
-  'min.compaction.lag.ms': intParser('minCompactionLagMs', 0),
-  'max.compaction.lag.ms': intParser('maxCompactionLagMs', 1, { longMaxIsInfinity: true }),
+  'delete.retention.ms': intParser('deleteRetentionMs', 0, { unsafeIsInfinity: true }),
+  'min.compaction.lag.ms': intParser('minCompactionLagMs', 0, { unsafeIsInfinity: true }),
+  'max.compaction.lag.ms': intParser('maxCompactionLagMs', 1, { unsafeIsInfinity: true }),
   'min.cleanable.dirty.ratio': (key, raw) => {
     const v = Number(raw);
     if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new InvalidConfigError(`${key}: '${raw}' is not a number between 0 and 1`);

@@ -386,3 +386,20 @@ describe('LogManager with the cleaner', () => {
     }
   });
 });
+
+describe('compaction configs', () => {
+  it('parses every value the controller accepts for the compaction keys', () => {
+    const config = logConfigFromProperties({
+      'cleanup.policy': 'compact, delete',
+      'delete.retention.ms': '9223372036854775807',
+      'max.compaction.lag.ms': '9223372036854775000',
+      'min.compaction.lag.ms': '5',
+      'min.cleanable.dirty.ratio': '0.25',
+    });
+    expect(config).toMatchObject({ cleanupCompact: true, cleanupDelete: true, deleteRetentionMs: Infinity, maxCompactionLagMs: Infinity, minCompactionLagMs: 5, minCleanableDirtyRatio: 0.25 });
+    expect(logConfigFromProperties({ 'cleanup.policy': 'compact' })).toMatchObject({ cleanupCompact: true, cleanupDelete: false });
+    expect(DEFAULT_LOG_CONFIG).toMatchObject({ cleanupCompact: false, cleanupDelete: true, deleteRetentionMs: DAY_MS, minCleanableDirtyRatio: 0.5, minCompactionLagMs: 0 });
+    expect(() => logConfigFromProperties({ 'cleanup.policy': 'shred' })).toThrow(/cleanup.policy: 'shred' is not a list of delete, compact/);
+    expect(() => logConfigFromProperties({ 'min.cleanable.dirty.ratio': '2' })).toThrow(/between 0 and 1/);
+  });
+});

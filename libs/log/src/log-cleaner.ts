@@ -461,7 +461,7 @@ export class LogCleaner {
     if (all && !needsHorizon) return batch;
     const isProducersLast = batchProducerId(batch, 0) >= 0n && producerLastOffset === batchLastOffset(batch, 0);
     if (kept.length === 0 && !isProducersLast) return undefined;
-    return encodeRetainedBatch(batch, 0, kept, tombstones ? (horizon ?? now + deleteRetentionMs) : undefined);
+    return encodeRetainedBatch(batch, 0, kept, tombstones ? (horizon ?? Math.min(now + deleteRetentionMs, Number.MAX_SAFE_INTEGER)) : undefined);
   }
 
   /** Sleeps as long as log.cleaner.io.max.bytes.per.second requires, and yields to the event loop. */
