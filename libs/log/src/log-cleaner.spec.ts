@@ -4,6 +4,7 @@
  * active segment and the offset map's size, and every crash during a swap leaves a log that
  * loads with every retained record.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CompressionCodec, ErrorCode, decodeBatch, encodeBatch, supportedCompressionCodecs } from '@tributary/records';
@@ -214,6 +215,28 @@ describe('LogCleaner', () => {
     ]);
   });
 
+  it("keeps an idempotent producer's last batch, emptied, so its sequence survives", async () => {
+    const kv = (k: string): RecordInput => ({ key: Buffer.from(k), value: Buffer.from(`${k}-v`), timestamp: clock });
+    await log.appendAsLeader(encodeBatch([kv('a'), kv('b')], { producerId: 7n, producerEpoch: 0, baseSequence: 0 }), 1);
+    await log.appendAsLeader(encodeBatch([kv('c')], { producerId: 7n, producerEpoch: 0, baseSequence: 2 }), 1);
+    await log.appendAsLeader(encodeBatch([kv('a'), kv('b'), kv('c')]), 1);
+    log.roll();
+    log.updateHighWatermark(log.logEndOffset);
+    await cleaner().clean(log);
+    const batches = batchesIn(log.read(0, 100_000).records);
+    expect(batches.map((b) => [b.baseOffset, b.lastOffset])).toEqual([
+      [2, 2],
+      [3, 5],
+    ]);
+    const kept = decodeBatch(log.read(0, 100_000).records, 0);
+    expect(kept).toMatchObject({ producerId: 7n, baseSequence: 2, recordsCount: 0, records: [] });
+    expect(readRecords(log).map((r) => r.offset)).toEqual([3, 4, 5]);
+    // The producer's next batch is still in sequence after a restart.
+    await log.close();
+    log = open();
+    await expect(log.appendAsLeader(encodeBatch([kv('d')], { producerId: 7n, producerEpoch: 0, baseSequence: 3 }), 1)).resolves.toMatchObject({ firstOffset: 6 });
+  });
+
   it('honours min.cleanable.dirty.ratio, dirtiest first', async () => {
     for (let round = 0; round < 6; round++) await append(keys(8), round);
     log.roll();
@@ -328,6 +351,40 @@ describe('LogCleaner', () => {
       await cleaner().clean(log);
       expect(readRecords(log)).toEqual(compacted);
     });
+  });
+
+  // The same with a real kill -9: a child process (the built library) runs the cleaner over
+  // this log and SIGKILLs itself at a swap step.
+  const CHILD = `
+    const { PartitionLog, LogCleaner, logConfigFromProperties } = require('@tributary/log');
+    const [dir, step, props] = process.argv.slice(1);
+    const log = PartitionLog.open({ logDir: dir, topicPartition: { topic: 'compacted', partition: 0 }, config: logConfigFromProperties(JSON.parse(props)), compacted: true, recoveryPoint: 0 });
+    log.updateHighWatermark(log.logEndOffset);
+    const cleaner = new LogCleaner({ sliceBytes: 300, onSwapStep: (s) => { if (s === step) process.kill(process.pid, 'SIGKILL'); } }, () => [log]);
+    cleaner.clean(log).then(() => process.exit(3), () => process.exit(4));
+  `;
+  it.each<SwapStep>(['cleaned', 'swap', 'old-deleted', 'renamed'])('recovers after the cleaner process is killed -9 after step %s', async (step) => {
+    for (let round = 0; round < 10; round++) await append(keys(6), round);
+    const before = readRecords(log);
+    const activeBase = log.activeSegment.baseOffset;
+    log.abandon();
+    const props = { 'cleanup.policy': 'compact', 'segment.bytes': '1024', 'index.interval.bytes': '256' };
+    const child = spawn(process.execPath, ['-e', CHILD, dir.path, step, JSON.stringify(props)], { cwd: join(__dirname, '../../..'), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, sig) => resolve(sig)));
+    expect([signal, stderr]).toEqual(['SIGKILL', '']);
+    log = open({ hadCleanShutdown: false, recoveryPoint: 0, compacted: true });
+    log.updateHighWatermark(log.logEndOffset);
+    expect(readdirSync(log.dir).filter((f) => /\.(cleaned|swap|deleted)$/.test(f))).toEqual([]);
+    const after = readRecords(log);
+    if (step !== 'cleaned') expect(after.length).toBeLessThan(before.length);
+    const original = new Map(before.map((r) => [r.offset, r]));
+    for (const r of after) expect(r).toEqual(original.get(r.offset));
+    const offsets = new Set(after.map((r) => r.offset));
+    for (const r of expectedAfterClean(activeBase)) expect(offsets.has(r.offset)).toBe(true);
+    await cleaner().clean(log);
+    expect(readRecords(log)).toEqual(expectedAfterClean(activeBase));
   });
 
   it('deletes a partly written .cleaned file on load', async () => {
