@@ -11,7 +11,7 @@ import { CompressionCodec, ErrorCode, decodeBatch, encodeBatch, supportedCompres
 import type { RecordInput } from '@tributary/records';
 import type { LogConfig } from './config';
 import { DEFAULT_LOG_CONFIG, logConfigFromProperties } from './config';
-import { CLEANER_OFFSET_CHECKPOINT_FILE, LogCleaner } from './log-cleaner';
+import { CLEANER_OFFSET_CHECKPOINT_FILE, LogCleaner, OffsetMap, murmur3 } from './log-cleaner';
 import type { LogCleanerOptions } from './log-cleaner';
 import { LogManager } from './log-manager';
 import { InjectedCrash, PartitionLog } from './partition-log';
@@ -458,5 +458,28 @@ describe('compaction configs', () => {
     expect(DEFAULT_LOG_CONFIG).toMatchObject({ cleanupCompact: false, cleanupDelete: true, deleteRetentionMs: DAY_MS, minCleanableDirtyRatio: 0.5, minCompactionLagMs: 0 });
     expect(() => logConfigFromProperties({ 'cleanup.policy': 'shred' })).toThrow(/cleanup.policy: 'shred' is not a list of delete, compact/);
     expect(() => logConfigFromProperties({ 'min.cleanable.dirty.ratio': '2' })).toThrow(/between 0 and 1/);
+  });
+});
+
+describe('OffsetMap', () => {
+  it('hashes with MurmurHash3 x86 32-bit (reference vectors)', () => {
+    expect(murmur3(Buffer.alloc(0), 0, 0, 0)).toBe(0);
+    expect(murmur3(Buffer.from('hello'), 0, 5, 0)).toBe(0x248bfa47);
+    const fox = Buffer.from('xxThe quick brown fox jumps over the lazy dog');
+    expect(murmur3(fox, 2, fox.length - 2, 0x9747b28c)).toBe(0x2fa826cd);
+  });
+
+  it('keeps the latest offset per key within its capacity', () => {
+    const map = new OffsetMap(24 * 300_000);
+    const key = (i: number): Buffer => Buffer.from(`key-${i}`);
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 200_000; i++) map.put(key(i), 0, key(i).length, round * 200_000 + i);
+    expect(map.size).toBe(200_000); // no two keys merged
+    expect(map.latestOffset).toBe(399_999);
+    for (const i of [0, 1, 77_777, 199_999]) expect(map.get(key(i), 0, key(i).length)).toBe(200_000 + i);
+    expect(map.get(Buffer.from('absent'), 0, 6)).toBe(-1);
+    const full = new OffsetMap(24 * 10);
+    for (let i = 0; i < full.capacity; i++) full.put(key(i), 0, key(i).length, i);
+    expect(full.isFull).toBe(true);
+    expect(() => full.put(key(99), 0, key(99).length, 99)).toThrow(/full/);
   });
 });
