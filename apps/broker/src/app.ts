@@ -120,6 +120,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     },
   });
   metrics.gauge({
+    name: 'tributary_log_cleaner_uncleanable_partitions',
+    help: 'Compacted partitions the log cleaner skips since a clean failed on them (e.g. a corrupt batch) until the broker restarts',
+    collect() {
+      this.set(cleanerStats().uncleanableLogs);
+    },
+  });
+  metrics.gauge({
     name: 'tributary_log_cleaner_max_dirty_ratio',
     help: 'Largest dirty ratio (uncompacted bytes / compactable bytes) among compacted logs, as of the last cleaner selection',
     collect() {

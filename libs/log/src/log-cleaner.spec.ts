@@ -309,6 +309,19 @@ describe('LogCleaner', () => {
     expect(log.deleteOldSegments()).toBeGreaterThan(0);
   });
 
+  it('marks a log it cannot read uncleanable instead of failing on it every run', async () => {
+    for (let round = 0; round < 4; round++) await append(keys(8), round);
+    const first = log.segmentsSnapshot()[0]!;
+    const bytes = readFileSync(first.logPath);
+    bytes[bytes.length - 5] = bytes[bytes.length - 5]! ^ 0xff; // inside the last batch's records: its CRC no longer matches
+    writeFileSync(first.logPath, bytes);
+    const c = cleaner();
+    await expect(c.cleanDirtiest()).rejects.toThrow(/corrupt|CRC/i);
+    expect(c.stats.uncleanableLogs).toBe(1);
+    expect(await c.cleanDirtiest()).toBe(false);
+    expect(readdirSync(log.dir).filter((f) => /\.(cleaned|swap)$/.test(f))).toEqual([]);
+  });
+
   it('abandons a clean when the log is truncated under it', async () => {
     for (let round = 0; round < 6; round++) await append(keys(8), round);
     const c = cleaner({ sliceBytes: 256 });

@@ -89,6 +89,8 @@ export interface CleanerStats {
   bytesWritten: number;
   /** Records dropped (superseded, expired tombstones, keyless). */
   recordsRemoved: number;
+  /** Compacted logs skipped since a clean failed on them (until restart). */
+  uncleanableLogs: number;
   /** Largest dirty ratio among compacted logs at the last selection. */
   maxDirtyRatio: number;
   /** Wall time of the last clean, in ms. */
@@ -208,7 +210,7 @@ export class OffsetMap {
 class CleanAbandoned extends Error {}
 
 export class LogCleaner {
-  readonly stats: CleanerStats = { runs: 0, aborted: 0, bytesRead: 0, bytesWritten: 0, recordsRemoved: 0, maxDirtyRatio: 0, lastCleanMs: 0 };
+  readonly stats: CleanerStats = { runs: 0, aborted: 0, uncleanableLogs: 0, bytesRead: 0, bytesWritten: 0, recordsRemoved: 0, maxDirtyRatio: 0, lastCleanMs: 0 };
   /** Allocated at the first clean (a broker without compacted logs never pays for it). */
   private mapInstance: OffsetMap | undefined;
   private readonly now: () => number;
@@ -219,6 +221,11 @@ export class LogCleaner {
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private sleepTimer: NodeJS.Timeout | undefined;
+  /**
+   * Logs a clean failed on (e.g. a corrupt batch): skipped from then on, as Kafka marks a
+   * partition uncleanable, instead of failing again every backoff.
+   */
+  private readonly uncleanable = new WeakSet<PartitionLog>();
   /** Throttle window: bytes since `windowStartMs`. */
   private windowStartMs = 0;
   private windowBytes = 0;
@@ -298,7 +305,7 @@ export class LogCleaner {
     const out: CleanableLog[] = [];
     let maxRatio = 0;
     for (const log of this.logs()) {
-      if (!log.isCompacted || log.isClosed || log.isFailed) continue;
+      if (!log.isCompacted || log.isClosed || log.isFailed || this.uncleanable.has(log)) continue;
       const info = this.cleanableInfo(log);
       maxRatio = Math.max(maxRatio, info.dirtyRatio);
       out.push(info);
@@ -347,6 +354,8 @@ export class LogCleaner {
       const result = await this.clean(candidate.log);
       return result.completed;
     } catch (e) {
+      this.uncleanable.add(candidate.log);
+      this.stats.uncleanableLogs++;
       this.onError(candidate.log, e);
       throw e;
     }
