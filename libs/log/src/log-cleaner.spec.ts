@@ -322,6 +322,53 @@ describe('LogCleaner', () => {
     expect(readdirSync(log.dir).filter((f) => /\.(cleaned|swap)$/.test(f))).toEqual([]);
   });
 
+  it('paces its IO to log.cleaner.io.max.bytes.per.second', async () => {
+    for (let round = 0; round < 8; round++) await append(keys(8), round);
+    let sleptMs = 0;
+    const rate = 20_000;
+    const c = cleaner({
+      ioMaxBytesPerSecond: rate,
+      sliceBytes: 512,
+      sleep: async (ms) => {
+        sleptMs += ms;
+        clock += ms; // the only time that passes on the injected clock
+      },
+    });
+    const result = await c.clean(log);
+    const ioBytes = result.bytesRead + result.bytesWritten;
+    expect(ioBytes).toBeGreaterThan(2 * rate * 0.1);
+    // Every byte read or written was paid for at the allowed rate.
+    expect(sleptMs).toBeCloseTo((ioBytes / rate) * 1000, 0);
+    expect(c.stats.throttledMs).toBeCloseTo(sleptMs, 6);
+  });
+
+  it('cleans the dirtiest log first', async () => {
+    const otherTp = { topic: 'compacted', partition: 1 };
+    const other = PartitionLog.open({ logDir: dir.path, topicPartition: otherTp, config: CONFIG, now });
+    try {
+      for (let round = 0; round < 6; round++) await append(keys(8), round);
+      log.roll();
+      const c = new LogCleaner({ now }, () => [other, log]);
+      await c.clean(log); // log: all clean now
+      for (let round = 0; round < 2; round++) {
+        const info = await other.appendAsLeader(encodeBatch(keys(8).map((k) => ({ key: Buffer.from(k), value: Buffer.alloc(40, 1) }))), 1);
+        other.updateHighWatermark(info.lastOffset + 1);
+        await append(['key-0'], 10 + round);
+        log.roll();
+        other.roll();
+      }
+      const [first, second] = c.cleanableLogs();
+      expect(first!.log).toBe(other);
+      expect(second!.log).toBe(log);
+      expect(first!.dirtyRatio).toBeGreaterThan(second!.dirtyRatio);
+      expect(await c.cleanDirtiest()).toBe(true);
+      expect(other.cleanerCheckpoint).toBe(other.activeSegment.baseOffset);
+      expect(log.cleanerCheckpoint).toBeLessThan(log.activeSegment.baseOffset);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('abandons a clean when the log is truncated under it', async () => {
     for (let round = 0; round < 6; round++) await append(keys(8), round);
     const c = cleaner({ sliceBytes: 256 });

@@ -76,6 +76,8 @@ export interface LogCleanerOptions {
   /** Bytes read between two yields to the event loop (default 256 KiB). */
   sliceBytes?: number;
   now?: () => number;
+  /** How the throttle waits (tests inject one that moves their clock). */
+  sleep?: (ms: number) => Promise<void>;
   /** Tests: called after each swap step; may throw InjectedCrash. */
   onSwapStep?: (step: SwapStep) => void;
 }
@@ -89,6 +91,8 @@ export interface CleanerStats {
   bytesWritten: number;
   /** Records dropped (superseded, expired tombstones, keyless). */
   recordsRemoved: number;
+  /** Time the throttle made the cleaner wait, in ms. */
+  throttledMs: number;
   /** Compacted logs skipped since a clean failed on them (until restart). */
   uncleanableLogs: number;
   /** Largest dirty ratio among compacted logs at the last selection. */
@@ -210,7 +214,7 @@ export class OffsetMap {
 class CleanAbandoned extends Error {}
 
 export class LogCleaner {
-  readonly stats: CleanerStats = { runs: 0, aborted: 0, uncleanableLogs: 0, bytesRead: 0, bytesWritten: 0, recordsRemoved: 0, maxDirtyRatio: 0, lastCleanMs: 0 };
+  readonly stats: CleanerStats = { runs: 0, aborted: 0, uncleanableLogs: 0, throttledMs: 0, bytesRead: 0, bytesWritten: 0, recordsRemoved: 0, maxDirtyRatio: 0, lastCleanMs: 0 };
   /** Allocated at the first clean (a broker without compacted logs never pays for it). */
   private mapInstance: OffsetMap | undefined;
   private readonly now: () => number;
@@ -517,18 +521,24 @@ export class LogCleaner {
     return encodeRetainedBatch(batch, 0, kept, tombstones ? (horizon ?? Math.min(now + deleteRetentionMs, Number.MAX_SAFE_INTEGER)) : undefined);
   }
 
-  /** Sleeps as long as log.cleaner.io.max.bytes.per.second requires, and yields to the event loop. */
+  /**
+   * Sleeps as long as log.cleaner.io.max.bytes.per.second requires (Kafka's Throttler: the
+   * bytes since the window started, at the allowed rate, must not take less time than has
+   * passed), and yields to the event loop.
+   */
   private async throttle(bytes: number): Promise<void> {
     if (Number.isFinite(this.ioMaxBytesPerSecond) && this.ioMaxBytesPerSecond > 0) {
-      const nowMs = Date.now();
-      if (nowMs - this.windowStartMs > 1000) {
+      const nowMs = this.now();
+      if (this.windowBytes === 0 || nowMs - this.windowStartMs > 1000) {
         this.windowStartMs = nowMs;
         this.windowBytes = 0;
       }
       this.windowBytes += bytes;
       const aheadMs = (this.windowBytes / this.ioMaxBytesPerSecond) * 1000 - (nowMs - this.windowStartMs);
       if (aheadMs > 0) {
-        await new Promise((resolve) => setTimeout(resolve, aheadMs));
+        this.stats.throttledMs += aheadMs;
+        await (this.options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))))(aheadMs);
+        this.windowBytes = 0; // the window's bytes are paid for
         return;
       }
     }
