@@ -281,6 +281,17 @@ describe('LogCleaner', () => {
     expect(await c.cleanDirtiest()).toBe(true);
   });
 
+  it('rolls the active segment of a compacted log at max.compaction.lag.ms (KIP-354)', async () => {
+    log.updateConfig({ ...CONFIG, maxCompactionLagMs: 5_000 });
+    await append(['key-0'], 0);
+    clock += 5_000;
+    await append(['key-0'], 1);
+    expect(log.segmentCount).toBe(1);
+    clock += 1;
+    await append(['key-0'], 2);
+    expect(log.segmentBaseOffsets).toEqual([0, 2]);
+  });
+
   it('cleans only as far as a full offset map reaches, and finishes on the next run', async () => {
     for (let round = 0; round < 2; round++) await append(keys(40), round); // 40 distinct keys
     for (let round = 2; round < 4; round++) await append(keys(40), round);

@@ -857,7 +857,11 @@ export class PartitionLog {
 
   private maybeRollLocked(bytes: number, batches: number, lastOffset: number): LogSegment {
     const segment = this.activeSegment;
-    const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > this.config.segmentMs;
+    // KIP-354: a compacted log also rolls at max.compaction.lag.ms, so the active segment
+    // (which the cleaner never touches) cannot hold records longer than that.
+    const { segmentMs, maxCompactionLagMs, cleanupCompact } = this.config;
+    const rollMs = cleanupCompact ? Math.min(segmentMs, maxCompactionLagMs) : segmentMs;
+    const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > rollMs;
     if (!expired && segment.canFit(bytes, batches, lastOffset, this.config.segmentBytes)) return segment;
     return this.roll();
   }
