@@ -425,16 +425,25 @@ describe('LogCleaner', () => {
   });
 
   // The same with a real kill -9: a child process (the built library) runs the cleaner over
-  // this log and SIGKILLs itself at a swap step.
+  // this log and SIGKILLs itself at a swap step, or in the middle of writing a .cleaned file
+  // (checked between slices, through the throttle's sleep).
   const CHILD = `
+    const { readdirSync, statSync } = require('node:fs');
+    const { join } = require('node:path');
     const { PartitionLog, LogCleaner, logConfigFromProperties } = require('@tributary/log');
     const [dir, step, props] = process.argv.slice(1);
     const log = PartitionLog.open({ logDir: dir, topicPartition: { topic: 'compacted', partition: 0 }, config: logConfigFromProperties(JSON.parse(props)), compacted: true, recoveryPoint: 0 });
     log.updateHighWatermark(log.logEndOffset);
-    const cleaner = new LogCleaner({ sliceBytes: 300, onSwapStep: (s) => { if (s === step) process.kill(process.pid, 'SIGKILL'); } }, () => [log]);
+    const writing = () => readdirSync(log.dir).some((f) => f.endsWith('.cleaned') && statSync(join(log.dir, f)).size > 0);
+    const cleaner = new LogCleaner({
+      sliceBytes: 300,
+      ioMaxBytesPerSecond: 1e9,
+      sleep: async () => { if (step === 'mid-write' && writing()) process.kill(process.pid, 'SIGKILL'); },
+      onSwapStep: (s) => { if (s === step) process.kill(process.pid, 'SIGKILL'); },
+    }, () => [log]);
     cleaner.clean(log).then(() => process.exit(3), () => process.exit(4));
   `;
-  it.each<SwapStep>(['cleaned', 'swap', 'old-deleted', 'renamed'])('recovers after the cleaner process is killed -9 after step %s', async (step) => {
+  it.each<SwapStep | 'mid-write'>(['mid-write', 'cleaned', 'swap', 'old-deleted', 'renamed'])('recovers after the cleaner process is killed -9 after step %s', async (step) => {
     for (let round = 0; round < 10; round++) await append(keys(6), round);
     const before = readRecords(log);
     const activeBase = log.activeSegment.baseOffset;
@@ -449,7 +458,7 @@ describe('LogCleaner', () => {
     log.updateHighWatermark(log.logEndOffset);
     expect(readdirSync(log.dir).filter((f) => /\.(cleaned|swap|deleted)$/.test(f))).toEqual([]);
     const after = readRecords(log);
-    if (step !== 'cleaned') expect(after.length).toBeLessThan(before.length);
+    if (step !== 'cleaned' && step !== 'mid-write') expect(after.length).toBeLessThan(before.length);
     const original = new Map(before.map((r) => [r.offset, r]));
     for (const r of after) expect(r).toEqual(original.get(r.offset));
     const offsets = new Set(after.map((r) => r.offset));
