@@ -11,7 +11,7 @@
  * MESSAGE_TOO_LARGE for its partition; a fetch answer is capped at `fetch.max.bytes`.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import type { LogConfig } from '@tributary/log';
+import type { CleanerStats, LogConfig } from '@tributary/log';
 import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
 import { BrokerControlServiceService, BrokerServiceFastService } from '@tributary/proto';
@@ -83,6 +83,54 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     help: 'Partitions this broker leads',
     collect() {
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
+    },
+  });
+  // Log compaction (Kafka's kafka.log:type=LogCleaner / LogCleanerManager metrics).
+  const cleanerStats = (): Readonly<CleanerStats> => logManager.cleanerStats;
+  metrics.counter({
+    name: 'tributary_log_cleaner_runs_total',
+    help: 'Log cleaner passes completed (one log compacted up to its first uncleanable offset, or as far as the offset map reached)',
+    collect() {
+      this.reset();
+      this.inc(cleanerStats().runs);
+    },
+  });
+  metrics.counter({
+    name: 'tributary_log_cleaner_bytes_cleaned_total',
+    help: 'Segment bytes the log cleaner read (offset map and rewrite)',
+    collect() {
+      this.reset();
+      this.inc(cleanerStats().bytesRead);
+    },
+  });
+  metrics.counter({
+    name: 'tributary_log_cleaner_bytes_written_total',
+    help: 'Bytes of cleaned segments the log cleaner wrote',
+    collect() {
+      this.reset();
+      this.inc(cleanerStats().bytesWritten);
+    },
+  });
+  metrics.counter({
+    name: 'tributary_log_cleaner_records_removed_total',
+    help: 'Records the log cleaner removed: superseded by a later record with the same key, or tombstones past delete.retention.ms',
+    collect() {
+      this.reset();
+      this.inc(cleanerStats().recordsRemoved);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_log_cleaner_uncleanable_partitions',
+    help: 'Compacted partitions the log cleaner skips since a clean failed on them (e.g. a corrupt batch) until the broker restarts',
+    collect() {
+      this.set(cleanerStats().uncleanableLogs);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_log_cleaner_max_dirty_ratio',
+    help: 'Largest dirty ratio (uncompacted bytes / compactable bytes) among compacted logs, as of the last cleaner selection',
+    collect() {
+      this.set(cleanerStats().maxDirtyRatio);
     },
   });
   const replicaBytes = metrics.counter({ name: 'tributary_broker_replica_fetch_bytes_total', help: 'Record batch bytes this broker replicated from leaders as a follower, per topic', labelNames: ['topic'] });

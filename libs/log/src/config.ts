@@ -28,6 +28,18 @@ export interface LogConfig {
   fileDeleteDelayMs: number;
   /** message.timestamp.type: CreateTime (the producer's) or LogAppendTime (the broker's). */
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** cleanup.policy contains `delete`: retention.ms / retention.bytes delete old segments. */
+  cleanupDelete: boolean;
+  /** cleanup.policy contains `compact`: the cleaner keeps the last record per key (keys required). */
+  cleanupCompact: boolean;
+  /** delete.retention.ms: how long a tombstone survives once the cleaner has seen it (Kafka's delete horizon). */
+  deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: dirty bytes / (clean + dirty) a log needs before it is cleaned. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: a record stays uncompacted at least this long. */
+  minCompactionLagMs: number;
+  /** max.compaction.lag.ms: a record older than this is compacted whatever the dirty ratio (Infinity: no bound). */
+  maxCompactionLagMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -44,6 +56,12 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   maxMessageBytes: 1024 * 1024 + 12,
   fileDeleteDelayMs: 60_000,
   messageTimestampType: 'CreateTime',
+  cleanupDelete: true,
+  cleanupCompact: false,
+  deleteRetentionMs: DAY_MS,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Infinity,
 });
 
 /** A configuration key or value was rejected (Kafka INVALID_CONFIG). */
@@ -56,11 +74,17 @@ export class InvalidConfigError extends TributaryError {
 
 type Parser = (key: string, raw: string) => Partial<LogConfig>;
 
-function intParser(field: keyof LogConfig, min: number, options: { allowMinusOne?: boolean; longMaxIsInfinity?: boolean } = {}): Parser {
+function intParser(
+  field: keyof LogConfig,
+  min: number,
+  options: { allowMinusOne?: boolean; longMaxIsInfinity?: boolean; unsafeIsInfinity?: boolean } = {},
+): Parser {
   return (key, raw) => {
     if (!/^-?\d+$/.test(raw.trim())) throw new InvalidConfigError(`${key}: '${raw}' is not an integer`);
     const big = BigInt(raw.trim());
     if (options.longMaxIsInfinity && big >= 9223372036854775807n) return { [field]: Infinity };
+    // A duration past 2^53 ms (285,000 years) is forever; the controller accepts up to Long.MAX_VALUE.
+    if (options.unsafeIsInfinity && big > BigInt(Number.MAX_SAFE_INTEGER) && big <= 9223372036854775807n) return { [field]: Infinity };
     if (options.allowMinusOne && big === -1n) return { [field]: -1 };
     if (big < BigInt(min) || big > BigInt(Number.MAX_SAFE_INTEGER)) {
       throw new InvalidConfigError(`${key}: ${raw} is out of range (at least ${min}${options.allowMinusOne ? ', or -1' : ''})`);
@@ -87,11 +111,26 @@ export const LOG_CONFIG_KEYS: Readonly<Record<string, Parser>> = {
     }
     return { messageTimestampType: raw };
   },
+  'cleanup.policy': (key, raw) => {
+    const values = raw.split(',').map((v) => v.trim());
+    if (values.length === 0 || values.some((v) => v !== 'delete' && v !== 'compact')) {
+      throw new InvalidConfigError(`${key}: '${raw}' is not a list of delete, compact`);
+    }
+    return { cleanupDelete: values.includes('delete'), cleanupCompact: values.includes('compact') };
+  },
+  'delete.retention.ms': intParser('deleteRetentionMs', 0, { unsafeIsInfinity: true }),
+  'min.compaction.lag.ms': intParser('minCompactionLagMs', 0, { unsafeIsInfinity: true }),
+  'max.compaction.lag.ms': intParser('maxCompactionLagMs', 1, { unsafeIsInfinity: true }),
+  'min.cleanable.dirty.ratio': (key, raw) => {
+    const v = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || v > 1) throw new InvalidConfigError(`${key}: '${raw}' is not a number between 0 and 1`);
+    return { minCleanableDirtyRatio: v };
+  },
 };
 
 /**
  * Builds a LogConfig from Kafka-style string properties over `base`. Unknown keys are
- * ignored here (other layers own them, e.g. cleanup.policy, min.insync.replicas).
+ * ignored here (other layers own them, e.g. min.insync.replicas).
  */
 export function logConfigFromProperties(props: Record<string, string>, base: LogConfig = DEFAULT_LOG_CONFIG): LogConfig {
   let config: LogConfig = { ...base };

@@ -47,3 +47,11 @@ export class UnexpectedAppendOffsetError extends TributaryError {
     this.name = 'UnexpectedAppendOffsetError';
   }
 }
+
+/** A record the log refuses, e.g. one without a key in a compacted topic (Kafka INVALID_RECORD). */
+export class InvalidRecordError extends TributaryError {
+  constructor(message: string) {
+    super(ErrorCode.INVALID_RECORD, message, { retriable: false });
+    this.name = 'InvalidRecordError';
+  }
+}

@@ -13,6 +13,10 @@ export const LOG_FILE_SUFFIX = '.log';
 export const INDEX_FILE_SUFFIX = '.index';
 export const TIME_INDEX_FILE_SUFFIX = '.timeindex';
 export const DELETED_FILE_SUFFIX = '.deleted';
+/** A segment being written by the cleaner (incomplete until renamed `.swap`). */
+export const CLEANED_FILE_SUFFIX = '.cleaned';
+/** A complete, fsynced cleaned segment about to replace the segments it was made from. */
+export const SWAP_FILE_SUFFIX = '.swap';
 
 /** `00000000000000000042` for 42: the zero-padded base offset that names segment files. */
 export function offsetFileName(offset: number): string {

@@ -7,4 +7,5 @@ export * from './leader-epoch-cache';
 export * from './producer-state';
 export * from './log-segment';
 export * from './partition-log';
+export * from './log-cleaner';
 export * from './log-manager';

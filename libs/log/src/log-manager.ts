@@ -7,6 +7,8 @@
  *   <log dir>/recovery-point-offset-checkpoint   offsets below which each log is fsynced
  *   <log dir>/log-start-offset-checkpoint        each log's start offset
  *   <log dir>/replication-offset-checkpoint      each log's high watermark
+ *   <log dir>/cleaner-offset-checkpoint          each compacted log's cleaner checkpoint (its
+ *                                                entry also marks the log as compacted: gaps)
  *   <log dir>/.kafka_cleanshutdown               present only after a clean shutdown
  *   <log dir>/.lock                              pid of the process using the directory
  *   <log dir>/<topic>-<partition>/               one PartitionLog
@@ -15,7 +17,11 @@
  * KAFKA_STORAGE_ERROR, no log is created there any more, and `onDirFailure` is told, so the
  * broker can report the replicas as offline.
  *
- * Concurrency: single-threaded; timers call synchronous methods.
+ * Log compaction (cleanup.policy=compact) runs in a LogCleaner loop (log-cleaner.ts) started
+ * by `startup` when `cleaner.enable` is true.
+ *
+ * Concurrency: single-threaded; timers call synchronous methods; the cleaner works in slices
+ * between them.
  */
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -25,6 +31,8 @@ import { DEFAULT_LOG_CONFIG } from './config';
 import { KafkaStorageError } from './errors';
 import type { TopicPartition } from './files';
 import { fsyncDir, parsePartitionDirName, partitionDirName } from './files';
+import { CLEANER_OFFSET_CHECKPOINT_FILE, LogCleaner } from './log-cleaner';
+import type { CleanerStats, LogCleanerOptions } from './log-cleaner';
 import { PartitionLog } from './partition-log';
 
 export const RECOVERY_POINT_CHECKPOINT_FILE = 'recovery-point-offset-checkpoint';
@@ -59,6 +67,11 @@ export interface LogManagerOptions {
   logger?: StorageLogger;
   /** Called once per directory that goes offline. */
   onDirFailure?: (dir: string, error: Error) => void;
+  /**
+   * The log cleaner: log.cleaner.enable (default true), log.cleaner.backoff.ms (15 s),
+   * log.cleaner.dedupe.buffer.size (128 MiB), log.cleaner.io.max.bytes.per.second (unlimited).
+   */
+  cleaner?: LogCleanerOptions & { enable?: boolean };
 }
 
 interface DirState {
@@ -73,12 +86,19 @@ export class LogManager {
   private readonly logger: StorageLogger;
   private readonly defaultConfig: LogConfig;
   private shutDown = false;
+  private readonly cleaner: LogCleaner;
 
   private constructor(private readonly options: LogManagerOptions) {
     if (options.logDirs.length === 0) throw new Error('log.dirs must name at least one directory');
     this.dirs = [...new Set(options.logDirs.map((d) => resolve(d)))].map((path) => ({ path }));
     this.logger = options.logger ?? silentLogger;
     this.defaultConfig = options.defaultConfig ?? DEFAULT_LOG_CONFIG;
+    this.cleaner = new LogCleaner(
+      { now: options.now, ...options.cleaner },
+      () => [...this.logs.values()].filter((e) => !e.dir.offline).map((e) => e.log),
+      (log) => this.writeCleanerCheckpoint(this.dirOf(log)),
+      (log, e) => this.logger.error({ topic: log.topicPartition.topic, partition: log.topicPartition.partition, err: e }, 'log cleaner failed on a log'),
+    );
   }
 
   /** Locks the directories and loads (recovering if needed) every log in them. */
@@ -96,6 +116,7 @@ export class LogManager {
     const recoveryPoints = readCheckpoint(join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), this.logger);
     const logStarts = readCheckpoint(join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), this.logger);
     const highWatermarks = readCheckpoint(join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), this.logger);
+    const cleanerCheckpoints = readCheckpoint(join(dir.path, CLEANER_OFFSET_CHECKPOINT_FILE), this.logger);
     const started = Date.now();
     let loaded = 0;
     for (const name of readdirSync(dir.path)) {
@@ -113,6 +134,8 @@ export class LogManager {
         recoveryPoint: recoveryPoints.get(key) ?? 0,
         logStartOffset: logStarts.get(key),
         highWatermark: highWatermarks.get(key),
+        compacted: cleanerCheckpoints.has(key),
+        cleanerCheckpoint: cleanerCheckpoints.get(key),
         now: this.options.now,
         ...(this.options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.options.producerIdExpirationMs }),
         onIoError: (e) => this.markDirOffline(dir, e),
@@ -144,6 +167,34 @@ export class LogManager {
     every(this.options.retentionCheckIntervalMs ?? 300_000, () => this.cleanupLogs(), 'retention');
     every(this.options.flushCheckIntervalMs ?? 1_000, () => this.flushDirtyLogs(), 'flush');
     every(this.options.checkpointIntervalMs ?? 60_000, () => this.checkpointAll(), 'checkpoint');
+    if (this.options.cleaner?.enable ?? true) this.cleaner.start();
+  }
+
+  /** The log cleaner (its stats, or a clean on demand). */
+  get logCleaner(): LogCleaner {
+    return this.cleaner;
+  }
+
+  get cleanerStats(): Readonly<CleanerStats> {
+    return this.cleaner.stats;
+  }
+
+  private dirOf(log: PartitionLog): DirState {
+    return this.logs.get(partitionDirName(log.topicPartition))!.dir;
+  }
+
+  /**
+   * Writes `cleaner-offset-checkpoint` of `dir`: an entry for every log that is or was
+   * compacted (the entry also tells the next load that the log may have offset gaps).
+   */
+  private writeCleanerCheckpoint(dir: DirState): void {
+    if (dir.offline) return;
+    const entries = [...this.logs.values()].filter((e) => e.dir === dir && e.log.mayHaveOffsetGaps).map((e) => e.log);
+    try {
+      new OffsetCheckpointFile(join(dir.path, CLEANER_OFFSET_CHECKPOINT_FILE)).write(entries.map((l) => [l.topicPartition, l.cleanerCheckpoint]));
+    } catch (e) {
+      this.markDirOffline(dir, e instanceof Error ? e : new Error(String(e)));
+    }
   }
 
   get logDirs(): string[] {
@@ -167,7 +218,11 @@ export class LogManager {
     const key = partitionDirName(tp);
     const existing = this.logs.get(key);
     if (existing) {
-      if (config) existing.log.updateConfig(config);
+      if (config) {
+        const hadGaps = existing.log.mayHaveOffsetGaps;
+        existing.log.updateConfig(config);
+        if (!hadGaps && existing.log.mayHaveOffsetGaps) this.writeCleanerCheckpoint(existing.dir);
+      }
       return existing.log;
     }
     if (this.shutDown) throw new KafkaStorageError('the log manager is shut down');
@@ -188,6 +243,7 @@ export class LogManager {
       });
       fsyncDir(dir.path);
       this.logs.set(key, { log, dir });
+      if (log.mayHaveOffsetGaps) this.writeCleanerCheckpoint(dir);
       this.logger.info({ topic: tp.topic, partition: tp.partition, dir: dir.path }, 'log created');
       return log;
     } catch (e) {
@@ -238,6 +294,7 @@ export class LogManager {
       } catch (e) {
         this.markDirOffline(dir, e instanceof Error ? e : new Error(String(e)));
       }
+      this.writeCleanerCheckpoint(dir);
     }
   }
 
@@ -257,6 +314,7 @@ export class LogManager {
     if (this.shutDown) return;
     this.shutDown = true;
     for (const t of this.timers) clearInterval(t);
+    await this.cleaner.stop();
     await Promise.all([...this.logs.values()].map(({ log }) => log.close()));
     this.checkpointAll();
     for (const dir of this.dirs) {

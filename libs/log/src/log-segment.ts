@@ -103,6 +103,8 @@ export class LogSegment {
   /** Background writes and fsyncs in flight; the fd stays open until they finish. */
   private pendingIo = 0;
   private closeWhenSynced = false;
+  /** markDeleted renamed the files. */
+  private markedDeleted = false;
 
   private constructor(
     readonly dir: string,
@@ -641,6 +643,7 @@ export class LogSegment {
   /** Renames the files with the `.deleted` suffix (they stay readable until deleteFiles). */
   markDeleted(): void {
     renameSync(this.logPath, this.logPath + DELETED_FILE_SUFFIX);
+    this.markedDeleted = true;
     this.offsetIndex.renameTo(this.offsetIndex.path + DELETED_FILE_SUFFIX);
     this.timeIndex.renameTo(this.timeIndex.path + DELETED_FILE_SUFFIX);
   }
@@ -669,7 +672,8 @@ export class LogSegment {
 
   /** Closes and removes the files (whatever their current names). */
   deleteFiles(): void {
-    const logPath = existsSync(this.logPath) ? this.logPath : this.logPath + DELETED_FILE_SUFFIX;
+    // Once renamed, `<base>.log` may already be a new segment (a compacted one swapped in).
+    const logPath = this.markedDeleted ? this.logPath + DELETED_FILE_SUFFIX : this.logPath;
     this.close();
     if (existsSync(logPath)) unlinkSync(logPath);
     this.offsetIndex.deleteFile();

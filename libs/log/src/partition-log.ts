@@ -37,7 +37,7 @@
  * and Kafka's offline log dirs): queued and later appends are rejected with
  * KafkaStorageError and `onIoError` tells the owner (LogManager marks the directory offline).
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ATTRIBUTES_OFFSET,
@@ -63,9 +63,20 @@ import {
 } from '@tributary/records';
 import { LeaderEpochCheckpointFile } from './checkpoint';
 import type { LogConfig } from './config';
-import { KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors';
+import { InvalidRecordError, KafkaStorageError, OffsetOutOfRangeError, RecordTooLargeError, UnexpectedAppendOffsetError } from './errors';
 import type { TopicPartition } from './files';
-import { DELETED_FILE_SUFFIX, INDEX_FILE_SUFFIX, LOG_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, baseOffsetFromFileName, partitionDirName } from './files';
+import {
+  CLEANED_FILE_SUFFIX,
+  DELETED_FILE_SUFFIX,
+  INDEX_FILE_SUFFIX,
+  LOG_FILE_SUFFIX,
+  SWAP_FILE_SUFFIX,
+  TIME_INDEX_FILE_SUFFIX,
+  baseOffsetFromFileName,
+  fsyncDir,
+  partitionDirName,
+  segmentFilePath,
+} from './files';
 import { LeaderEpochCache } from './leader-epoch-cache';
 import type { EpochEndOffset } from './leader-epoch-cache';
 import { LogSegment } from './log-segment';
@@ -98,6 +109,14 @@ export interface PartitionLogOptions {
   onIoError?: (error: Error) => void;
   /** producer.id.expiration.ms: producers silent this long are forgotten (default 1 day, Kafka's). */
   producerIdExpirationMs?: number;
+  /**
+   * The log is (or was) compacted — it has an entry in cleaner-offset-checkpoint — so its
+   * offsets may have gaps: recovery must not require them dense. Also implied by
+   * cleanup.policy=compact in `config`.
+   */
+  compacted?: boolean;
+  /** From cleaner-offset-checkpoint: offsets below it are already compacted. */
+  cleanerCheckpoint?: number;
 }
 
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 24 * 60 * 60 * 1000;
@@ -203,6 +222,15 @@ export class PartitionLog {
   private readonly inFlight: WriteInFlight[] = [];
   private readonly drainWaiters: (() => void)[] = [];
   private readonly pendingDeletes = new Set<NodeJS.Timeout>();
+  /** Offsets may have gaps (compacted now or before): sticky once set. */
+  private mayHaveGaps: boolean;
+  /** The cleaner's checkpoint: offsets below it are compacted (Kafka's firstDirtyOffset). */
+  private _cleanerCheckpoint: number;
+  /**
+   * Bumped by every change the cleaner cannot see coming between two of its slices
+   * (truncation, a restart from an offset): a clean that started before it is abandoned.
+   */
+  private _layoutVersion = 0;
 
   private constructor(private readonly options: PartitionLogOptions) {
     this.topicPartition = options.topicPartition;
@@ -210,6 +238,8 @@ export class PartitionLog {
     this.config = options.config;
     this.now = options.now ?? Date.now;
     this.lastFlushMs = this.now();
+    this.mayHaveGaps = (options.compacted ?? false) || options.config.cleanupCompact;
+    this._cleanerCheckpoint = options.cleanerCheckpoint ?? 0;
     this.segmentOptions = this.makeSegmentOptions(options.config);
     this.epochCache = new LeaderEpochCache(new LeaderEpochCheckpointFile(join(this.dir, LEADER_EPOCH_CHECKPOINT_FILE)));
     this.producerState = new ProducerStateManager(this.dir, partitionDirName(options.topicPartition));
@@ -229,7 +259,7 @@ export class PartitionLog {
       indexIntervalBytes: config.indexIntervalBytes,
       segmentIndexBytes: config.segmentIndexBytes,
       maxBatchBytes: Math.max(config.maxMessageBytes, MAX_BATCH_SIZE_LIMIT),
-      denseOffsets: true, // until compaction (cleanup.policy=compact) exists
+      denseOffsets: !(this.mayHaveGaps || config.cleanupCompact), // compacted logs have gaps
       now: () => this.now(),
     };
   }
@@ -244,6 +274,7 @@ export class PartitionLog {
   private load(): void {
     const clean = this.options.hadCleanShutdown ?? false;
     const recoveryPoint = this.options.recoveryPoint ?? 0;
+    const swapped = this.completeInterruptedSwapsLocked();
     const bases: number[] = [];
     for (const name of readdirSync(this.dir)) {
       if (name.endsWith(DELETED_FILE_SUFFIX) || name.endsWith('.tmp')) {
@@ -275,7 +306,12 @@ export class PartitionLog {
         break;
       }
       const recover = !clean && (isLast || nextBase > recoveryPoint);
-      const segment = LogSegment.open(this.dir, base, this.segmentOptions, recover, isLast, recover ? assignEpoch : undefined);
+      const rebuild = swapped.has(base) && !recover; // a swapped-in cleaned segment has no indexes yet
+      const segment = LogSegment.open(this.dir, base, this.segmentOptions, recover, isLast || rebuild, recover ? assignEpoch : undefined);
+      if (rebuild) {
+        segment.rebuildIndexes();
+        if (!isLast) segment.sealIndexes();
+      }
       this.segments.push(segment);
       if (recover && !isLast && segment.truncatedOnRecovery > 0) {
         // Recovery truncated this segment: later segments cannot be trusted to follow it.
@@ -301,6 +337,36 @@ export class PartitionLog {
     this._highWatermark = clamp(this.options.highWatermark ?? 0, this._logStartOffset, this.logEndOffset);
     this.rebuildProducerStateLocked();
     this.producerState.removeExpiredProducers(this.now(), this.producerIdExpirationMs);
+  }
+
+  /**
+   * Finishes or rolls back a compaction cut short by a crash (Kafka's recovery of cleaner
+   * files): a `.cleaned` file was not complete, so it is deleted; a `.swap` file was complete
+   * and fsynced before it got that name, so it replaces every segment whose base offset lies
+   * in [its base, its next offset) — those it was made from — and becomes `<base>.log`.
+   * Returns the base offsets of the segments swapped in (their indexes must be rebuilt).
+   */
+  private completeInterruptedSwapsLocked(): Set<number> {
+    const swapped = new Set<number>();
+    const names = readdirSync(this.dir);
+    for (const name of names) {
+      if (name.endsWith(CLEANED_FILE_SUFFIX)) unlinkSync(join(this.dir, name));
+    }
+    for (const name of names) {
+      const base = baseOffsetFromFileName(name.endsWith(SWAP_FILE_SUFFIX) ? name.slice(0, -SWAP_FILE_SUFFIX.length) : '', LOG_FILE_SUFFIX);
+      if (base === undefined) continue;
+      const swapPath = join(this.dir, name);
+      const next = nextOffsetOfLogFile(swapPath, base);
+      for (const other of readdirSync(this.dir)) {
+        const otherBase = baseOffsetFromFileName(other, LOG_FILE_SUFFIX);
+        if (otherBase !== undefined && otherBase >= base && otherBase < Math.max(next, base + 1)) this.deleteSegmentFiles([otherBase]);
+      }
+      this.deleteSegmentFiles([base]);
+      renameSync(swapPath, segmentFilePath(this.dir, base, LOG_FILE_SUFFIX));
+      fsyncDir(this.dir);
+      swapped.add(base);
+    }
+    return swapped;
   }
 
   /**
@@ -427,7 +493,93 @@ export class PartitionLog {
   /** Applies a new topic configuration (takes effect for the next append, roll and retention run). */
   updateConfig(config: LogConfig): void {
     this.config = config;
+    if (config.cleanupCompact) this.mayHaveGaps = true;
     Object.assign(this.segmentOptions, this.makeSegmentOptions(config));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Compaction hooks (log-cleaner.ts). The cleaner reads sealed segments between its slices
+  // and swaps its output in synchronously; everything here runs inside one synchronous section.
+
+  /** cleanup.policy includes compact. */
+  get isCompacted(): boolean {
+    return this.config.cleanupCompact;
+  }
+
+  /** Offsets may have gaps (the log is or was compacted). */
+  get mayHaveOffsetGaps(): boolean {
+    return this.mayHaveGaps;
+  }
+
+  /** Kafka's cleaner checkpoint: offsets below it are compacted (firstDirtyOffset). */
+  get cleanerCheckpoint(): number {
+    return this._cleanerCheckpoint;
+  }
+
+  updateCleanerCheckpoint(offset: number): void {
+    this._cleanerCheckpoint = offset;
+  }
+
+  /** Changes when truncation rewrites the log: a clean begun before must be abandoned. */
+  get layoutVersion(): number {
+    return this._layoutVersion;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The segments, oldest first; the last is the active one (a snapshot, for the cleaner). */
+  segmentsSnapshot(): LogSegment[] {
+    return [...this.segments];
+  }
+
+  /** Whether `segment` is still one of this log's segments (not deleted or replaced). */
+  hasSegment(segment: LogSegment): boolean {
+    return this.segments.includes(segment);
+  }
+
+  /**
+   * Swaps a cleaned segment in for `old` (consecutive segments of this log, none active),
+   * crash-safely, as Kafka's replaceSegments does: the complete, fsynced `cleanedPath`
+   * (`<base>.log.cleaned`) is renamed `<base>.log.swap` — from here a crash completes the
+   * swap on load — the old segments are renamed `.deleted`, the swap file becomes
+   * `<base>.log` and its indexes are rebuilt. The old files are removed after
+   * file.delete.delay.ms. `onStep` (tests) is called after each step and may throw to stop
+   * there as a crash would. Returns false (and deletes the cleaned file) if the log changed
+   * meanwhile so that `old` is no longer a run of its sealed segments.
+   */
+  replaceSegmentsLocked(old: LogSegment[], cleanedPath: string, onStep?: (step: SwapStep) => void): boolean {
+    const first = this.segments.indexOf(old[0]!);
+    const intact = first >= 0 && first + old.length < this.segments.length && old.every((s, i) => this.segments[first + i] === s);
+    if (!intact || this.closed || this.failure) {
+      if (existsSync(cleanedPath)) unlinkSync(cleanedPath);
+      return false;
+    }
+    const base = old[0]!.baseOffset;
+    const logPath = segmentFilePath(this.dir, base, LOG_FILE_SUFFIX);
+    const swapPath = logPath + SWAP_FILE_SUFFIX;
+    let segment: LogSegment;
+    try {
+      onStep?.('cleaned');
+      renameSync(cleanedPath, swapPath);
+      fsyncDir(this.dir);
+      onStep?.('swap');
+      for (const s of old) s.markDeleted();
+      onStep?.('old-deleted');
+      renameSync(swapPath, logPath);
+      fsyncDir(this.dir);
+      onStep?.('renamed');
+      segment = LogSegment.open(this.dir, base, this.segmentOptions, false, true);
+      segment.rebuildIndexes();
+      segment.sealIndexes();
+    } catch (e) {
+      if (e instanceof InjectedCrash) throw e;
+      throw this.fail(e);
+    }
+    this.segments.splice(first, old.length, segment);
+    for (const s of old) this.scheduleDelete(s, true);
+    return true;
   }
 
   // ---------------------------------------------------------------------------------------
@@ -524,7 +676,10 @@ export class PartitionLog {
     for (let pos = 0; pos < records.length; ) {
       const size = validateBatchAt(records, pos, MAX_BATCH_SIZE_LIMIT);
       if (size > this.config.maxMessageBytes) throw new RecordTooLargeError(size, this.config.maxMessageBytes, this.where);
-      validateRecords(records, pos); // framing of every record; recordsCount = lastOffsetDelta + 1
+      const summary = validateRecords(records, pos); // framing of every record; recordsCount = lastOffsetDelta + 1
+      if (summary.nullKeyCount > 0 && this.config.cleanupCompact) {
+        throw new InvalidRecordError(`${this.where} is compacted (cleanup.policy=compact): every record needs a key, ${summary.nullKeyCount} have none`);
+      }
       count += batchRecordsCount(records, pos);
       pos += size;
     }
@@ -702,7 +857,11 @@ export class PartitionLog {
 
   private maybeRollLocked(bytes: number, batches: number, lastOffset: number): LogSegment {
     const segment = this.activeSegment;
-    const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > this.config.segmentMs;
+    // KIP-354: a compacted log also rolls at max.compaction.lag.ms, so the active segment
+    // (which the cleaner never touches) cannot hold records longer than that.
+    const { segmentMs, maxCompactionLagMs, cleanupCompact } = this.config;
+    const rollMs = cleanupCompact ? Math.min(segmentMs, maxCompactionLagMs) : segmentMs;
+    const expired = !segment.isEmpty && this.now() - segment.rollingBasedTimestamp > rollMs;
     if (!expired && segment.canFit(bytes, batches, lastOffset, this.config.segmentBytes)) return segment;
     return this.roll();
   }
@@ -844,6 +1003,8 @@ export class PartitionLog {
     await this.drain();
     this.ensureWritable();
     if (offset >= this.logEndOffset) return;
+    this._layoutVersion++;
+    this._cleanerCheckpoint = Math.min(this._cleanerCheckpoint, offset);
     if (offset <= this._logStartOffset) {
       this.truncateFullyAndStartAtLocked(offset);
       return;
@@ -883,6 +1044,8 @@ export class PartitionLog {
   }
 
   private truncateFullyAndStartAtLocked(offset: number): void {
+    this._layoutVersion++;
+    this._cleanerCheckpoint = offset;
     try {
       for (const s of this.segments) s.deleteFiles();
       this.segments = [LogSegment.create(this.dir, offset, this.segmentOptions)];
@@ -931,8 +1094,9 @@ export class PartitionLog {
       const segment = this.segments[i]!;
       const next = this.segments[i + 1]!;
       const belowStart = next.baseOffset <= this._logStartOffset;
-      const expired = retentionMs >= 0 && now - segment.largestTimestamp > retentionMs;
-      const overSize = retentionBytes >= 0 && excessBytes >= segment.size;
+      const { cleanupDelete } = this.config; // compact alone: no retention by time or size (Kafka's)
+      const expired = cleanupDelete && retentionMs >= 0 && now - segment.largestTimestamp > retentionMs;
+      const overSize = cleanupDelete && retentionBytes >= 0 && excessBytes >= segment.size;
       // Never delete what consumers may not have seen committed yet: stay below the HW.
       if (next.baseOffset > this._highWatermark && !belowStart) break;
       if (!(belowStart || expired || overSize)) break;
@@ -952,9 +1116,9 @@ export class PartitionLog {
     return deletable;
   }
 
-  private scheduleDelete(segment: LogSegment): void {
+  private scheduleDelete(segment: LogSegment, alreadyMarked = false): void {
     try {
-      segment.markDeleted();
+      if (!alreadyMarked) segment.markDeleted();
     } catch (e) {
       this.fail(e);
       return;
@@ -1044,6 +1208,40 @@ export class PartitionLog {
   async delete(): Promise<void> {
     await this.close();
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The steps of a segment swap, after each of which a crash leaves a loadable log. */
+export type SwapStep = 'cleaned' | 'swap' | 'old-deleted' | 'renamed';
+
+/** Thrown by a test's swap-step hook to stop a swap as a crash would (not an I/O error). */
+export class InjectedCrash extends Error {
+  constructor(readonly step: SwapStep) {
+    super(`injected crash after step ${step}`);
+    this.name = 'InjectedCrash';
+  }
+}
+
+/**
+ * The offset after the last whole batch of a segment file (its base offset if it has none),
+ * from batch headers only: what a `.swap` file covers.
+ */
+function nextOffsetOfLogFile(path: string, baseOffset: number): number {
+  const fd = openSync(path, 'r');
+  try {
+    const fileSize = fstatSync(fd).size;
+    const header = Buffer.alloc(61);
+    let next = baseOffset;
+    for (let pos = 0; pos + header.length <= fileSize; ) {
+      if (readSync(fd, header, 0, header.length, pos) < header.length) break;
+      const size = 12 + header.readInt32BE(8);
+      if (size < header.length || pos + size > fileSize) break;
+      next = batchLastOffset(header, 0) + 1;
+      pos += size;
+    }
+    return next;
+  } finally {
+    closeSync(fd);
   }
 }
 

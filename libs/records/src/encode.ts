@@ -29,6 +29,7 @@ import {
   CONTROL_MASK,
   CRC_OFFSET,
   CompressionCodec,
+  DELETE_HORIZON_MASK,
   LAST_OFFSET_DELTA_OFFSET,
   LOG_OVERHEAD,
   MAGIC_OFFSET,
@@ -43,6 +44,7 @@ import {
   TRANSACTIONAL_MASK,
   TimestampType,
   computeBatchCrc,
+  readSafeInt64,
   writeSafeInt64,
 } from './batch';
 import { compressRecords } from './compression';
@@ -317,4 +319,74 @@ export class BatchBuilder {
     finishBatch(out, this.pos, fields);
     return out;
   }
+}
+
+/** A record kept by log compaction: its original offset delta and timestamp are preserved. */
+export interface RetainedRecordInput extends RecordInput {
+  offsetDelta: number;
+  timestamp: number;
+}
+
+/**
+ * Log compaction's re-encoding (Kafka's MemoryRecords.filterTo / buildRetainedRecordsInto):
+ * a new batch holding `records` — a subset, in order, of the records of the batch at
+ * `original[pos]` — that keeps the original's baseOffset and lastOffsetDelta (so offsets and
+ * the producer's last sequence survive; offset deltas may now have gaps), partitionLeaderEpoch,
+ * attributes (codec, timestamp type, transactional, control), producer id, epoch and
+ * baseSequence, and each record's timestamp. The records are compressed again with the
+ * original codec. With `deleteHorizonMs` (KIP-534), the delete-horizon attribute is set and
+ * baseTimestamp holds the horizon (timestamp deltas are taken from it). An empty `records`
+ * gives an empty batch (recordsCount 0), which Kafka keeps for an idempotent producer's last
+ * batch. maxTimestamp is the retained records' largest (LogAppendTime batches keep theirs).
+ */
+export function encodeRetainedBatch(original: Buffer, pos: number, records: readonly RetainedRecordInput[], deleteHorizonMs?: number): Buffer {
+  let attributes = original.readInt16BE(pos + ATTRIBUTES_OFFSET) & ~DELETE_HORIZON_MASK;
+  if (deleteHorizonMs !== undefined) {
+    checkSafeInteger('deleteHorizonMs', deleteHorizonMs);
+    attributes |= DELETE_HORIZON_MASK;
+  }
+  const logAppendTime = (attributes & TIMESTAMP_TYPE_MASK) !== 0;
+  const originalMax = readSafeInt64(original, pos + MAX_TIMESTAMP_OFFSET);
+  const count = records.length;
+  const baseTimestamp = deleteHorizonMs ?? (count > 0 ? records[0]!.timestamp : readSafeInt64(original, pos + BASE_TIMESTAMP_OFFSET));
+  let maxTimestamp = -1;
+  if (bodySizes.length < count) bodySizes = new Int32Array(Math.max(count, bodySizes.length * 2));
+  const sizes = bodySizes;
+  let recordsBytes = 0;
+  let previousDelta = -1;
+  for (let i = 0; i < count; i++) {
+    const r = records[i]!;
+    if (r.offsetDelta <= previousDelta) throw new RangeError(`record ${i} has offsetDelta ${r.offsetDelta}, not after ${previousDelta}`);
+    previousDelta = r.offsetDelta;
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    const body = recordBodySize(r, r.timestamp - baseTimestamp, r.offsetDelta);
+    sizes[i] = body;
+    recordsBytes += sizeOfVarint(body) + body;
+  }
+  const lastOffsetDelta = original.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+  if (previousDelta > lastOffsetDelta) throw new RangeError(`offsetDelta ${previousDelta} is past the batch's lastOffsetDelta ${lastOffsetDelta}`);
+  const fields: HeaderFields = {
+    baseOffset: readSafeInt64(original, pos),
+    partitionLeaderEpoch: original.readInt32BE(pos + PARTITION_LEADER_EPOCH_OFFSET),
+    attributes,
+    lastOffsetDelta,
+    baseTimestamp,
+    maxTimestamp: logAppendTime || count === 0 ? originalMax : maxTimestamp,
+    producerId: original.readBigInt64BE(pos + PRODUCER_ID_OFFSET),
+    producerEpoch: original.readInt16BE(pos + PRODUCER_EPOCH_OFFSET),
+    baseSequence: original.readInt32BE(pos + BASE_SEQUENCE_OFFSET),
+    recordsCount: count,
+  };
+  const compressed = (attributes & COMPRESSION_MASK) !== CompressionCodec.None;
+  const out = compressed ? scratchOf(recordsBytes) : Buffer.allocUnsafe(RECORDS_OFFSET + recordsBytes);
+  let at = compressed ? 0 : RECORDS_OFFSET;
+  for (let i = 0; i < count; i++) {
+    const r = records[i]!;
+    at = writeRecord(out, at, r, sizes[i]!, r.timestamp - baseTimestamp, r.offsetDelta);
+  }
+  if (compressed && count > 0) return compressedBatch(out, at, { compression: (attributes & COMPRESSION_MASK) as CompressionCodec }, fields);
+  const result = compressed ? Buffer.allocUnsafe(RECORDS_OFFSET) : out;
+  if (count === 0) fields.attributes &= ~COMPRESSION_MASK; // nothing to decompress
+  finishBatch(result, result.length, fields);
+  return result;
 }
