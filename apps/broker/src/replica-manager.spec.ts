@@ -248,3 +248,19 @@ describe('OffsetsForLeaderEpoch', () => {
     expect(unknown.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
   });
 });
+
+describe('ListOffsets on a new leader (KIP-207)', () => {
+  it('answers OFFSET_NOT_AVAILABLE until the high watermark reaches the start of its epoch', async () => {
+    const tp = { topic: 'k', partition: 0 };
+    rm.becomeLeader(tp, 1, { isr: [1, 2] });
+    for (let i = 0; i < 3; i++) await rm.produce(produceReq('k', 0, batch(1)));
+    await rm.fetch(fetchReq([['k', 0, 2]], { replicaId: 2 })); // HW 2 of LEO 3
+    const latest = () => rm.listOffsets({ replicaId: -1, topics: [{ name: 'k', partitions: [{ index: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] }).topics[0]!.partitions[0]!;
+    expect(latest()).toMatchObject({ errorCode: ErrorCode.NONE, offset: 2n });
+    // Leader again at epoch 2 (its epoch starts at 3), HW still 2: "latest" would go backwards for someone acknowledged at 2.
+    rm.becomeLeader(tp, 2, { isr: [1, 2] });
+    expect(ErrorCode[latest().errorCode]).toBe('OFFSET_NOT_AVAILABLE');
+    await rm.fetch(fetchReq([['k', 0, 3]], { replicaId: 2 }));
+    expect(latest()).toMatchObject({ errorCode: ErrorCode.NONE, offset: 3n });
+  });
+});

@@ -501,6 +501,19 @@ export class ReplicaManager {
           if (refusal || !hosted) return { ...none, ...refusal! };
           const log = hosted.log;
           const visibleEnd = isConsumer ? log.highWatermark : log.logEndOffset;
+          // KIP-207: a new leader's high watermark lags until its followers fetch again; below
+          // the start of its own epoch it could answer an offset older than ones already
+          // acknowledged. Refuse (retriable) until it has caught up.
+          if (isConsumer && hosted.role.kind === 'leader') {
+            const epochStart = log.leaderEpochCache.all.find((e) => e.epoch === hosted.role.leaderEpoch)?.startOffset;
+            if (epochStart !== undefined && log.highWatermark < epochStart) {
+              return {
+                ...none,
+                errorCode: ErrorCode.OFFSET_NOT_AVAILABLE,
+                errorMessage: `the high watermark of ${t.name}-${p.index} (${log.highWatermark}) has not reached the start of leader epoch ${hosted.role.leaderEpoch} (${epochStart}) yet: retry`,
+              };
+            }
+          }
           const ts = Number(p.timestamp);
           if (!Number.isSafeInteger(ts) || ts < MAX_TIMESTAMP) {
             return { ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `timestamp ${p.timestamp} is not valid (-1 latest, -2 earliest, -3 max, or ms ≥ 0)` };
