@@ -36,12 +36,18 @@ export function nextGeneration(members: readonly MemberSubscription[], assignmen
   return members.map((m) => ({ ...m, ownedPartitions: assignment.get(m.memberId) ?? [], generation }));
 }
 
-/** Partitions whose owner changed between two assignments (present in both). */
+/**
+ * Partitions taken from a member still in the group: owned by it in `before`, owned by another
+ * member in `after`. Partitions of members that left do not count.
+ */
 export function movedPartitions(before: GroupAssignment, after: GroupAssignment): number {
   const owner = new Map<string, string>();
-  for (const [id, ps] of before) for (const p of ps) owner.set(`${p.topic}-${p.partition}`, id);
+  for (const [id, ps] of after) for (const p of ps) owner.set(`${p.topic}-${p.partition}`, id);
   let moved = 0;
-  for (const [id, ps] of after) for (const p of ps) if ((owner.get(`${p.topic}-${p.partition}`) ?? id) !== id) moved++;
+  for (const [id, ps] of before) {
+    if (!after.has(id)) continue;
+    for (const p of ps) if ((owner.get(`${p.topic}-${p.partition}`) ?? id) !== id) moved++;
+  }
   return moved;
 }
 
