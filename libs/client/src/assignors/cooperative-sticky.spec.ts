@@ -283,4 +283,20 @@ describe('CooperativeStickyAssignor', () => {
     expect(movedPartitions(a, b)).toBe(0);
     expect([...b.values()].flat()).toHaveLength(2000 - 19); // ⌊2000/101⌋ = 19 revoked for the joiner
   });
+
+  it('one member owning 2000 partitions, 99 join: it keeps its quota, the rest is revoked, then spread evenly', () => {
+    const counts = new Map<string, number>();
+    for (let t = 0; t < 20; t++) counts.set(`t${t}`, 100);
+    const all = [...counts.keys()];
+    const alone = assignor.assign(counts, [{ memberId: 'm000', topics: all }]);
+    const members = Array.from({ length: 100 }, (_, i) => ({ memberId: `m${String(i).padStart(3, '0')}`, topics: all }));
+    const withOwned = nextGeneration(members, alone, 1);
+    const phase1 = assignor.assign(counts, withOwned);
+    expect([...phase1.values()].flat()).toHaveLength(20);
+    expect(names(phase1, 'm000')).toHaveLength(20);
+    const phase2 = followUp(assignor, counts, withOwned, phase1, 2);
+    verifyValidityAndBalance(counts, phase2.members, phase2.assignment);
+    expect([...phase2.assignment.values()].every((ps) => ps.length === 20)).toBe(true);
+    expect(movedPartitions(phase1, phase2.assignment)).toBe(0);
+  });
 });

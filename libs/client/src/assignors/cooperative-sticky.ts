@@ -83,30 +83,47 @@ export class CooperativeStickyAssignor implements PartitionAssignor {
       const o = prior.get(key);
       return o?.kind === 'owned' && o.memberId === memberId;
     };
-    for (;;) {
+    // Each move takes from the most loaded member that can give: its first movable partition
+    // (those it did not own before first, then topic-partition order) to the least loaded
+    // other subscriber of the topic.
+    const moveOrder = (from: string, a: [string, TopicPartition], b: [string, TopicPartition]): number =>
+      Number(ownedBefore(from, a[0])) - Number(ownedBefore(from, b[0])) || byTopicThenPartition(a[1], b[1]);
+    // Each member's partitions in that order, built on first use and dropped when it receives one.
+    const candidateLists = new Map<string, [string, TopicPartition][]>();
+    const candidatesOf = (from: string): [string, TopicPartition][] => {
+      let list = candidateLists.get(from);
+      if (list === undefined) {
+        list = [...(held.get(from) ?? [])].sort((a, b) => moveOrder(from, a, b));
+        candidateLists.set(from, list);
+      }
+      return list;
+    };
+    for (let moved = true; moved; ) {
+      moved = false;
       const byLoad = [...held.keys()].sort(
         (a, b) => (held.get(b)?.size ?? 0) - (held.get(a)?.size ?? 0) || (rank.get(a) ?? 0) - (rank.get(b) ?? 0),
       );
-      let moved = false;
       for (const from of byLoad) {
         const partitions = held.get(from) ?? new Map<string, TopicPartition>();
-        // Candidates: partitions `from` did not own before first, then in topic-partition order.
-        const candidates = [...partitions.entries()].sort(
-          ([ka, a], [kb, b]) => Number(ownedBefore(from, ka)) - Number(ownedBefore(from, kb)) || byTopicThenPartition(a, b),
-        );
-        for (const [key, tp] of candidates) {
-          const to = leastLoaded(tp.topic, from);
-          if (to === undefined) continue;
-          const target = held.get(to);
-          if (target === undefined || partitions.size - target.size < 2) continue;
-          partitions.delete(key);
-          target.set(key, tp);
-          moved = true;
-          break;
-        }
-        if (moved) break;
+        const candidates = candidatesOf(from);
+        const targetOfTopic = new Map<string, string | undefined>();
+        const index = candidates.findIndex(([, tp]) => {
+          if (!targetOfTopic.has(tp.topic)) {
+            const to = leastLoaded(tp.topic, from);
+            targetOfTopic.set(tp.topic, to !== undefined && partitions.size - (held.get(to)?.size ?? 0) >= 2 ? to : undefined);
+          }
+          return targetOfTopic.get(tp.topic) !== undefined;
+        });
+        const entry = candidates[index];
+        const to = entry === undefined ? undefined : targetOfTopic.get(entry[1].topic);
+        if (entry === undefined || to === undefined) continue;
+        candidates.splice(index, 1);
+        partitions.delete(entry[0]);
+        held.get(to)?.set(entry[0], entry[1]);
+        candidateLists.delete(to);
+        moved = true;
+        break;
       }
-      if (!moved) break;
     }
 
     // Step 5: the cooperative rule — withhold partitions still owned by another member.
