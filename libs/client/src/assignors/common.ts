@@ -1,4 +1,5 @@
 /** Helpers shared by the assignors (not exported from the package). */
+import { ErrorCode, TributaryError } from '@tributary/records';
 import type { TopicPartition } from '../consumer-options';
 import type { GroupAssignment, MemberSubscription, PartitionsPerTopic } from './types';
 
@@ -44,4 +45,20 @@ export function partitionKey(topic: string, partition: number): string {
 
 export function byTopicThenPartition(a: TopicPartition, b: TopicPartition): number {
   return compareStrings(a.topic, b.topic) || a.partition - b.partition;
+}
+
+/**
+ * Rejects input no coordinator should produce, with a Kafka error code rather than a wrong
+ * assignment: a member id given twice (INVALID_REQUEST) or a partition count that is not a
+ * non-negative integer (INVALID_PARTITIONS).
+ */
+export function validateInput(partitionsPerTopic: PartitionsPerTopic, members: readonly MemberSubscription[]): void {
+  const ids = new Set<string>();
+  for (const m of members) {
+    if (ids.has(m.memberId)) throw new TributaryError(ErrorCode.INVALID_REQUEST, `member id '${m.memberId}' appears twice in the group's subscriptions; each member must be listed once`);
+    ids.add(m.memberId);
+  }
+  for (const [topic, count] of partitionsPerTopic) {
+    if (!Number.isInteger(count) || count < 0) throw new TributaryError(ErrorCode.INVALID_PARTITIONS, `topic '${topic}' has partition count ${count}; counts must be non-negative integers from the topic metadata`);
+  }
 }

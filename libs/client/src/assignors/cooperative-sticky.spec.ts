@@ -1,3 +1,4 @@
+import { ErrorCode } from '@tributary/records';
 import type { TopicPartition } from '../consumer-options';
 import { CooperativeStickyAssignor } from './cooperative-sticky';
 import { movedPartitions, names, nextGeneration, seededRandom, topics, tp, verifyValidityAndBalance } from './spec-helpers';
@@ -42,6 +43,15 @@ describe('CooperativeStickyAssignor', () => {
   it("has Kafka's name and supports the cooperative protocol first", () => {
     expect(assignor.name).toBe('cooperative-sticky');
     expect(assignor.supportedProtocols).toEqual(['COOPERATIVE', 'EAGER']);
+  });
+
+  it('rejects a member id given twice (INVALID_REQUEST) and a bad partition count (INVALID_PARTITIONS)', () => {
+    expect(() => assignor.assign(topics({ t: 1 }), [{ memberId: 'c1', topics: ['t'] }, { memberId: 'c1', topics: ['t'] }])).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST }),
+    );
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => assignor.assign(topics({ t: bad }), [{ memberId: 'c1', topics: ['t'] }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PARTITIONS }));
+    }
   });
 
   it('gives nothing to a consumer with no topics, or only a nonexistent one', () => {

@@ -22,7 +22,7 @@
  *    claims is withheld the same way unless it stays with one of its claimants.
  */
 import type { TopicPartition } from '../consumer-options';
-import { byTopicThenPartition, compareStrings, emptyAssignment, existingTopics, partitionKey, sortedMembers } from './common';
+import { byTopicThenPartition, compareStrings, emptyAssignment, existingTopics, partitionKey, sortedMembers, validateInput } from './common';
 import { DEFAULT_GENERATION, type GroupAssignment, type MemberSubscription, type PartitionAssignor, type PartitionsPerTopic } from './types';
 
 /** Who owns a partition before the rebalance (step 1). */
@@ -33,6 +33,7 @@ export class CooperativeStickyAssignor implements PartitionAssignor {
   readonly supportedProtocols = ['COOPERATIVE', 'EAGER'] as const;
 
   assign(partitionsPerTopic: PartitionsPerTopic, members: readonly MemberSubscription[]): GroupAssignment {
+    validateInput(partitionsPerTopic, members);
     const ordered = sortedMembers(members);
     const rank = new Map(ordered.map((m, i) => [m.memberId, i] as const));
     const prior = priorOwnership(partitionsPerTopic, ordered);

@@ -6,7 +6,7 @@
  * of every topic on the same member) — and the first members carry the extra partitions of
  * every topic. Eager only: its result does not consider what members own.
  */
-import { compareMembers, emptyAssignment, existingTopics } from './common';
+import { compareMembers, emptyAssignment, existingTopics, validateInput } from './common';
 import type { GroupAssignment, MemberSubscription, PartitionAssignor, PartitionsPerTopic } from './types';
 
 export class RangeAssignor implements PartitionAssignor {
@@ -14,6 +14,7 @@ export class RangeAssignor implements PartitionAssignor {
   readonly supportedProtocols = ['EAGER'] as const;
 
   assign(partitionsPerTopic: PartitionsPerTopic, members: readonly MemberSubscription[]): GroupAssignment {
+    validateInput(partitionsPerTopic, members);
     const result = emptyAssignment(members);
     const subscribers = new Map<string, MemberSubscription[]>();
     for (const m of members) {

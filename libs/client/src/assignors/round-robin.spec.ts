@@ -1,3 +1,4 @@
+import { ErrorCode } from '@tributary/records';
 import { RoundRobinAssignor } from './round-robin';
 import { names, seededRandom, topics, verifyValidityAndBalance } from './spec-helpers';
 import type { MemberSubscription } from './types';
@@ -9,6 +10,15 @@ describe('RoundRobinAssignor', () => {
   it("has Kafka's name and is eager only", () => {
     expect(assignor.name).toBe('roundrobin');
     expect(assignor.supportedProtocols).toEqual(['EAGER']);
+  });
+
+  it('rejects a member id given twice (INVALID_REQUEST) and a bad partition count (INVALID_PARTITIONS)', () => {
+    expect(() => assignor.assign(topics({ t: 1 }), [{ memberId: 'c1', topics: ['t'] }, { memberId: 'c1', topics: ['t'] }])).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST }),
+    );
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => assignor.assign(topics({ t: bad }), [{ memberId: 'c1', topics: ['t'] }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PARTITIONS }));
+    }
   });
 
   it('gives nothing to a consumer with no topics, or only a nonexistent one', () => {

@@ -5,7 +5,7 @@
  * identical subscriptions, partition counts differ by at most one; with different
  * subscriptions it can be unbalanced (Kafka's documented limit). Eager only.
  */
-import { emptyAssignment, existingTopics, sortedMembers } from './common';
+import { emptyAssignment, existingTopics, sortedMembers, validateInput } from './common';
 import type { GroupAssignment, MemberSubscription, PartitionAssignor, PartitionsPerTopic } from './types';
 
 export class RoundRobinAssignor implements PartitionAssignor {
@@ -13,6 +13,7 @@ export class RoundRobinAssignor implements PartitionAssignor {
   readonly supportedProtocols = ['EAGER'] as const;
 
   assign(partitionsPerTopic: PartitionsPerTopic, members: readonly MemberSubscription[]): GroupAssignment {
+    validateInput(partitionsPerTopic, members);
     const result = emptyAssignment(members);
     const ring = sortedMembers(members);
     const topics = existingTopics(partitionsPerTopic, members.flatMap((m) => m.topics));
