@@ -53,6 +53,8 @@ export {
 export { murmur2, toPositive, partitionForKey } from './partitioner';
 export { RecordAccumulator, ACCUMULATOR_DEFAULTS, RecordTooLargeError, BufferExhaustedError, AccumulatorClosedError } from './accumulator';
 export type { AccumulatorOptions, ReadyBatch, RecordCallback, DeliveryRunCallback } from './accumulator';
+export { RangeAssignor, RoundRobinAssignor, CooperativeStickyAssignor, DEFAULT_GENERATION } from './assignors';
+export type { RebalanceProtocol, MemberSubscription, PartitionsPerTopic, GroupAssignment, PartitionAssignor } from './assignors';
 /** Re-exported so users need not depend on the records library for these. */
 export { TributaryError, ErrorCode } from '@tributary/records';
 export type { RecordHeader, RecordView } from '@tributary/records';
