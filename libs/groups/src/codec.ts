@@ -5,7 +5,7 @@
  *   int16 / int32 / int64   big-endian, two's complement
  *   string                  int16 byte length N, then N bytes of UTF-8; nullable: N = -1 for null
  *   bytes                   int32 byte length N, then N bytes; nullable: N = -1 for null
- *   [T]                     int32 element count N, then N elements (N = -1: null, read as empty)
+ *   [T]                     int32 element count N, then N elements (N = -1 is null: refused)
  *
  * `ByteReader` reads from a Buffer with a bound check before every field, so truncated or
  * malformed input throws a `GroupCodecError` naming the field and offset instead of reading
@@ -118,11 +118,11 @@ export class ByteReader {
   /**
    * An array's element count, checked against the bytes left (each element takes at least
    * `minElementBytes`), so a corrupt count cannot make the caller loop or allocate for long.
-   * A null array (-1) reads as 0 elements.
+   * None of these formats has a nullable array: a null one (-1) is malformed, as in Kafka.
    */
   arrayLength(field: string, minElementBytes: number): number {
     const n = this.int32(`${field} count`);
-    if (n === -1) return 0;
+    if (n === -1) this.fail(`${field} is null but the format does not allow it`);
     if (n < 0) this.fail(`${field} has negative count ${n}`);
     if (n * minElementBytes > this.remaining) this.fail(`${field} count ${n} does not fit in the ${this.remaining} bytes left`);
     return n;

@@ -140,5 +140,7 @@ describe('ConsumerProtocolAssignment', () => {
       expect(() => decodeAssignment(assignmentV3.subarray(0, end))).toThrow(GroupCodecError);
     }
     expect(() => decodeAssignment(cat(i16(0), i32(-5)))).toThrow(/negative count -5/);
+    expect(() => decodeAssignment(cat(i16(0), i32(-1), bytes(null)))).toThrow(/assigned partitions is null/);
+    expect(() => decodeSubscription(cat(i16(0), i32(-1), bytes(null)))).toThrow(/topics is null/);
   });
 });
