@@ -30,6 +30,7 @@ const RETRIABLE = new Set<ErrorCode>([
   ErrorCode.OFFSET_NOT_AVAILABLE,
   ErrorCode.PREFERRED_LEADER_NOT_AVAILABLE,
   ErrorCode.ELIGIBLE_LEADERS_NOT_AVAILABLE,
+  ErrorCode.UNSTABLE_OFFSET_COMMIT,
 ]);
 
 /** Whether a client may retry a request that failed with `code`. */
