@@ -43,6 +43,12 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     logDirs: [config.logDir],
     defaultConfig: baseLogConfig,
     producerIdExpirationMs: config.producerIdExpirationMs,
+    cleaner: {
+      enable: config.logCleanerEnable,
+      backoffMs: config.logCleanerBackoffMs,
+      dedupeBufferSize: config.logCleanerDedupeBufferSize,
+      ...(config.logCleanerIoMaxBytesPerSecond > 0 ? { ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond } : {}),
+    },
     logger: logger.child({ component: 'log-manager' }),
     onDirFailure: (dir, error) => logger.error({ dir, err: error }, 'log directory failed; its partitions are offline on this broker'),
   });

@@ -1,7 +1,7 @@
 /**
  * Log compaction through a REAL broker (coordination, a controller and a broker as processes
  * over gRPC on loopback): a topic created with cleanup.policy=compact and small segments is
- * fed keyed records; the broker's background cleaner (log.cleaner.backoff.ms 15 s) compacts
+ * fed keyed records; the broker's background cleaner (--log-cleaner-backoff-ms 500) compacts
  * it; a fetch from offset 0 then returns only the latest record per key below the active
  * segment, every record at the offset it was produced at. Records without a key are refused
  * with INVALID_RECORD.
@@ -20,7 +20,7 @@ let cluster: TestCluster;
 let client: BrokerServiceClient;
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'compaction-it', brokers: 1, controllers: 1 });
+  cluster = await startCluster({ name: 'compaction-it', brokers: 1, controllers: 1, brokerFlags: { 'log-cleaner-backoff-ms': 500 } });
   client = createClient(BrokerServiceClient, cluster.brokers.values().next().value!.address);
 });
 
@@ -98,14 +98,14 @@ it('compacts a topic in the background: the latest record per key, at its origin
   }
   expect(await fetchAll()).toEqual(produced);
 
-  // The cleaner runs at start-up, then every log.cleaner.backoff.ms (15 s) when idle.
+  // The cleaner runs at start-up, then every --log-cleaner-backoff-ms (500 ms here) when idle.
   let fetched: Fetched[] = [];
   await waitFor(
     async () => {
       fetched = await fetchAll();
       return fetched.length < produced.length / 2;
     },
-    { timeoutMs: 60_000, message: 'the log cleaner compacted the topic' },
+    { timeoutMs: 30_000, message: 'the log cleaner compacted the topic' },
   );
   const byOffset = new Map(produced.map((r) => [r.offset, r]));
   for (const r of fetched) expect(r).toEqual(byOffset.get(r.offset)); // every record at its original offset

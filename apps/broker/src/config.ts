@@ -22,6 +22,10 @@ export const brokerConfigSchema = z.object({
   messageMaxBytes: z.number().int().min(1024).max(1_073_741_824).default(1_048_588).describe('message.max.bytes: the largest record batch accepted (a topic\'s max.message.bytes overrides it)'),
   socketRequestMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(104_857_600).describe('socket.request.max.bytes: the largest request accepted, in bytes'),
   fetchMaxBytes: z.number().int().min(1024).max(2_147_483_647).default(57_671_680).describe('fetch.max.bytes: the most record bytes one Fetch answer carries'),
+  logCleanerEnable: z.boolean().default(true).describe('log.cleaner.enable: compact topics with cleanup.policy=compact in the background'),
+  logCleanerBackoffMs: z.number().int().min(10).max(3_600_000).default(15_000).describe('log.cleaner.backoff.ms: how long the cleaner sleeps when no log needs cleaning'),
+  logCleanerDedupeBufferSize: z.number().int().min(1024 * 1024).max(2 ** 31).default(128 * 1024 * 1024).describe('log.cleaner.dedupe.buffer.size: memory of the cleaner\'s offset map, in bytes'),
+  logCleanerIoMaxBytesPerSecond: z.number().min(0).default(0).describe('log.cleaner.io.max.bytes.per.second: read + write throttle of the cleaner; 0: unlimited'),
   replicaFetchStream: z.boolean().default(true).describe('followers fetch over one long-lived ReplicaFetch stream per leader (false: a unary Fetch call per round trip)'),
   replicaLagTimeMaxMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('replica.lag.time.max.ms: a follower not caught up for this long leaves the ISR'),
   producerIdExpirationMs: z
