@@ -328,4 +328,81 @@ describe('ConsumerGroup (Kafka GroupCoordinator state machine)', () => {
     expect(group.heartbeat({ generationId: 2, memberId: a, groupInstanceId: '' }).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(group.validateOffsetCommit({ generationId: -1, memberId: '', groupInstanceId: '' }).errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
   });
+  it('removes members that do not send SyncGroup within the rebalance timeout (Kafka pending sync), and rebalances', () => {
+    const s = setup();
+    const { group, timers } = s;
+    const { a, b } = stableTwo(s);
+    const c = firstJoin(group, 'c');
+    join(group, joinReq('a', { memberId: a }));
+    join(group, joinReq('b', { memberId: b }));
+    expect(group.state).toBe('CompletingRebalance');
+    expect(c.box.result?.generationId).toBe(3);
+    // The leader a and c sync; b heartbeats but never syncs.
+    sync(group, 3, a, [{ memberId: a, assignment: Buffer.from('x') }]);
+    sync(group, 3, c.memberId);
+    for (let t = 0; t < REBALANCE_MS - 5_000; t += 5_000) {
+      timers.advance(5_000);
+      for (const m of [a, b, c.memberId]) expect(group.heartbeat({ generationId: 3, memberId: m, groupInstanceId: '' }).errorCode).toBe(ErrorCode.NONE);
+    }
+    expect(group.state).toBe('Stable');
+    timers.advance(5_000);
+    expect(group.state).toBe('PreparingRebalance');
+    expect(group.memberList().map((m) => m.memberId).sort()).toEqual([a, c.memberId].sort());
+    expect(group.heartbeat({ generationId: 3, memberId: b, groupInstanceId: '' }).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('keeps a generation whose members all synced past the rebalance timeout', () => {
+    const s = setup();
+    const { group, timers } = s;
+    const { a, b } = stableTwo(s);
+    for (let t = 0; t < 3 * REBALANCE_MS; t += 5_000) {
+      timers.advance(5_000);
+      for (const m of [a, b]) expect(group.heartbeat({ generationId: 2, memberId: m, groupInstanceId: '' }).errorCode).toBe(ErrorCode.NONE);
+    }
+    expect(group.state).toBe('Stable');
+    expect(group.generationId).toBe(2);
+  });
+
+  it('a member id handed out with MEMBER_ID_REQUIRED expires after the session timeout if never used', () => {
+    const { group, timers } = setup();
+    const first = join(group, joinReq('p'));
+    const id = first.result?.memberId ?? '';
+    expect(group.size).toBe(1);
+    timers.advance(SESSION_MS);
+    expect(group.size).toBe(0);
+    expect(join(group, joinReq('p', { memberId: id })).result?.errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
+  });
+
+  it('a pending member id holds the join until it joins with it', () => {
+    const s = setup();
+    const { group } = s;
+    const { a, b } = stableTwo(s);
+    const [ja, jb] = [join(group, joinReq('a', { memberId: a, protocols: [{ name: 'range', metadata: Buffer.from('new') }] })), join(group, joinReq('b', { memberId: b }))];
+    expect(ja.result?.generationId).toBe(3);
+    expect(jb.result?.generationId).toBe(3);
+    // A new member's first join during the next rebalance: the join waits for its second join.
+    const ja2 = join(group, joinReq('a', { memberId: a, protocols: [{ name: 'range', metadata: Buffer.from('newer') }] }));
+    const c = join(group, joinReq('c'));
+    expect(c.result?.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+    join(group, joinReq('b', { memberId: b }));
+    expect(ja2.result).toBeUndefined();
+    const c2 = join(group, joinReq('c', { memberId: c.result?.memberId ?? '' }));
+    expect(c2.result?.generationId).toBe(4);
+    expect(ja2.result?.members).toHaveLength(3);
+  });
+
+  it('a leader leaving while followers wait in SyncGroup sends them back to join (REBALANCE_IN_PROGRESS)', () => {
+    const s = setup();
+    const { group } = s;
+    const { a, b } = stableTwo(s);
+    join(group, joinReq('a', { memberId: a, protocols: [{ name: 'range', metadata: Buffer.from('new') }] }));
+    join(group, joinReq('b', { memberId: b }));
+    expect(group.state).toBe('CompletingRebalance');
+    const waiting = sync(group, 3, b);
+    expect(waiting.result).toBeUndefined();
+    group.leave([{ memberId: a, groupInstanceId: '' }]);
+    expect(waiting.result?.errorCode).toBe(ErrorCode.REBALANCE_IN_PROGRESS);
+    expect(group.state).toBe('PreparingRebalance');
+    expect(join(group, joinReq('b', { memberId: b })).result).toMatchObject({ generationId: 4, leader: b });
+  });
 });

@@ -178,6 +178,9 @@ export class ConsumerGroup {
   private readonly pendingMembers = new Map<string, GroupTimer>();
   private readonly staticMembers = new Map<string, string>();
   private joinTimer: GroupTimer | undefined;
+  /** Members of the current generation that have not sent SyncGroup yet, and the deadline for them (Kafka's pending sync). */
+  private readonly pendingSyncMembers = new Set<string>();
+  private pendingSyncTimer: GroupTimer | undefined;
   /** Initial delayed join of an Empty group: rebalance-timeout budget left and whether someone joined meanwhile. */
   private initialDelay: { remainingMs: number; newMemberAdded: boolean } | undefined;
   private readonly config: GroupConfig;
@@ -340,6 +343,7 @@ export class ConsumerGroup {
     };
     this.members.set(newId, member);
     this.staticMembers.set(req.groupInstanceId, newId);
+    if (this.pendingSyncMembers.delete(oldId)) this.pendingSyncMembers.add(newId);
     if (this.leaderId === oldId) this.leaderId = newId;
     this.scheduleHeartbeat(member);
     if (this.stateValue === 'Stable' && unchanged) {
@@ -394,6 +398,7 @@ export class ConsumerGroup {
 
   private prepareRebalance(): void {
     if (this.stateValue === 'CompletingRebalance') this.resetPendingSyncs();
+    this.clearPendingSync();
     const wasEmpty = this.stateValue === 'Empty';
     this.stateValue = 'PreparingRebalance';
     this.joinTimer?.cancel();
@@ -445,6 +450,7 @@ export class ConsumerGroup {
     }
     this.protocolName = this.selectProtocol();
     this.stateValue = 'CompletingRebalance';
+    this.schedulePendingSync();
     const leader = this.leaderId !== undefined ? this.members.get(this.leaderId) : undefined;
     if (!leader?.awaitingJoin) {
       const joined = [...this.members.values()].find((m) => m.awaitingJoin);
@@ -456,6 +462,36 @@ export class ConsumerGroup {
       this.scheduleHeartbeat(m);
       respond?.(this.joinResult(m));
     }
+  }
+
+  /**
+   * Kafka's pending sync: every member of the new generation must send SyncGroup within the
+   * rebalance timeout; those that do not (a leader that heartbeats but never assigns) are
+   * removed and the group rebalances.
+   */
+  private schedulePendingSync(): void {
+    this.pendingSyncTimer?.cancel();
+    this.pendingSyncMembers.clear();
+    for (const id of this.members.keys()) this.pendingSyncMembers.add(id);
+    const rebalanceTimeoutMs = Math.max(0, ...[...this.members.values()].map((m) => m.rebalanceTimeoutMs));
+    const generation = this.generation;
+    this.pendingSyncTimer = this.timers.schedule(rebalanceTimeoutMs, () => this.onPendingSyncExpired(generation));
+  }
+
+  private clearPendingSync(): void {
+    this.pendingSyncTimer?.cancel();
+    this.pendingSyncTimer = undefined;
+    this.pendingSyncMembers.clear();
+  }
+
+  private onPendingSyncExpired(generation: number): void {
+    this.pendingSyncTimer = undefined;
+    if (generation !== this.generation || (this.stateValue !== 'CompletingRebalance' && this.stateValue !== 'Stable')) return;
+    const laggards = [...this.pendingSyncMembers].flatMap((id) => this.members.get(id) ?? []);
+    this.pendingSyncMembers.clear();
+    if (laggards.length === 0) return;
+    for (const m of laggards) this.removeMember(m);
+    this.prepareRebalance();
   }
 
   private joinResult(member: MemberState): JoinGroupResult {
@@ -495,6 +531,8 @@ export class ConsumerGroup {
       return respond(syncError(ErrorCode.REBALANCE_IN_PROGRESS, 'the group is rebalancing; join again'));
     }
     this.scheduleHeartbeat(member);
+    this.pendingSyncMembers.delete(member.memberId);
+    if (this.pendingSyncMembers.size === 0) this.clearPendingSync();
     if (this.stateValue === 'Stable') return respond(this.syncResult(member));
     // CompletingRebalance
     member.awaitingSync = respond;
@@ -611,6 +649,7 @@ export class ConsumerGroup {
     member.awaitingJoin?.(joinError(member.memberId, ErrorCode.UNKNOWN_MEMBER_ID, 'the member left the group'));
     member.awaitingSync?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID, 'the member left the group'));
     this.members.delete(member.memberId);
+    this.pendingSyncMembers.delete(member.memberId);
     if (member.groupInstanceId && this.staticMembers.get(member.groupInstanceId) === member.memberId) this.staticMembers.delete(member.groupInstanceId);
     if (this.leaderId === member.memberId) {
       const next = [...this.members.values()].find((m) => m.awaitingJoin) ?? this.members.values().next().value;
@@ -651,6 +690,7 @@ export class ConsumerGroup {
   markDead(): void {
     const answer = 'the group is being unloaded or deleted; find its coordinator again';
     this.joinTimer?.cancel();
+    this.clearPendingSync();
     for (const timer of this.pendingMembers.values()) timer.cancel();
     this.pendingMembers.clear();
     for (const m of this.members.values()) {
