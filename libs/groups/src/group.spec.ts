@@ -405,4 +405,30 @@ describe('ConsumerGroup (Kafka GroupCoordinator state machine)', () => {
     expect(group.state).toBe('PreparingRebalance');
     expect(join(group, joinReq('b', { memberId: b })).result).toMatchObject({ generationId: 4, leader: b });
   });
+  it('a follower rejoining a Stable group unchanged gets the current generation; the leader rejoining rebalances', () => {
+    const s = setup();
+    const { group } = s;
+    const { a, b } = stableTwo(s);
+    const jb = join(group, joinReq('b', { memberId: b }));
+    expect(jb.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: a, members: [] });
+    expect(group.state).toBe('Stable');
+    const ja = join(group, joinReq('a', { memberId: a }));
+    expect(ja.result).toBeUndefined();
+    expect(group.state).toBe('PreparingRebalance');
+  });
+
+  it('the rebalance timeout keeps a static member that did not rejoin, as Kafka does', () => {
+    const s = setup();
+    const { group, timers } = s;
+    const st = join(group, joinReq('s', { groupInstanceId: 'inst-1' }));
+    const sid = st.result?.memberId ?? '';
+    sync(group, 1, sid, [], 'inst-1');
+    const d = firstJoin(group, 'd');
+    for (let t = 0; t < REBALANCE_MS; t += 5_000) {
+      timers.advance(5_000);
+      group.heartbeat({ generationId: 1, memberId: sid, groupInstanceId: 'inst-1' });
+    }
+    expect(d.box.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: d.memberId });
+    expect(group.memberList().map((m) => m.memberId).sort()).toEqual([sid, d.memberId].sort());
+  });
 });
