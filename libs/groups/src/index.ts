@@ -23,3 +23,20 @@ export {
 } from './offsets-records';
 export type { GroupMemberMetadata, GroupMetadataValue, OffsetCommitValue, OffsetsRecordKey } from './offsets-records';
 export { DEFAULT_OFFSETS_TOPIC_PARTITIONS, javaStringHashCode, kafkaAbs, partitionFor } from './partition';
+export { ConsumerGroup, DEFAULT_GROUP_CONFIG } from './group';
+export type {
+  ConsumerGroupOptions,
+  GroupAnswer,
+  GroupConfig,
+  GroupMember,
+  GroupProtocol,
+  GroupState,
+  GroupTimer,
+  GroupTimers,
+  JoinGroupInput,
+  JoinGroupResult,
+  LeaveGroupResult,
+  MemberRef,
+  SyncGroupInput,
+  SyncGroupResult,
+} from './group';
