@@ -11,30 +11,16 @@ import { decodeBatches, encodeBatch, ErrorCode } from '@tributary/records';
 import { bidi, createClient, unary } from '@tributary/runtime';
 import type { TestCluster } from '@tributary/testing';
 import { cleanupAll, startCluster, waitFor } from '@tributary/testing';
+import { brokerClients, leaderOf } from './spec-helpers';
 
 jest.setTimeout(120_000);
 
 let cluster: TestCluster;
-const clients = new Map<string, BrokerServiceClient>();
-
-function broker(address: string): BrokerServiceClient {
-  let c = clients.get(address);
-  if (!c) {
-    c = createClient(BrokerServiceClient, address);
-    clients.set(address, c);
-  }
-  return c;
-}
-const brokerById = (id: number): BrokerServiceClient => broker(cluster.brokers.get(id)!.address);
-const anyBroker = (): BrokerServiceClient => broker(cluster.brokers.values().next().value!.address);
+const { broker, brokerById, anyBroker, metadata, close: closeClients } = brokerClients(() => cluster);
 
 async function admin(): Promise<AdminServiceClient> {
   const md = await unary(anyBroker(), 'metadata', { topics: [] });
   return createClient(AdminServiceClient, `${md.controllerHost}:${md.controllerPort}`);
-}
-
-async function metadata(topics: string[]): Promise<MetadataResponse> {
-  return unary(anyBroker(), 'metadata', { topics });
 }
 
 /** Waits until every broker's metadata shows `topic` with leaders on all partitions. */
@@ -53,8 +39,6 @@ async function waitForTopic(topic: string, partitions: number): Promise<Metadata
   );
   return md!;
 }
-
-const leaderOf = (md: MetadataResponse, topic: string, partition: number): number => md.topics.find((t) => t.name === topic)!.partitions.find((p) => p.index === partition)!.leaderId;
 
 function batch(values: string[], key?: string): Buffer {
   return encodeBatch(values.map((v) => ({ key: key === undefined ? null : Buffer.from(key), value: Buffer.from(v) })));
@@ -93,7 +77,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients.values()) c.close();
+  closeClients();
   await cluster?.stop();
   await cleanupAll();
 });

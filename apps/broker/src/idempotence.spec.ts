@@ -6,29 +6,16 @@
  * from their appends) and a broker restart (rebuilt from the log).
  */
 import { AdminServiceClient, BrokerServiceClient } from '@tributary/proto';
-import type { MetadataResponse } from '@tributary/proto';
 import { ErrorCode, decodeBatches, encodeBatch } from '@tributary/records';
 import { createClient, unary } from '@tributary/runtime';
 import type { TestCluster } from '@tributary/testing';
 import { cleanupAll, startCluster, waitFor } from '@tributary/testing';
+import { brokerClients, leaderOf } from './spec-helpers';
 
 jest.setTimeout(120_000);
 
 let cluster: TestCluster;
-const clients = new Map<string, BrokerServiceClient>();
-
-function broker(address: string): BrokerServiceClient {
-  let c = clients.get(address);
-  if (!c) {
-    c = createClient(BrokerServiceClient, address);
-    clients.set(address, c);
-  }
-  return c;
-}
-const brokerById = (id: number): BrokerServiceClient => broker(cluster.brokers.get(id)!.address);
-const anyBroker = (): BrokerServiceClient => broker(cluster.brokers.values().next().value!.address);
-const metadata = (topics: string[]): Promise<MetadataResponse> => unary(anyBroker(), 'metadata', { topics });
-const leaderOf = (md: MetadataResponse, topic: string, partition: number): number => md.topics.find((t) => t.name === topic)!.partitions.find((p) => p.index === partition)!.leaderId;
+const { broker, brokerById, anyBroker, metadata, close: closeClients } = brokerClients(() => cluster);
 
 async function createTopic(name: string, replicationFactor: number): Promise<void> {
   const md = await metadata([]);
@@ -89,7 +76,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const c of clients.values()) c.close();
+  closeClients();
   await cluster?.stop();
   await cleanupAll();
 });

@@ -1,7 +1,6 @@
-import { ErrorCode } from '@tributary/records';
 import type { TopicPartition } from '../consumer-options';
 import { CooperativeStickyAssignor } from './cooperative-sticky';
-import { movedPartitions, names, nextGeneration, seededRandom, topics, tp, verifyValidityAndBalance } from './spec-helpers';
+import { movedPartitions, names, nextGeneration, seededRandom, topics, tp, verifyValidityAndBalance, itRefusesBadInputAndSkipsMissingTopics } from './spec-helpers';
 import type { GroupAssignment, MemberSubscription } from './types';
 
 /** Runs the follow-up rebalance KIP-429 triggers after revocations: nothing else changes. */
@@ -45,19 +44,7 @@ describe('CooperativeStickyAssignor', () => {
     expect(assignor.supportedProtocols).toEqual(['COOPERATIVE', 'EAGER']);
   });
 
-  it('rejects a member id given twice (INVALID_REQUEST) and a bad partition count (INVALID_PARTITIONS)', () => {
-    expect(() => assignor.assign(topics({ t: 1 }), [{ memberId: 'c1', topics: ['t'] }, { memberId: 'c1', topics: ['t'] }])).toThrow(
-      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST }),
-    );
-    for (const bad of [-1, 1.5, Number.NaN]) {
-      expect(() => assignor.assign(topics({ t: bad }), [{ memberId: 'c1', topics: ['t'] }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PARTITIONS }));
-    }
-  });
-
-  it('gives nothing to a consumer with no topics, or only a nonexistent one', () => {
-    expect(names(assignor.assign(topics({}), [{ memberId: 'c1', topics: [] }]), 'c1')).toEqual([]);
-    expect(names(assignor.assign(topics({ t: 3 }), [{ memberId: 'c1', topics: ['missing'] }]), 'c1')).toEqual([]);
-  });
+  itRefusesBadInputAndSkipsMissingTopics(assignor);
 
   it('gives one consumer every partition of its topics, and only of its topics', () => {
     const a = assignor.assign(topics({ t1: 1, t2: 2, other: 3 }), [{ memberId: 'c1', topics: ['t1', 't2'] }]);

@@ -1,6 +1,5 @@
-import { ErrorCode } from '@tributary/records';
 import { RangeAssignor } from './range';
-import { names, seededRandom, topics, verifyValidityAndBalance } from './spec-helpers';
+import { names, seededRandom, topics, verifyValidityAndBalance, itRefusesBadInputAndSkipsMissingTopics } from './spec-helpers';
 import type { MemberSubscription } from './types';
 
 // Scenarios of Kafka's RangeAssignorTest.
@@ -12,19 +11,7 @@ describe('RangeAssignor', () => {
     expect(assignor.supportedProtocols).toEqual(['EAGER']);
   });
 
-  it('rejects a member id given twice (INVALID_REQUEST) and a bad partition count (INVALID_PARTITIONS)', () => {
-    expect(() => assignor.assign(topics({ t: 1 }), [{ memberId: 'c1', topics: ['t'] }, { memberId: 'c1', topics: ['t'] }])).toThrow(
-      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST }),
-    );
-    for (const bad of [-1, 1.5, Number.NaN]) {
-      expect(() => assignor.assign(topics({ t: bad }), [{ memberId: 'c1', topics: ['t'] }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PARTITIONS }));
-    }
-  });
-
-  it('gives nothing to a consumer with no topics, or only a nonexistent one', () => {
-    expect(names(assignor.assign(topics({}), [{ memberId: 'c1', topics: [] }]), 'c1')).toEqual([]);
-    expect(names(assignor.assign(topics({ t: 3 }), [{ memberId: 'c1', topics: ['missing'] }]), 'c1')).toEqual([]);
-  });
+  itRefusesBadInputAndSkipsMissingTopics(assignor);
 
   it('gives one consumer every partition of its topics, and only of its topics', () => {
     const a = assignor.assign(topics({ t1: 1, t2: 2, other: 3 }), [{ memberId: 'c1', topics: ['t1', 't2'] }]);

@@ -3,7 +3,8 @@
  * the validity and balance checks of Kafka's `AbstractStickyAssignorTest.verifyValidityAndBalance`.
  */
 import type { TopicPartition } from '../consumer-options';
-import type { GroupAssignment, MemberSubscription } from './types';
+import { ErrorCode } from '@tributary/records';
+import type { GroupAssignment, MemberSubscription, PartitionAssignor } from './types';
 
 /** mulberry32: a small deterministic PRNG, so randomized specs replay exactly. */
 export function seededRandom(seed: number): () => number {
@@ -91,4 +92,21 @@ export function verifyValidityAndBalance(
       }
     }
   }
+}
+
+/** The input checks every assignor shares: duplicate member ids, bad partition counts, topics that do not exist. */
+export function itRefusesBadInputAndSkipsMissingTopics(assignor: PartitionAssignor): void {
+  it('rejects a member id given twice (INVALID_REQUEST) and a bad partition count (INVALID_PARTITIONS)', () => {
+    expect(() => assignor.assign(topics({ t: 1 }), [{ memberId: 'c1', topics: ['t'] }, { memberId: 'c1', topics: ['t'] }])).toThrow(
+      expect.objectContaining({ code: ErrorCode.INVALID_REQUEST }),
+    );
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => assignor.assign(topics({ t: bad }), [{ memberId: 'c1', topics: ['t'] }])).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_PARTITIONS }));
+    }
+  });
+
+  it('gives nothing to a consumer with no topics, or only a nonexistent one', () => {
+    expect(names(assignor.assign(topics({}), [{ memberId: 'c1', topics: [] }]), 'c1')).toEqual([]);
+    expect(names(assignor.assign(topics({ t: 3 }), [{ memberId: 'c1', topics: ['missing'] }]), 'c1')).toEqual([]);
+  });
 }
