@@ -242,6 +242,7 @@ export class BrokerControl {
       controllerHost: m.controllerHost,
       controllerPort: m.controllerPort,
       topics,
+      groupCoordinators: [],
     };
   }
 

@@ -162,6 +162,7 @@ export class FakeCluster {
       controllerId: this.activeController,
       controllerHost: this.controllerPorts.length > 0 ? '127.0.0.1' : '',
       controllerPort: this.controllerPorts[this.activeController] ?? 0,
+      groupCoordinators: [],
       topics: names.map((name) => {
         const partitions = this.hiddenTopics.has(name) ? undefined : this.topics.get(name);
         if (partitions === undefined) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, isInternal: false, partitions: [] };
