@@ -20,6 +20,7 @@ import { createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } fr
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
+import { GroupCoordinatorDirectory } from './group-coordinators';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ProducerIdManager } from './producer-id-manager';
@@ -237,12 +238,15 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     onChange: (kind, n) => isrChanges.inc({ kind }, n),
   });
   isr.start();
+  // Started once the coordination client exists (below); Metadata lists none until then.
+  const groupCoordinators = new GroupCoordinatorDirectory(logger.child({ component: 'group-coordinators' }));
   const control: BrokerControl = new BrokerControl({
     brokerId: config.nodeId,
     replicaManager,
     baseLogConfig,
     throttle,
     logger: logger.child({ component: 'control' }),
+    groupCoordinators: () => groupCoordinators.list(),
     // Followers fetch from their (new) leaders as soon as the controller says so.
     onApplied: (kind) => {
       if (kind !== 'updateMetadata') fetchers.update();
@@ -337,6 +341,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     },
   );
   registration.start();
+  groupCoordinators.start(client);
 
   let stopping = false;
   const admin = await startAdminServer({
@@ -381,6 +386,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       // Then deregister: the controller fails over what this broker still leads (or marks
       // the partitions offline) while running calls finish.
       await registration.stop();
+      groupCoordinators.stop();
       fetchers.shutdown();
       isr.stop();
       producerIds.stop();

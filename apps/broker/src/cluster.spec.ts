@@ -5,12 +5,14 @@
  */
 import { existsSync, readdirSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { CoordinationClient } from '@tributary/coordination-client';
 import { AdminServiceClient, BrokerControlServiceClient, BrokerServiceClient } from '@tributary/proto';
 import type { FetchResponse, MetadataResponse } from '@tributary/proto';
 import { decodeBatches, encodeBatch, ErrorCode } from '@tributary/records';
 import { bidi, createClient, unary } from '@tributary/runtime';
 import type { TestCluster } from '@tributary/testing';
 import { cleanupAll, startCluster, waitFor } from '@tributary/testing';
+import { GROUP_COORDINATOR_IDS_PATH } from './group-coordinators';
 import { brokerClients, leaderOf } from './spec-helpers';
 
 jest.setTimeout(120_000);
@@ -108,6 +110,31 @@ it('serves Metadata with every broker, the active controller and spread leaders;
   // A partition's data lives on its leader only (RF 1): <log dir>/events-<p>/ with Kafka's file names.
   const p0Leader = leaders[0]!;
   expect(readdirSync(`${cluster.logDir(p0Leader)}/events-0`).sort()).toEqual(expect.arrayContaining(['00000000000000000000.index', '00000000000000000000.log', 'leader-epoch-checkpoint']));
+});
+
+it('lists the group coordinators registered under /group-coordinators/ids in Metadata, and drops one whose lease ends', async () => {
+  const coordination = new CoordinationClient({ address: cluster.coordination.address });
+  try {
+    const lease = await coordination.grantLease(5000);
+    await coordination.ensurePath(GROUP_COORDINATOR_IDS_PATH);
+    await coordination.create(`${GROUP_COORDINATOR_IDS_PATH}/7`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: 17300 })), { leaseId: lease.id });
+    // A registration that is not {host, port} JSON is ignored, not listed.
+    await coordination.create(`${GROUP_COORDINATOR_IDS_PATH}/8`, Buffer.from('not json'), { leaseId: lease.id });
+    await waitFor(
+      async () => {
+        for (const b of cluster.brokers.values()) {
+          const md = await unary(broker(b.address), 'metadata', { topics: [] });
+          if (JSON.stringify(md.groupCoordinators) !== JSON.stringify([{ nodeId: 7, host: '127.0.0.1', port: 17300 }])) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 20_000, message: 'every broker lists group coordinator 7' },
+    );
+    await lease.revoke();
+    await waitFor(async () => (await metadata([])).groupCoordinators.length === 0, { timeoutMs: 20_000, message: 'the revoked registration is dropped' });
+  } finally {
+    coordination.close();
+  }
 });
 
 it('answers per-partition Kafka error codes: not leader, unknown topic, corrupt batch, too large, bad offsets', async () => {

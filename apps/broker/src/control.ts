@@ -17,6 +17,7 @@ import { logConfigFromProperties } from '@tributary/log';
 import type {
   BrokerControlServiceService,
   BrokerNode,
+  GroupCoordinatorNode,
   ControlPartitionError,
   LeaderAndIsrRequest,
   LeaderAndIsrResponse,
@@ -44,6 +45,8 @@ export interface BrokerControlOptions {
   logger: Logger;
   /** Replication throttles of partitions this broker adds in a reassignment (set from LeaderAndIsr). */
   throttle?: ReplicationThrottle;
+  /** The group coordinator instances to list in Metadata answers (group-coordinators.ts). */
+  groupCoordinators?(): GroupCoordinatorNode[];
   /** Called after each applied request (metrics, readiness). */
   onApplied?(kind: 'leaderAndIsr' | 'updateMetadata' | 'stopReplica'): void;
 }
@@ -242,7 +245,7 @@ export class BrokerControl {
       controllerHost: m.controllerHost,
       controllerPort: m.controllerPort,
       topics,
-      groupCoordinators: [],
+      groupCoordinators: this.options.groupCoordinators?.() ?? [],
     };
   }
 
