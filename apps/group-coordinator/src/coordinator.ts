@@ -242,7 +242,7 @@ export class GroupCoordinator {
       e.group.markDead();
       this.dropLag(groupId);
     }
-    this.log.info({ partition, groups: st.groups.size }, 'unloaded partition');
+    this.log.debug({ partition, groups: st.groups.size }, 'unloaded partition');
   }
 
   // ------------------------------------------------------------------------------ loading
@@ -255,7 +255,9 @@ export class GroupCoordinator {
       try {
         const loaded = await this.readPartitions(batch);
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        for (const [p, groups] of loaded) this.activate(p, groups, seconds / batch.length);
+        let groups = 0;
+        for (const [p, g] of loaded) groups += this.activate(p, g, seconds / batch.length);
+        this.log.info({ partitions: batch, groups, seconds }, 'loaded partitions');
       } catch (e) {
         if (this.stopping) return;
         this.log.warn({ err: e, partitions: batch }, 'loading partitions failed; retrying');
@@ -301,16 +303,17 @@ export class GroupCoordinator {
     return result;
   }
 
-  private activate(partition: number, loaded: Map<string, LoadedGroup>, seconds: number): void {
+  /** Serves a loaded partition (unless released meanwhile); returns its group count. */
+  private activate(partition: number, loaded: Map<string, LoadedGroup>, seconds: number): number {
     const st = this.partitions.get(partition);
-    if (!st || st.status !== 'loading') return;
+    if (!st || st.status !== 'loading') return 0;
     for (const [groupId, g] of loaded) {
       const group = g.metadata ? ConsumerGroup.fromMetadata(groupId, g.metadata, realTimers, this.groupOptions(partition, groupId)) : this.newGroup(partition, groupId);
       st.groups.set(groupId, { group, offsets: g.offsets });
     }
     st.status = 'active';
     this.loadSeconds.observe(seconds);
-    this.log.info({ partition, groups: loaded.size }, 'loaded partition');
+    return loaded.size;
   }
 
   // ------------------------------------------------------------------------------ groups
