@@ -20,7 +20,7 @@ export const groupCoordinatorConfigSchema = z.object({
   offsetMetadataMaxBytes: z.number().int().min(0).max(1_048_576).default(4096).describe('offset.metadata.max.bytes: longest commit metadata accepted (else OFFSET_METADATA_TOO_LARGE)'),
   offsetsRetentionMinutes: z.number().int().min(1).max(52_560_000).default(10_080).describe('offsets.retention.minutes: offsets of a group Empty this long since its last commit expire'),
   offsetsRetentionCheckIntervalMs: z.number().int().min(100).max(86_400_000).default(600_000).describe('offsets.retention.check.interval.ms: how often expired offsets are looked for'),
-  offsetCommitTimeoutMs: z.number().int().min(100).max(600_000).default(5000).describe('offsets.commit.timeout.ms: how long a write to __consumer_offsets may take before the call answers REQUEST_TIMED_OUT / COORDINATOR_NOT_AVAILABLE'),
+  offsetsCommitTimeoutMs: z.number().int().min(100).max(600_000).default(5000).describe('offsets.commit.timeout.ms: how long a write to __consumer_offsets may take before the call answers REQUEST_TIMED_OUT / COORDINATOR_NOT_AVAILABLE'),
   groupMinSessionTimeoutMs: z.number().int().min(1).max(86_400_000).default(6000).describe('group.min.session.timeout.ms: smallest session.timeout.ms a member may ask for'),
   groupMaxSessionTimeoutMs: z.number().int().min(1).max(86_400_000).default(1_800_000).describe('group.max.session.timeout.ms: largest session.timeout.ms a member may ask for'),
   groupInitialRebalanceDelayMs: z.number().int().min(0).max(3_600_000).default(3000).describe("group.initial.rebalance.delay.ms: an Empty group's first rebalance waits this long for more members"),

@@ -346,7 +346,7 @@ export class GroupCoordinator {
   }
 
   private write(partition: number, key: Buffer, value: Buffer | null): Promise<unknown> {
-    return withTimeout(this.deps.producer.send({ topic: CONSUMER_OFFSETS_TOPIC, partition, key, value }), this.deps.config.offsetCommitTimeoutMs);
+    return withTimeout(this.deps.producer.send({ topic: CONSUMER_OFFSETS_TOPIC, partition, key, value }), this.deps.config.offsetsCommitTimeoutMs);
   }
 
   /**
