@@ -18,7 +18,7 @@ export const groupCoordinatorConfigSchema = z.object({
   offsetsTopicReplicationFactor: z.number().int().min(1).max(32).default(3).describe('offsets.topic.replication.factor: replicas of __consumer_offsets when created (capped to the live brokers)'),
   offsetsTopicSegmentBytes: z.number().int().min(1024).max(1_073_741_824).default(104_857_600).describe('offsets.topic.segment.bytes: segment.bytes of __consumer_offsets when created'),
   offsetMetadataMaxBytes: z.number().int().min(0).max(1_048_576).default(4096).describe('offset.metadata.max.bytes: longest commit metadata accepted (else OFFSET_METADATA_TOO_LARGE)'),
-  offsetsRetentionMinutes: z.number().int().min(1).max(52_560_000).default(10_080).describe('offsets.retention.minutes: offsets of a group Empty this long since its last commit expire'),
+  offsetsRetentionMinutes: z.number().positive().max(52_560_000).default(10_080).describe('offsets.retention.minutes: offsets of a group Empty this long since its last commit expire (fractions allowed, for tests)'),
   offsetsRetentionCheckIntervalMs: z.number().int().min(100).max(86_400_000).default(600_000).describe('offsets.retention.check.interval.ms: how often expired offsets are looked for'),
   offsetsCommitTimeoutMs: z.number().int().min(100).max(600_000).default(5000).describe('offsets.commit.timeout.ms: how long a write to __consumer_offsets may take before the call answers REQUEST_TIMED_OUT / COORDINATOR_NOT_AVAILABLE'),
   groupMinSessionTimeoutMs: z.number().int().min(1).max(86_400_000).default(6000).describe('group.min.session.timeout.ms: smallest session.timeout.ms a member may ask for'),
