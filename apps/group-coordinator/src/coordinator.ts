@@ -15,7 +15,7 @@
  * concurrent calls are batched by the Producer (no serial awaits per record).
  */
 import type { Admin, Consumer, Producer } from '@tributary/client';
-import { ConsumerGroup, CONSUMER_OFFSETS_TOPIC, encodeGroupMetadataKey, encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, partitionFor } from '@tributary/groups';
+import { ConsumerGroup, CONSUMER_OFFSETS_TOPIC, MAX_STRING_BYTES, encodeGroupMetadataKey, encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, partitionFor } from '@tributary/groups';
 import type { GroupConfig, GroupMetadataValue, GroupState, GroupTimers, JoinGroupResult, SyncGroupResult } from '@tributary/groups';
 import type {
   DeleteGroupsRequest,
@@ -355,6 +355,7 @@ export class GroupCoordinator {
    */
   private route(groupId: string): { st: PartitionState; partition: number } | { error: ErrorCode; message: string } {
     if (!groupId) return { error: ErrorCode.INVALID_GROUP_ID, message: 'the group id is empty; set group.id' };
+    if (Buffer.byteLength(groupId, 'utf8') > MAX_STRING_BYTES) return { error: ErrorCode.INVALID_GROUP_ID, message: `the group id is longer than ${MAX_STRING_BYTES} bytes; use a shorter group.id` };
     if (this.numPartitions === 0 || this.stopping) return { error: ErrorCode.COORDINATOR_NOT_AVAILABLE, message: 'this group coordinator is not serving (starting or stopping); find the coordinator again' };
     const partition = partitionFor(groupId, this.numPartitions);
     const st = this.partitions.get(partition);

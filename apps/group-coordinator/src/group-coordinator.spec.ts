@@ -205,6 +205,10 @@ it('two members join and sync, heartbeat and commit; OffsetFetch returns the off
   expect((await unary(c, 'offsetCommit', commitReq('', { generation: -1, memberId: '' }, [[0, 1n]]))).topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
   expect((await unary(c, 'offsetFetch', { groupId: '', topics: [], allTopics: true, requireStable: false })).errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
   expect((await unary(c, 'heartbeat', { groupId: '', generationId: 1, memberId: 'x', groupInstanceId: '' })).errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
+  expect((await unary(c, 'joinGroup', joinReq('g'.repeat(40_000), 'x'))).errorCode).toBe(ErrorCode.INVALID_GROUP_ID);
+  // A session timeout outside the coordinator's bounds, a member id the group never gave.
+  expect((await unary(c, 'joinGroup', { ...joinReq(group, 'x'), sessionTimeoutMs: 100 })).errorCode).toBe(ErrorCode.INVALID_SESSION_TIMEOUT);
+  expect((await unary(c, 'syncGroup', { groupId: group, generationId: m.generation, memberId: 'nobody', groupInstanceId: '', protocolType: '', protocolName: '', assignments: [] })).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID);
   // The other instance is not the coordinator.
   const { nodeId } = await findCoordinator(group);
   const other = instance(nodeId === 0 ? 1 : 0);
