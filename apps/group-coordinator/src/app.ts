@@ -85,6 +85,7 @@ export async function startGroupCoordinator(config: GroupCoordinatorConfig, logg
       {
         onClaim: (p) => coordinator.onClaim(p),
         onUnload: (p) => coordinator.onUnload(p),
+        drain: (p) => coordinator.drain(p),
         onRegistered: (registered) => {
           registeredGauge.set(registered ? 1 : 0);
           if (!registered) settled = false;

@@ -132,6 +132,8 @@ export class GroupCoordinator {
   private numPartitions = 0;
   private stopping = false;
   private readonly pendingLoads = new Set<number>();
+  /** Writes in flight per partition (settled promises, never rejecting). */
+  private readonly inflight = new Map<number, Set<Promise<unknown>>>();
   private loading: Promise<void> | undefined;
   private readonly groupConfig: Partial<GroupConfig>;
   private readonly log: Logger;
@@ -346,7 +348,27 @@ export class GroupCoordinator {
   }
 
   private write(partition: number, key: Buffer, value: Buffer | null): Promise<unknown> {
-    return withTimeout(this.deps.producer.send({ topic: CONSUMER_OFFSETS_TOPIC, partition, key, value }), this.deps.config.offsetsCommitTimeoutMs);
+    const sent = this.deps.producer.send({ topic: CONSUMER_OFFSETS_TOPIC, partition, key, value });
+    let set = this.inflight.get(partition);
+    if (!set) this.inflight.set(partition, (set = new Set()));
+    const tracked = set;
+    const settled: Promise<unknown> = sent.catch(() => undefined).finally(() => {
+      tracked.delete(settled);
+      if (tracked.size === 0 && this.inflight.get(partition) === tracked) this.inflight.delete(partition);
+    });
+    tracked.add(settled);
+    return withTimeout(sent, this.deps.config.offsetsCommitTimeoutMs);
+  }
+
+  /**
+   * Waits (at most offsets.commit.timeout.ms) for the writes to `partition` still in flight, so
+   * that a handover (release, SIGTERM) deletes the owner node only once they are in the log:
+   * the next owner's load then sees them.
+   */
+  async drain(partition: number): Promise<void> {
+    const set = this.inflight.get(partition);
+    if (!set || set.size === 0) return;
+    await Promise.race([Promise.allSettled([...set]), sleep(this.deps.config.offsetsCommitTimeoutMs)]);
   }
 
   /**

@@ -30,6 +30,8 @@ export interface OwnershipHooks {
   onClaim(partition: number): void;
   /** Stop serving a partition now (release, loss or shutdown). */
   onUnload(partition: number): void;
+  /** After onUnload at a handover: wait for its writes in flight before the node is deleted. */
+  drain(partition: number): Promise<void>;
   /** Registration state changed (for readiness and logs). */
   onRegistered(registered: boolean): void;
 }
@@ -233,6 +235,7 @@ export class Ownership {
   private async release(p: number): Promise<void> {
     this.held.delete(p);
     this.hooks.onUnload(p);
+    await this.hooks.drain(p);
     try {
       await this.client.delete(`${GROUP_COORDINATORS_PATH}/${p}`);
     } catch (e) {
@@ -252,7 +255,10 @@ export class Ownership {
     const held = [...this.held];
     for (const p of held) this.hooks.onUnload(p);
     this.held.clear();
-    await Promise.all(held.map((p) => this.client.delete(`${GROUP_COORDINATORS_PATH}/${p}`).catch(() => undefined)));
+    await Promise.all(held.map(async (p) => {
+      await this.hooks.drain(p);
+      await this.client.delete(`${GROUP_COORDINATORS_PATH}/${p}`).catch(() => undefined);
+    }));
     const lease = this.lease;
     this.lease = undefined;
     if (lease) await lease.revoke().catch((e: unknown) => this.logger.warn({ err: e }, 'revoking the lease failed'));
