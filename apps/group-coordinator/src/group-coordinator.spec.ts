@@ -316,3 +316,37 @@ it('a graceful SIGTERM of the owner hands its partitions over at once and exits 
   expect(offsetsOf(await unary(c, 'offsetFetch', { groupId: group, topics: [], allTopics: true, requireStable: false }))).toEqual({ 'orders-0': '42/m', 'orders-1': '8/' });
   expect((await unary(c, 'describeGroups', { groups: ['to-delete'] })).groups[0]!.groupState).toBe('Dead');
 });
+
+it('an instance frozen past its lease (SIGSTOP) loses its partitions to the other, then re-registers and gets its share back', async () => {
+  const group = 'orders-app';
+  // Two instances again: the one stopped above comes back.
+  const missing = [0, 1].find((id) => !cluster.groupCoordinators.has(id))!;
+  await cluster.startGroupCoordinator(missing);
+  const shared = async (): Promise<boolean> => {
+    const owned = await ownedPartitions();
+    return owned.length === 2 && owned.every((n) => n > 0) && owned.reduce((a, b) => a + b, 0) === PARTITIONS;
+  };
+  await waitFor(shared, { timeoutMs: 30_000, message: 'partitions shared by both instances' });
+  const frozen = await findCoordinator(group);
+  const other = frozen.nodeId === 0 ? 1 : 0;
+  const proc = cluster.groupCoordinators.get(frozen.nodeId)!.proc;
+  proc.kill('SIGSTOP');
+  try {
+    await waitFor(async () => (await findCoordinator(group, other)).nodeId === other, { timeoutMs: 20_000, message: 'the other instance takes the group over' });
+  } finally {
+    proc.kill('SIGCONT');
+  }
+  const registered = async (): Promise<boolean> => /^tributary_group_coordinator_registered 1$/m.test(await cluster.groupCoordinators.get(frozen.nodeId)!.metrics());
+  // Back: it notices the lost lease, registers again and the partitions are shared once more.
+  await waitFor(async () => (await registered()) && (await shared()), { timeoutMs: 30_000, message: 'the frozen instance back with its share' });
+  const groups = Array.from({ length: 20 }, (_, i) => `after-freeze-${i}`);
+  await waitFor(
+    async () => {
+      const [a, b] = await Promise.all([0, 1].map((id) => unary(instance(id), 'findCoordinator', { keyType: 0, coordinatorKeys: groups })));
+      return a!.coordinators.every((x) => x.errorCode === ErrorCode.NONE) && JSON.stringify(a!.coordinators) === JSON.stringify(b!.coordinators);
+    },
+    { timeoutMs: 20_000, message: 'both instances agree again' },
+  );
+  const c = await coordinatorOf(group);
+  expect(offsetsOf(await unary(c, 'offsetFetch', { groupId: group, topics: [], allTopics: true, requireStable: false }))).toEqual({ 'orders-0': '42/m', 'orders-1': '8/' });
+});
