@@ -170,6 +170,8 @@ export class Ownership {
   }
 
   private async reconcile(): Promise<void> {
+    // Settled (readiness) only by a run that saw this instance registered from its start.
+    const leaseAtStart = this.lease;
     const { children: idNames } = await this.client.children(GROUP_COORDINATOR_IDS_PATH);
     const ids = idNames.filter((n) => /^\d+$/.test(n)).map(Number);
     const idNodes = await Promise.all(ids.map(async (id) => [id, await this.client.tryGet(`${GROUP_COORDINATOR_IDS_PATH}/${id}`)] as const));
@@ -228,7 +230,7 @@ export class Ownership {
         this.hooks.onClaim(p);
       }),
     );
-    if (this.lease === lease && !this.stopped) this.onSettled();
+    if (this.lease === lease && lease === leaseAtStart && this.instances.has(this.selfId) && !this.stopped) this.onSettled();
   }
 
   /** Stops serving `p`, then deletes its owner node so that its desired owner claims it. */
