@@ -431,4 +431,75 @@ describe('ConsumerGroup (Kafka GroupCoordinator state machine)', () => {
     expect(d.box.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, leader: d.memberId });
     expect(group.memberList().map((m) => m.memberId).sort()).toEqual([sid, d.memberId].sort());
   });
+
+  it('toMetadata / fromMetadata round-trip a Stable group; loaded members get fresh session timers and dead ones expire', () => {
+    const s = setup();
+    const { a, b } = stableTwo(s);
+    const value = s.group.toMetadata();
+    expect(value).toMatchObject({ protocolType: 'consumer', generation: 2, protocol: 'range', leader: a });
+    expect(value.members.map((m) => [m.memberId, m.subscription.toString(), m.assignment.toString()])).toEqual([
+      [a, 'a-range', 'a1'],
+      [b, 'b-range', 'a2'],
+    ]);
+    const timers = new FakeTimers();
+    const loaded = ConsumerGroup.fromMetadata('g', value, timers, { config: { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 1_000, maxSessionTimeoutMs: 60_000 } });
+    expect(loaded).toMatchObject({ state: 'Stable', generationId: 2, leader: a, protocol: 'range', protocolType: 'consumer' });
+    expect(loaded.toMetadata()).toEqual(value);
+    // a keeps heartbeating on the new coordinator; b died with the old one.
+    expect(loaded.heartbeat({ generationId: 2, memberId: a, groupInstanceId: '' }).errorCode).toBe(ErrorCode.NONE);
+    expect(loaded.validateOffsetCommit({ generationId: 1, memberId: a, groupInstanceId: '' }).errorCode).toBe(ErrorCode.ILLEGAL_GENERATION);
+    timers.advance(SESSION_MS / 2);
+    loaded.heartbeat({ generationId: 2, memberId: a, groupInstanceId: '' });
+    timers.advance(SESSION_MS / 2 + 1);
+    expect(loaded.state).toBe('PreparingRebalance');
+    expect(loaded.memberList().map((m) => m.memberId)).toEqual([a]);
+    const rejoin = join(loaded, joinReq('a', { memberId: a }));
+    expect(rejoin.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 3, leader: a });
+  });
+
+  it('fromMetadata of an empty group (no members) is Empty and accepts simple-consumer commits', () => {
+    const timers = new FakeTimers();
+    const loaded = ConsumerGroup.fromMetadata('g', { protocolType: 'consumer', generation: 5, protocol: null, leader: null, currentStateTimestampMs: 42, members: [] }, timers);
+    expect(loaded.state).toBe('Empty');
+    expect(loaded.generationId).toBe(5);
+    expect(loaded.stateSinceMs).toBe(42);
+    expect(loaded.validateOffsetCommit({ generationId: -1, memberId: '', groupInstanceId: '' }).errorCode).toBe(ErrorCode.NONE);
+  });
+
+  it('with persist, members get their assignment only after the write succeeds; a failed write answers its code and rebalances', () => {
+    const timers = new FakeTimers();
+    const writes: { generation: number; done: (e: ErrorCode) => void }[] = [];
+    const states: string[] = [];
+    let n = 0;
+    const group = new ConsumerGroup('g', timers, {
+      config: { initialRebalanceDelayMs: 0, minSessionTimeoutMs: 1_000, maxSessionTimeoutMs: 60_000 },
+      newMemberId: (clientId) => `${clientId}-${++n}`,
+      persist: (value, done) => writes.push({ generation: value.generation, done }),
+      onStateChange: (_from, to) => states.push(to),
+    });
+    const a = firstJoin(group, 'a');
+    expect(a.box.result?.generationId).toBe(1);
+    const leaderSync = sync(group, 1, a.memberId, [{ memberId: a.memberId, assignment: Buffer.from('x') }]);
+    expect(leaderSync.result).toBeUndefined();
+    expect(group.state).toBe('CompletingRebalance');
+    expect(writes.map((w) => w.generation)).toEqual([1]);
+    writes[0]!.done(ErrorCode.NONE);
+    expect(leaderSync.result).toMatchObject({ errorCode: ErrorCode.NONE });
+    expect(leaderSync.result?.assignment.toString()).toBe('x');
+    expect(group.state).toBe('Stable');
+    // Next generation: the write fails.
+    const again = join(group, joinReq('a', { memberId: a.memberId }));
+    expect(again.result?.generationId).toBe(2);
+    const failed = sync(group, 2, a.memberId, [{ memberId: a.memberId, assignment: Buffer.from('y') }]);
+    writes[1]!.done(ErrorCode.NOT_COORDINATOR);
+    expect(failed.result?.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
+    expect(group.state).toBe('PreparingRebalance');
+    // The last member leaving stores the Empty group.
+    group.leave([{ memberId: a.memberId, groupInstanceId: '' }]);
+    timers.advance(1);
+    expect(group.state).toBe('Empty');
+    expect(writes.length).toBe(3);
+    expect(group.toMetadata()).toMatchObject({ members: [], protocol: null, leader: null, generation: 3 });
+    expect(states).toEqual(['PreparingRebalance', 'CompletingRebalance', 'Stable', 'PreparingRebalance', 'CompletingRebalance', 'PreparingRebalance', 'Empty']);
+  });
 });

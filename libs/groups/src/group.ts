@@ -23,6 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '@tributary/records';
+import type { GroupMetadataValue } from './offsets-records';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -165,6 +166,17 @@ export interface ConsumerGroupOptions {
   config?: Partial<GroupConfig>;
   /** Member ids for new members; Kafka's `clientId + "-" + UUID` by default. */
   newMemberId?: (clientId: string) => string;
+  /**
+   * Persists the group (its GroupMetadataValue) to `__consumer_offsets`, as Kafka's
+   * `storeGroup`. Called when the leader's SyncGroup brings the assignment: members are
+   * answered only once `done(NONE)` is called; any other code is given to the waiting members
+   * (e.g. COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR) and the group rebalances. Also called
+   * (its outcome only logged by the caller) when a rebalance leaves the group Empty. Without
+   * it, the assignment is answered at once (nothing is stored).
+   */
+  persist?: (value: GroupMetadataValue, done: (errorCode: ErrorCode) => void) => void;
+  /** Told of every state change (metrics, the coordinator's bookkeeping). */
+  onStateChange?: (from: GroupState, to: GroupState) => void;
 }
 
 export class ConsumerGroup {
@@ -185,6 +197,10 @@ export class ConsumerGroup {
   private initialDelay: { remainingMs: number; newMemberAdded: boolean } | undefined;
   private readonly config: GroupConfig;
   private readonly newMemberId: (clientId: string) => string;
+  private readonly persist: ConsumerGroupOptions['persist'];
+  private readonly onStateChange: ConsumerGroupOptions['onStateChange'];
+  /** When the group last changed state (GroupMetadataValue's current_state_timestamp). */
+  private stateTimestampMs: number;
 
   constructor(
     readonly groupId: string,
@@ -193,6 +209,87 @@ export class ConsumerGroup {
   ) {
     this.config = { ...DEFAULT_GROUP_CONFIG, ...options.config };
     this.newMemberId = options.newMemberId ?? ((clientId) => `${clientId}-${randomUUID()}`);
+    this.persist = options.persist;
+    this.onStateChange = options.onStateChange;
+    this.stateTimestampMs = timers.nowMs();
+  }
+
+  /**
+   * Rebuilds a group from its last GroupMetadataValue in `__consumer_offsets` (a coordinator
+   * taking over the partition, as Kafka's `GroupMetadata.loadGroup`): generation, protocol,
+   * leader, members with their subscription (for the group's protocol) and assignment. A
+   * group with members is Stable, else Empty. Every member gets a fresh session timer, so
+   * members that died with the old coordinator expire and the group rebalances.
+   */
+  static fromMetadata(groupId: string, value: GroupMetadataValue, timers: GroupTimers, options: ConsumerGroupOptions = {}): ConsumerGroup {
+    const group = new ConsumerGroup(groupId, timers, options);
+    group.generation = value.generation;
+    group.protocolTypeValue = value.protocolType || undefined;
+    group.protocolName = value.protocol ?? undefined;
+    group.leaderId = value.leader ?? undefined;
+    for (const m of value.members) {
+      const member: MemberState = {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId ?? '',
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        protocolType: value.protocolType,
+        // Kafka keeps only the chosen protocol's metadata for a loaded member.
+        protocols: [{ name: value.protocol ?? '', metadata: Buffer.from(m.subscription) }],
+        assignment: Buffer.from(m.assignment),
+        awaitingJoin: undefined,
+        awaitingSync: undefined,
+        heartbeat: undefined,
+      };
+      group.members.set(member.memberId, member);
+      if (member.groupInstanceId) group.staticMembers.set(member.groupInstanceId, member.memberId);
+    }
+    if (group.members.size > 0) {
+      group.stateValue = 'Stable';
+      if (group.leaderId === undefined || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value;
+      for (const m of group.members.values()) group.scheduleHeartbeat(m);
+    } else {
+      group.leaderId = undefined;
+    }
+    group.stateTimestampMs = value.currentStateTimestampMs >= 0 ? value.currentStateTimestampMs : timers.nowMs();
+    return group;
+  }
+
+  /** The group as Kafka stores it (GroupMetadataValue): what `fromMetadata` reads back. */
+  toMetadata(): GroupMetadataValue {
+    const protocol = this.protocolName ?? null;
+    return {
+      protocolType: this.protocolTypeValue ?? '',
+      generation: this.generation,
+      protocol: this.members.size > 0 ? protocol : null,
+      leader: this.members.size > 0 ? (this.leaderId ?? null) : null,
+      currentStateTimestampMs: this.stateTimestampMs,
+      members: [...this.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId || null,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: m.protocols.find((p) => p.name === protocol)?.metadata ?? EMPTY,
+        assignment: m.assignment,
+      })),
+    };
+  }
+
+  /** When the group last changed state (ms since the epoch, from the injected clock). */
+  get stateSinceMs(): number {
+    return this.stateTimestampMs;
+  }
+
+  private setState(to: GroupState): void {
+    const from = this.stateValue;
+    if (from === to) return;
+    this.stateValue = to;
+    this.stateTimestampMs = this.timers.nowMs();
+    this.onStateChange?.(from, to);
   }
 
   get state(): GroupState {
@@ -400,7 +497,7 @@ export class ConsumerGroup {
     if (this.stateValue === 'CompletingRebalance') this.resetPendingSyncs();
     this.clearPendingSync();
     const wasEmpty = this.stateValue === 'Empty';
-    this.stateValue = 'PreparingRebalance';
+    this.setState('PreparingRebalance');
     this.joinTimer?.cancel();
     const rebalanceTimeoutMs = Math.max(0, ...[...this.members.values()].map((m) => m.rebalanceTimeoutMs));
     if (wasEmpty && this.config.initialRebalanceDelayMs > 0) {
@@ -442,14 +539,16 @@ export class ConsumerGroup {
     }
     this.generation += 1;
     if (this.members.size === 0) {
-      this.stateValue = 'Empty';
+      this.setState('Empty');
       this.protocolName = undefined;
       this.protocolTypeValue = undefined;
       this.leaderId = undefined;
+      // Kafka stores the now empty group (its offsets then age from here, KIP-211).
+      this.persist?.(this.toMetadata(), () => undefined);
       return;
     }
     this.protocolName = this.selectProtocol();
-    this.stateValue = 'CompletingRebalance';
+    this.setState('CompletingRebalance');
     this.schedulePendingSync();
     const leader = this.leaderId !== undefined ? this.members.get(this.leaderId) : undefined;
     if (!leader?.awaitingJoin) {
@@ -539,12 +638,33 @@ export class ConsumerGroup {
     if (member.memberId === this.leaderId) {
       const given = new Map(req.assignments.map((a) => [a.memberId, a.assignment]));
       for (const m of this.members.values()) m.assignment = given.get(m.memberId) ?? EMPTY;
-      this.stateValue = 'Stable';
-      for (const m of this.members.values()) {
-        const waiting = m.awaitingSync;
-        m.awaitingSync = undefined;
-        waiting?.(this.syncResult(m));
-      }
+      if (!this.persist) return this.completeSync();
+      // Kafka's storeGroup: members get their assignment once it is written.
+      const generation = this.generation;
+      this.persist(this.toMetadata(), (errorCode) => this.onAssignmentPersisted(generation, errorCode));
+    }
+  }
+
+  private onAssignmentPersisted(generation: number, errorCode: ErrorCode): void {
+    // A rebalance that started meanwhile has already answered the waiting members.
+    if (generation !== this.generation || this.stateValue !== 'CompletingRebalance') return;
+    if (errorCode === ErrorCode.NONE) return this.completeSync();
+    // Kafka's resetAndPropagateAssignmentError, then a new rebalance.
+    for (const m of this.members.values()) {
+      m.assignment = EMPTY;
+      const waiting = m.awaitingSync;
+      m.awaitingSync = undefined;
+      waiting?.(syncError(errorCode, 'storing the group assignment failed; find the coordinator again and rejoin'));
+    }
+    this.prepareRebalance();
+  }
+
+  private completeSync(): void {
+    this.setState('Stable');
+    for (const m of this.members.values()) {
+      const waiting = m.awaitingSync;
+      m.awaitingSync = undefined;
+      waiting?.(this.syncResult(m));
     }
   }
 
@@ -700,6 +820,6 @@ export class ConsumerGroup {
       m.awaitingJoin = undefined;
       m.awaitingSync = undefined;
     }
-    this.stateValue = 'Dead';
+    this.setState('Dead');
   }
 }

@@ -1,6 +1,6 @@
 /**
- * A REAL Tributary cluster for tests: the coordination service (embedded store), controllers
- * and brokers as separate processes, each a built `apps/<service>/dist/main.js` (run
+ * A REAL Tributary cluster for tests: the coordination service (embedded store), controllers,
+ * brokers and (optionally) group coordinators as separate processes, each a built `apps/<service>/dist/main.js` (run
  * `tsc -b` first; `npm test` does), on free loopback ports, with data in a temp directory.
  *
  * Only paths are shared with the apps, never imports: libs do not import apps.
@@ -30,6 +30,10 @@ export interface ClusterOptions {
   logLevel?: string;
   /** Node options of the broker processes (e.g. `['--cpu-prof', '--cpu-prof-dir=/tmp/p']`). */
   brokerNodeArgs?: string[];
+  /** Group coordinator instances (apps/group-coordinator) started after the brokers (default 0). */
+  groupCoordinators?: number;
+  /** Extra group coordinator flags (e.g. `{ 'group-min-session-timeout-ms': 500 }`). */
+  groupCoordinatorFlags?: Record<string, string | number | boolean>;
 }
 
 export interface TestCluster {
@@ -48,6 +52,12 @@ export interface TestCluster {
   /** Stops broker `id` with `signal` (SIGTERM: graceful; SIGKILL: crash) and waits for its exit. */
   stopBroker(id: number, signal?: NodeJS.Signals): Promise<void>;
   startController(id: number): Promise<ServiceProcess>;
+  /** Running group coordinators by instance id. */
+  groupCoordinators: Map<number, ServiceProcess>;
+  /** Starts (or restarts, on the same ports) group coordinator `id`. */
+  startGroupCoordinator(id: number): Promise<ServiceProcess>;
+  /** Stops group coordinator `id` with `signal` (SIGTERM: graceful; SIGKILL: crash) and waits for its exit. */
+  stopGroupCoordinator(id: number, signal?: NodeJS.Signals): Promise<void>;
   /** The active controller's id, from the controllers' metrics. */
   activeController(): Promise<number>;
   /** SIGTERM to everything (brokers, controllers, coordination). */
@@ -68,12 +78,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const brokers = new Map<number, ServiceProcess>();
   const brokerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
   const controllerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
+  const groupCoordinators = new Map<number, ServiceProcess>();
+  const groupCoordinatorPorts = new Map<number, { grpcPort: number; adminPort: number }>();
   const logDir = (id: number): string => join(dataDir, `broker-${id}`);
 
   const cluster: TestCluster = {
     coordination,
     controllers,
     brokers,
+    groupCoordinators,
     dataDir,
     logDir,
     get bootstrap() {
@@ -116,6 +129,35 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       brokers.delete(id);
       await proc.proc.killAndWait(signal);
     },
+    async startGroupCoordinator(id) {
+      if (!groupCoordinatorPorts.has(id)) {
+        const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
+        groupCoordinatorPorts.set(id, { grpcPort, adminPort });
+      }
+      const proc = await startServiceProcess({
+        name: `${name}-group-coordinator-${id}`,
+        main: serviceMain('group-coordinator'),
+        ports: groupCoordinatorPorts.get(id),
+        // A restarted instance waits for its previous registration's lease to expire.
+        readyTimeoutMs: 20_000 + 2 * leaseTtlMs,
+        flags: {
+          'node-id': id,
+          coordination: coordination.address,
+          bootstrap: cluster.bootstrap,
+          'lease-ttl-ms': leaseTtlMs,
+          'log-level': logLevel,
+          ...options.groupCoordinatorFlags,
+        },
+      });
+      groupCoordinators.set(id, proc);
+      return proc;
+    },
+    async stopGroupCoordinator(id, signal = 'SIGTERM') {
+      const proc = groupCoordinators.get(id);
+      if (!proc) return;
+      groupCoordinators.delete(id);
+      await proc.proc.killAndWait(signal);
+    },
     async activeController() {
       let active = -1;
       await waitFor(
@@ -135,6 +177,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       return active;
     },
     async stop() {
+      for (const g of groupCoordinators.values()) await g.proc.killAndWait('SIGTERM').catch(() => undefined);
+      groupCoordinators.clear();
       for (const b of brokers.values()) await b.proc.killAndWait('SIGTERM').catch(() => undefined);
       for (const c of controllers.values()) await c.proc.killAndWait('SIGTERM').catch(() => undefined);
       await coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
@@ -147,5 +191,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   await cluster.activeController();
   // Brokers start together: each is ready once the controller has sent it its state.
   await Promise.all(Array.from({ length: options.brokers ?? 3 }, (_, id) => cluster.startBroker(id)));
+  // Group coordinators need the brokers (they create and read __consumer_offsets).
+  await Promise.all(Array.from({ length: options.groupCoordinators ?? 0 }, (_, id) => cluster.startGroupCoordinator(id)));
   return cluster;
 }

@@ -161,7 +161,7 @@ it('starts coordination, the controllers and the brokers, each ready, and prints
   expect(state.ready).toBe(true);
   expect(state.launcherPid).toBe(launcher.pid);
   const names = state.services.map((s) => s.name);
-  expect(names).toEqual(expect.arrayContaining(['coordination', 'controller-0', 'controller-1', 'broker-0', 'broker-1', 'broker-2']));
+  expect(names).toEqual(expect.arrayContaining(['coordination', 'controller-0', 'controller-1', 'broker-0', 'broker-1', 'broker-2', 'group-coordinator']));
   expect(names.indexOf('coordination')).toBe(0);
   for (const s of state.services) {
     expect(s.pid !== null && alive(s.pid)).toBe(true);
@@ -174,6 +174,7 @@ it('starts coordination, the controllers and the brokers, each ready, and prints
   }
   expect(state.services.find((s) => s.name === 'coordination')!.apiPort).toBe(basePort);
   expect(state.services.find((s) => s.name === 'broker-2')!.adminPort).toBe(basePort + 1202);
+  expect(state.services.find((s) => s.name === 'group-coordinator')).toMatchObject({ apiPort: basePort + 300, adminPort: basePort + 1300 });
   expect(out).toContain(`export TRIBUTARY_BOOTSTRAP=127.0.0.1:${basePort + 200}`);
   expect(fs.readFileSync(path.join(dataDir, LOCK_FILE), 'utf8').trim()).toBe(String(launcher.pid));
 });

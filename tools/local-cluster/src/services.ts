@@ -79,8 +79,8 @@ export const SERVICES: readonly ServiceSpec[] = [
       '--grpc-port', String(grpc), '--admin-port', String(admin),
     ],
   },
-  // Not written yet: the flags follow the other services' conventions; check them against the
-  // app's config when it lands.
+  // apps/group-coordinator: instance 0, after the brokers (it creates and reads
+  // __consumer_offsets through them).
   {
     app: 'group-coordinator',
     instances: () => 1,
@@ -93,6 +93,8 @@ export const SERVICES: readonly ServiceSpec[] = [
       '--grpc-port', String(grpc), '--admin-port', String(admin),
     ],
   },
+  // Not written yet: the flags follow the other services' conventions; check them against the
+  // app's config when it lands.
   {
     app: 'rest-proxy',
     instances: () => 1,
