@@ -66,15 +66,34 @@ export interface PerfCluster {
   cluster: TestCluster;
   /** Peak RSS of each broker so far, in MiB. */
   brokerPeaks(): Map<number, number>;
+  /** Peak RSS of each group coordinator so far, in MiB. */
+  groupCoordinatorPeaks(): Map<number, number>;
   stop(): Promise<void>;
 }
 
-/** Three brokers and a controller, with `topics` created and led on every broker's metadata. */
-export async function startPerfCluster(name: string, topics: { name: string; partitions: number; replicationFactor: number }[], profile: Profiling): Promise<PerfCluster> {
-  const cluster = await startCluster({ name, brokers: 3, controllers: 1, logLevel: 'warn', brokerNodeArgs: profile.enabled ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`] : undefined });
+/**
+ * Three brokers and a controller (and `groupCoordinators` group coordinator instances, 0 by
+ * default), with `topics` created and led on every broker's metadata.
+ */
+export async function startPerfCluster(
+  name: string,
+  topics: { name: string; partitions: number; replicationFactor: number }[],
+  profile: Profiling,
+  options: { groupCoordinators?: number } = {},
+): Promise<PerfCluster> {
+  const cluster = await startCluster({
+    name,
+    brokers: 3,
+    controllers: 1,
+    logLevel: 'warn',
+    groupCoordinators: options.groupCoordinators ?? 0,
+    brokerNodeArgs: profile.enabled ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`] : undefined,
+  });
   const peaks = new Map<number, number>();
+  const gcPeaks = new Map<number, number>();
   const sampler = setInterval(() => {
     for (const [id, b] of cluster.brokers) peaks.set(id, Math.max(peaks.get(id) ?? 0, peakRssOf(b.proc.pid) || 0));
+    for (const [id, g] of cluster.groupCoordinators) gcPeaks.set(id, Math.max(gcPeaks.get(id) ?? 0, peakRssOf(g.proc.pid) || 0));
   }, 500);
   try {
     const broker = createClient(BrokerServiceClient, cluster.brokers.get(0)!.address);
@@ -106,6 +125,7 @@ export async function startPerfCluster(name: string, topics: { name: string; par
   return {
     cluster,
     brokerPeaks: () => new Map(peaks),
+    groupCoordinatorPeaks: () => new Map(gcPeaks),
     async stop() {
       clearInterval(sampler);
       await cluster.stop();
