@@ -20,6 +20,7 @@ import type { RestProxyConfig } from './config';
 import { RestError, RestErrorCode } from './errors';
 import { JSON_TYPE, V2_JSON } from './media';
 import { registerV2 } from './v2';
+import { registerV3 } from './v3';
 
 export interface RunningRestProxy {
   port: number;
@@ -46,10 +47,11 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
 
   const app = buildServer(config, logger, metrics);
   registerV2(app, { view, producer });
+  registerV3(app, { view, producer, config, baseUrl: () => baseUrl });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
-  const _baseUrl = config.advertisedUrl !== '' ? config.advertisedUrl.replace(/\/+$/, '') : `http://${config.host}:${port}`;
+  const baseUrl = config.advertisedUrl !== '' ? config.advertisedUrl.replace(/\/+$/, '') : `http://${config.host}:${port}`;
 
   // Ready once the cluster answered (its id is known); until then /readyz says why not.
   let stopping = false;
