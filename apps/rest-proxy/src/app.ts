@@ -15,6 +15,7 @@ import { Admin, Producer } from '@tributary/client';
 import type { Acks } from '@tributary/client';
 import type { Logger, Metrics } from '@tributary/runtime';
 import { startAdminServer } from '@tributary/runtime';
+import { readBody } from './body';
 import { ClusterView } from './cluster-view';
 import type { RestProxyConfig } from './config';
 import { RestError, RestErrorCode } from './errors';
@@ -104,7 +105,12 @@ export function buildServer(config: RestProxyConfig, logger: Logger, metrics: Me
     routerOptions: { ignoreTrailingSlash: true },
   });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', (_req, payload, done) => {
+    readBody(payload, config.maxRequestBytes).then(
+      (body) => done(null, body),
+      (e: Error) => done(e, undefined),
+    );
+  });
 
   const requests = metrics.counter({
     name: 'tributary_rest_requests_total',

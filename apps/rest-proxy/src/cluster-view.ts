@@ -30,6 +30,13 @@ interface TopicEntry {
   fetchedAtMs: number;
 }
 
+const LEGAL_TOPIC = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/** Kafka's topic name rule: 1 to 249 of [a-zA-Z0-9._-], and not '.' or '..'. */
+export function isLegalTopicName(name: string): boolean {
+  return LEGAL_TOPIC.test(name) && name !== '.' && name !== '..';
+}
+
 export class ClusterView {
   private readonly topics = new Map<string, TopicEntry>();
   private readonly lookups = new Map<string, Promise<number>>();
@@ -46,6 +53,8 @@ export class ClusterView {
    */
   partitionCount(topic: string, api: 'v2' | 'v3'): number | Promise<number> {
     const entry = this.topics.get(topic);
+    // A name that cannot be a topic is not asked about: it is not found.
+    if (entry === undefined && !isLegalTopicName(topic)) return Promise.reject(notFound(topic, new RestError(RestErrorCode.TOPIC_NOT_FOUND, ''), api));
     if (entry !== undefined && Date.now() - entry.fetchedAtMs < this.maxAgeMs) return entry.partitions;
     let lookup = this.lookups.get(topic);
     if (lookup === undefined) {

@@ -15,6 +15,8 @@ import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
 import { Consumer } from '@tributary/client';
 import type { Producer, ProducerRecord, TopicInfo } from '@tributary/client';
+import { readBody } from './body';
+import { isLegalTopicName } from './cluster-view';
 import type { ClusterView } from './cluster-view';
 import type { RestProxyConfig } from './config';
 import { RestError, RestErrorCode } from './errors';
@@ -178,7 +180,9 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     const body = readJson(request) as Record<string, unknown> | null;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be a JSON object: {"topic_name": ..., "partitions_count": ..., "replication_factor": ..., "configs": [...]}');
     const name = body.topic_name;
-    if (typeof name !== 'string' || name === '') throw new RestError(RestErrorCode.BAD_REQUEST, 'topic_name must be a non-empty string');
+    if (typeof name !== 'string' || !isLegalTopicName(name)) {
+      throw new RestError(RestErrorCode.KAFKA_BAD_REQUEST, `topic_name ${JSON.stringify(String(name).slice(0, 300))} is not a legal topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'`);
+    }
     const count = optionalInt(body.partitions_count, 'partitions_count') ?? config.numPartitions;
     const rf = optionalInt(body.replication_factor, 'replication_factor') ?? config.defaultReplicationFactor;
     const configs = configList(body.configs);
@@ -302,7 +306,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       const partitions = await topicExists(topic);
       if (body === undefined) throw new RestError(RestErrorCode.BAD_REQUEST, 'the request has no body: send one record {"key": ..., "value": ...} or several concatenated');
       const streaming = request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined;
-      if (!streaming) return produceWhole(c, topic, partitions, await readAll(body, config.maxRequestBytes), reply);
+      if (!streaming) return produceWhole(c, topic, partitions, await readBody(body, config.maxRequestBytes), reply);
       return produceStream(c, topic, partitions, body, reply);
     });
   });
@@ -641,21 +645,5 @@ function configList(v: unknown, allowDelete = false): Array<{ name: string; valu
     if (operation !== 'DELETE' && typeof o.value !== 'string') throw new RestError(RestErrorCode.BAD_REQUEST, `config '${o.name}' needs a string "value"`);
     return { name: o.name, value: typeof o.value === 'string' ? o.value : undefined, operation };
   });
-}
-
-/** Reads a whole body stream (413 past `limit`). */
-async function readAll(body: Readable, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    const b = chunk as Buffer;
-    total += b.length;
-    if (total > limit) {
-      body.destroy();
-      throw new RestError(RestErrorCode.TOO_LARGE, `HTTP 413 Request Entity Too Large: the body is over ${limit} bytes (--max-request-bytes)`);
-    }
-    chunks.push(b);
-  }
-  return Buffer.concat(chunks);
 }
 
