@@ -22,7 +22,7 @@ export const restProxyConfigSchema = z.object({
   metadataMaxAgeMs: z.number().int().min(100).max(3_600_000).default(30_000).describe('how long the proxy trusts a topic\'s partition count before asking the controller again'),
   requestTimeoutMs: z.number().int().min(100).max(600_000).default(30_000).describe('request.timeout.ms of the proxy\'s clients'),
   consumeMaxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024).describe('upper bound (and default) of max_bytes of the v3 stateless consume endpoint'),
-  consumeTimeoutMs: z.number().int().min(0).max(60_000).default(1000).describe('longest a v3 stateless consume waits for records before answering with none'),
+  consumeTimeoutMs: z.number().int().min(0).max(60_000).default(1000).describe('how long a v3 stateless consume waits for records before answering with none, when it gives no timeout_ms (it may ask up to 60000)'),
   accessLog: z.boolean().default(true).describe('one JSON log line per request (method, route, status, duration; never bodies)'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
