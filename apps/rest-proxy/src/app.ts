@@ -38,6 +38,8 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
     bootstrap,
     logger: clientLogger,
     requestTimeoutMs: config.requestTimeoutMs,
+    // Same cadence as the proxy's own topic cache, so partitions added are seen by both.
+    metadataMaxAgeMs: config.metadataMaxAgeMs,
     acks: (config.producerAcks === 'all' ? 'all' : Number(config.producerAcks)) as Acks,
     lingerMs: config.producerLingerMs,
     batchSize: config.producerBatchSize,

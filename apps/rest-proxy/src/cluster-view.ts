@@ -68,7 +68,12 @@ export class ClusterView {
 
   /** Checks that `partition` exists in `topic` (40402 in v2, 40403 in v3, else). */
   async checkPartition(topic: string, partition: number, api: 'v2' | 'v3'): Promise<number> {
-    const count = await this.partitionCount(topic, api);
+    let count = await this.partitionCount(topic, api);
+    if (Number.isInteger(partition) && partition >= count) {
+      // The cached count may predate CreatePartitions: ask once more before saying no.
+      this.forget(topic);
+      count = await this.partitionCount(topic, api);
+    }
     if (!Number.isInteger(partition) || partition < 0 || partition >= count) {
       throw new RestError(
         api === 'v2' ? RestErrorCode.PARTITION_NOT_FOUND : RestErrorCode.UNKNOWN_TOPIC_OR_PARTITION,

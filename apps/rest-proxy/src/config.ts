@@ -9,7 +9,11 @@ export const restProxyConfigSchema = z.object({
   host: z.string().min(1).default('127.0.0.1').describe('interface the API and admin ports listen on'),
   port: z.number().int().min(0).max(65535).default(8082).describe('HTTP port of the REST API (0 picks a free one)'),
   adminPort: z.number().int().min(0).max(65535).default(9082).describe('HTTP port of /metrics, /healthz, /readyz (0 picks a free one)'),
-  bootstrap: z.string().min(1).default('127.0.0.1:7200').describe('bootstrap.servers: brokers as host:port, comma-separated'),
+  bootstrap: z
+    .string()
+    .regex(/^\s*[^\s,:]+:\d{1,5}\s*(,\s*[^\s,:]+:\d{1,5}\s*)*$/, 'must be host:port[,host:port...], e.g. 127.0.0.1:7200')
+    .default('127.0.0.1:7200')
+    .describe('bootstrap.servers: brokers as host:port, comma-separated'),
   advertisedUrl: z.string().default('').describe('base URL put in v3 `metadata.self` links (default http://<host>:<port>)'),
   maxRequestBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024).describe('largest request body accepted; larger ones get 413'),
   numPartitions: z.number().int().min(1).max(100_000).default(1).describe('num.partitions: partitions of a topic created (v3) without partitions_count'),

@@ -188,6 +188,17 @@ describe('v2 produce', () => {
     expect(offsets.json.end_offset).toBe(1);
   });
 
+  it('sees partitions added after the topic was first used (the cached count is asked again before a 40402)', async () => {
+    const t = uniqueTopic('v2-grown');
+    await admin.createTopics([{ name: t, numPartitions: 1 }]);
+    expect((await http(proxy.url, 'GET', `/topics/${t}/partitions/0`)).status).toBe(200);
+    await admin.createPartitions([{ topic: t, count: 3 }]);
+    const grown = await http(proxy.url, 'GET', `/topics/${t}/partitions/2`);
+    expect(grown.status).toBe(200);
+    expect(grown.json.partition).toBe(2);
+    expect((await http(proxy.url, 'GET', `/topics/${t}/partitions/3`)).json.error_code).toBe(40402);
+  });
+
   it('answers 40401 when producing to a topic that does not exist', async () => {
     const r = await http(proxy.url, 'POST', '/topics/never-created', { contentType: V2_JSON, body: { records: [{ value: 1 }] } });
     expect([r.status, r.json.error_code]).toEqual([404, 40401]);

@@ -94,11 +94,9 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
     const { topic } = request.params;
     const records = parseV2Records(request.body, topic, format, partition);
     const count = await view.partitionCount(topic, 'v2');
-    for (const r of records) {
-      if (r.partition !== undefined && r.partition >= count) {
-        throw new RestError(RestErrorCode.PARTITION_NOT_FOUND, `partition ${r.partition} of topic '${topic}' not found: it has partitions 0 to ${count - 1}`);
-      }
-    }
+    let highest = -1;
+    for (const r of records) if (r.partition !== undefined && r.partition > highest) highest = r.partition;
+    if (highest >= count) await view.checkPartition(topic, highest, 'v2');
     const results = await sendAll(producer, topic, records).catch((e: unknown) => {
       throw RestError.from(e, 'v2');
     });
