@@ -101,7 +101,8 @@ function bestOffer(accept: string): string | null {
       const [k, v] = p.split('=');
       if (k?.trim() === 'q') q = Number(v);
     }
-    if (Number.isFinite(q) && q > 0) ranges.push({ type, subtype, q: Math.min(q, 1) });
+    // q=0 ranges are kept: a specific one excludes its type even under */*.
+    if (Number.isFinite(q) && q >= 0) ranges.push({ type, subtype, q: Math.min(q, 1) });
   }
   let best: string | null = null;
   let bestScore = 0;
