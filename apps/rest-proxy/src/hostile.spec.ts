@@ -178,6 +178,22 @@ describe('hostile input', () => {
     });
     expect(text.trim().split('\n').map((l) => JSON.parse(l).error_code)).toEqual([200, 400]);
 
+    // Clients that vanish mid-stream, before and after their first report.
+    for (let i = 0; i < 5; i++) {
+      await new Promise<void>((resolve) => {
+        const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        });
+        req.on('error', () => resolve());
+        req.on('close', () => resolve());
+        req.write('{"value":{"type":"STRING","data":"a"}}{"value":{"type":"STRING","data":"b"}}{"value":');
+        if (i % 2 === 0) setImmediate(() => req.destroy());
+      });
+    }
+
     expect(proxy.proc.running).toBe(true);
     const ok = await http(proxy.url, 'POST', `/topics/${topic}`, { contentType: V2_JSON, body: good });
     expect(ok.status).toBe(200);

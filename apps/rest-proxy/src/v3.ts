@@ -361,9 +361,24 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     let inFlight = 0;
     let inputEnded = false;
     let ended = false;
+    // Input is paused while the producer's buffer is full or the client does not read its reports.
+    let waitingCapacity = false;
+    let waitingDrain = false;
+    const maybeResume = (): void => {
+      if (!waitingCapacity && !waitingDrain && !inputEnded) body.resume();
+    };
+    // A client gone mid-stream: writes to the answer are dropped, never thrown.
+    out.on('error', () => undefined);
     const flush = (): void => {
       while (head < slots.length && slots[head] !== undefined) {
-        out.write(`${slots[head]}\n`);
+        if (!out.destroyed && !out.write(`${slots[head]}\n`) && !waitingDrain) {
+          waitingDrain = true;
+          body.pause();
+          out.once('drain', () => {
+            waitingDrain = false;
+            maybeResume();
+          });
+        }
         slots[head++] = undefined;
       }
       if (head > 1024 && head === slots.length) {
@@ -411,9 +426,13 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
           } else slots[slot] = report(c, topic, converted.record, meta.partition, Number(meta.offset), converted.sizes);
           flush();
         });
-        if (!accepted) {
+        if (!accepted && !waitingCapacity) {
+          waitingCapacity = true;
           body.pause();
-          void producer.waitForCapacity().then(() => body.resume());
+          void producer.waitForCapacity().then(() => {
+            waitingCapacity = false;
+            maybeResume();
+          });
         }
       }
       flush();
@@ -426,10 +445,14 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       inputEnded = true;
       flush();
     });
-    body.on('error', () => {
+    // The client aborted: what was read is still produced; nothing more is read.
+    const aborted = (): void => {
+      if (inputEnded) return;
       inputEnded = true;
       flush();
-    });
+    };
+    body.on('error', aborted);
+    body.on('close', aborted);
     return reply.code(200).header('content-type', JSON_TYPE).send(out);
   };
 
