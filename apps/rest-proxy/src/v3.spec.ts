@@ -68,7 +68,7 @@ describe('v3 cluster and brokers', () => {
 });
 
 describe('v3 topics and configs', () => {
-  it('creates a topic with the given counts and configs, lists, describes and deletes it', async () => {
+  it('creates a topic with the given counts and configs, lists, describes, grows and deletes it', async () => {
     const t = uniqueTopic('v3-topic');
     const created = await http(proxy.url, 'POST', `${base()}/topics`, {
       ...J,
@@ -80,6 +80,11 @@ describe('v3 topics and configs', () => {
     expect(list.json.data.map((x: { topic_name: string }) => x.topic_name)).toContain(t);
     const parts = await http(proxy.url, 'GET', `${base()}/topics/${t}/partitions`);
     expect(parts.json.data.map((p: { partition_id: number }) => p.partition_id)).toEqual([0, 1, 2]);
+    expect((await http(proxy.url, 'GET', `${base()}/topics/${t}/partitions/2`)).json).toEqual(parts.json.data[2]);
+    const grown = await http(proxy.url, 'PATCH', `${base()}/topics/${t}`, { ...J, body: { partitions_count: 5 } });
+    expect([grown.status, grown.json.partitions_count]).toEqual([200, 5]);
+    const shrink = await http(proxy.url, 'PATCH', `${base()}/topics/${t}`, { ...J, body: { partitions_count: 2 } });
+    expect([shrink.status, shrink.json.error_code]).toEqual([400, 40002]);
     const again = await http(proxy.url, 'POST', `${base()}/topics`, { ...J, body: { topic_name: t } });
     expect([again.status, again.json.error_code]).toEqual([400, 40002]);
     expect(again.json.message).toContain('already exists');

@@ -200,6 +200,19 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     return sendJson(reply, 200, topicJson(c, await describeTopic(request.params.topic)));
   });
 
+  // Grows a topic (Confluent's PATCH of partitions_count); never shrinks (keyed records would move).
+  app.patch<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic', async (request, reply) => {
+    const c = await checkCluster(request.params.cluster);
+    const { topic } = request.params;
+    const body = readJson(request) as { partitions_count?: unknown } | null;
+    const count = body !== null && typeof body === 'object' ? body.partitions_count : undefined;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be {"partitions_count": <the new, larger, partition count>}');
+    await topicExists(topic);
+    await v3(admin.createPartitions([{ topic, count }]));
+    view.forget(topic);
+    return sendJson(reply, 200, topicJson(c, await describeTopic(topic)));
+  });
+
   app.delete<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic', async (request, reply) => {
     await checkCluster(request.params.cluster);
     await topicExists(request.params.topic);
