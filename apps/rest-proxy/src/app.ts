@@ -49,8 +49,18 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
   const view = new ClusterView(admin, config.metadataMaxAgeMs);
 
   const app = buildServer(config, logger, metrics);
-  registerV2(app, { view, producer });
-  registerV3(app, { view, producer, config, baseUrl: () => baseUrl });
+  const produced = metrics.counter({
+    name: 'tributary_rest_produced_records_total',
+    help: 'Records produced through the REST proxy, by API (v2, v3) and result (ok: acknowledged; error: refused or failed, with its error in the answer)',
+    labelNames: ['api', 'result'],
+  });
+  for (const api of ['v2', 'v3']) for (const result of ['ok', 'error']) produced.inc({ api, result }, 0);
+  const countRecords = (api: 'v2' | 'v3', ok: number, failed: number): void => {
+    if (ok > 0) produced.inc({ api, result: 'ok' }, ok);
+    if (failed > 0) produced.inc({ api, result: 'error' }, failed);
+  };
+  registerV2(app, { view, producer, countRecords });
+  registerV3(app, { view, producer, config, baseUrl: () => baseUrl, countRecords });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;

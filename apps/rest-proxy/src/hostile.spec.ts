@@ -208,6 +208,9 @@ describe('observability and shutdown', () => {
     expect(text).toMatch(/tributary_rest_requests_total\{route="\/topics\/:topic",method="POST",status="415"\} [1-9]/);
     expect(text).toMatch(/tributary_rest_requests_total\{route="unmatched",method="GET",status="404"\} [1-9]/);
     expect(text).toMatch(/tributary_rest_request_duration_seconds_bucket\{le="[^"]+",route="\/topics\/:topic",method="POST"\} [1-9]/);
+    expect(text).toMatch(/tributary_rest_produced_records_total\{api="v2",result="ok"\} [1-9]/);
+    expect(text).toMatch(/tributary_rest_produced_records_total\{api="v3",result="ok"\} [1-9]/);
+    expect(text).toMatch(/tributary_rest_produced_records_total\{api="v3",result="error"\} [1-9]/);
     // Labels are templates: no concrete topic name ever becomes a label value.
     expect(text).not.toContain(topic);
   });

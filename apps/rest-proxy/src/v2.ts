@@ -25,6 +25,8 @@ import { decodeBase64, parseJsonBody, parsePartitionParam, parseTimestamp, unpro
 export interface V2Deps {
   view: ClusterView;
   producer: Producer;
+  /** Counts records produced (acknowledged) and failed. */
+  countRecords: (api: 'v2', ok: number, failed: number) => void;
 }
 
 type Params = { topic: string; partition: string };
@@ -100,6 +102,7 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
     const results = await sendAll(producer, topic, records).catch((e: unknown) => {
       throw RestError.from(e, 'v2');
     });
+    deps.countRecords('v2', results.count - results.failed, results.failed);
     let body = '{"key_schema_id":null,"value_schema_id":null,"offsets":[';
     for (let i = 0; i < results.count; i++) {
       if (i > 0) body += ',';

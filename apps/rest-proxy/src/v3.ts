@@ -31,6 +31,8 @@ export interface V3Deps {
   config: RestProxyConfig;
   /** Base URL of `metadata.self` links (known once the server listens). */
   baseUrl: () => string;
+  /** Counts records produced (acknowledged) and failed. */
+  countRecords: (api: 'v3', ok: number, failed: number) => void;
 }
 
 type ClusterParams = { cluster: string };
@@ -361,6 +363,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       } else reports.push(report(c, topic, x.record, results.partitions[j]!, results.offsets[j]!, x.sizes));
       j++;
     }
+    deps.countRecords('v3', results.count - results.failed, converted.length - good.length + results.failed);
     return sendJson(reply, converted.length === 1 ? status : 200, reports.join('\n'));
   };
 
@@ -428,11 +431,13 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
           converted = convertV3Record(text, topic, partitions);
         } catch (e) {
           slots[slot] = RestError.from(e, 'v3').body();
+          deps.countRecords('v3', 0, 1);
           continue;
         }
         inFlight++;
         const accepted = producer.sendWithCallback(converted.record, (err, meta) => {
           inFlight--;
+          deps.countRecords('v3', err === null ? 1 : 0, err === null ? 0 : 1);
           if (err !== null || meta === undefined) {
             const e = err ?? new Error('no delivery report');
             slots[slot] = JSON.stringify({ error_code: RestError.from(e, 'v3').status, message: errorMessage(e) });
@@ -498,6 +503,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       if (err !== undefined) failures.push({ id: g.id, error_code: RestError.from(err, 'v3').status, message: errorMessage(err) });
       else successes.push({ id: g.id, ...(JSON.parse(report(c, topic, g.record.record, results.partitions[j]!, results.offsets[j]!, g.record.sizes)) as object) });
     });
+    deps.countRecords('v3', successes.length, failures.length);
     return sendJson(reply, 207, { successes, failures });
   });
 
