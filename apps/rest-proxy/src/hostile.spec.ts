@@ -146,6 +146,9 @@ describe('hostile input', () => {
       () => http(proxy.url, 'GET', `/v3/clusters/${clusterId}/topics/${topic}/partitions/0/records?offset=-1&max_bytes=abc`),
       () => http(proxy.url, 'PATCH', `/v3/clusters/${clusterId}/topics/${topic}/configs`, { contentType: 'application/json', body: { data: [{ value: 1 }] } }),
       () => http(proxy.url, 'GET', '/brokers', { accept: 'text/html;q=abc, */*;q=-1' }),
+      // 30,000 levels of nesting: a parser or serializer stack overflow must be an answer, not a crash.
+      () => http(proxy.url, 'POST', `/topics/${topic}`, { contentType: V2_JSON, body: `{"records":[{"value":${'['.repeat(30_000)}${']'.repeat(30_000)}}]}` }),
+      () => http(proxy.url, 'POST', `/topics/${topic}`, { contentType: V2_JSON, body: `{"records":[{"value":${'['.repeat(30_000)}}]}` }),
     ];
     for (let round = 0; round < 10; round++) {
       const answers = await Promise.all(bad.map((f) => f()));
