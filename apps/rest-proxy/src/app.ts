@@ -1,0 +1,191 @@
+/**
+ * The REST proxy assembled: one Admin and one shared Producer (libs/client), the fastify
+ * server with the v2 and v3 routes, request metrics and access logs, and the admin HTTP
+ * server (/metrics, /healthz, /readyz on its own port, as every Tributary service: probes
+ * and scrapes never compete with API traffic, and no API path is shadowed).
+ *
+ * Bodies: every content type is read as a Buffer (up to `maxRequestBytes`, else 413) and
+ * each route checks the type itself, so that errors are Confluent's `{error_code, message}`
+ * (415 for a wrong type, 400 for broken JSON); the v3 records route reads the body as a
+ * stream (many concatenated JSON records in one chunked request).
+ */
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { Admin, Producer } from '@tributary/client';
+import type { Acks } from '@tributary/client';
+import type { Logger, Metrics } from '@tributary/runtime';
+import { startAdminServer } from '@tributary/runtime';
+import { readBody } from './body';
+import { ClusterView } from './cluster-view';
+import type { RestProxyConfig } from './config';
+import { RestError, RestErrorCode } from './errors';
+import { JSON_TYPE, V2_JSON } from './media';
+import { registerV2 } from './v2';
+import { registerV3 } from './v3';
+
+export interface RunningRestProxy {
+  port: number;
+  adminPort: number;
+  /** Graceful stop: refuse new requests, finish running ones, flush the producer. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export async function startRestProxy(config: RestProxyConfig, logger: Logger, metrics: Metrics): Promise<RunningRestProxy> {
+  const bootstrap = config.bootstrap.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const clientLogger = logger.child({ component: 'client' });
+  const admin = new Admin({ bootstrap, logger: clientLogger, requestTimeoutMs: config.requestTimeoutMs, metadataWaitMs: 10_000 });
+  const producer = new Producer({
+    bootstrap,
+    logger: clientLogger,
+    requestTimeoutMs: config.requestTimeoutMs,
+    // Same cadence as the proxy's own topic cache, so partitions added are seen by both.
+    metadataMaxAgeMs: config.metadataMaxAgeMs,
+    acks: (config.producerAcks === 'all' ? 'all' : Number(config.producerAcks)) as Acks,
+    lingerMs: config.producerLingerMs,
+    batchSize: config.producerBatchSize,
+    bufferMemory: config.producerBufferMemory,
+    compression: config.producerCompression,
+  });
+  const view = new ClusterView(admin, config.metadataMaxAgeMs);
+
+  const app = buildServer(config, logger, metrics);
+  const produced = metrics.counter({
+    name: 'tributary_rest_produced_records_total',
+    help: 'Records produced through the REST proxy, by API (v2, v3) and result (ok: acknowledged; error: refused or failed, with its error in the answer)',
+    labelNames: ['api', 'result'],
+  });
+  for (const api of ['v2', 'v3']) for (const result of ['ok', 'error']) produced.inc({ api, result }, 0);
+  const countRecords = (api: 'v2' | 'v3', ok: number, failed: number): void => {
+    if (ok > 0) produced.inc({ api, result: 'ok' }, ok);
+    if (failed > 0) produced.inc({ api, result: 'error' }, failed);
+  };
+  registerV2(app, { view, producer, countRecords });
+  registerV3(app, { view, producer, config, baseUrl: () => baseUrl, countRecords });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : config.port;
+  const baseUrl = config.advertisedUrl !== '' ? config.advertisedUrl.replace(/\/+$/, '') : `http://${config.host}:${port}`;
+
+  // Ready once the cluster answered (its id is known); until then /readyz says why not.
+  let stopping = false;
+  let clusterReachable = false;
+  let lastError = 'the cluster has not answered yet';
+  const probe = async (): Promise<void> => {
+    while (!stopping && !clusterReachable) {
+      try {
+        await view.clusterId();
+        clusterReachable = true;
+      } catch (e) {
+        lastError = e instanceof Error ? e.message : String(e);
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
+  void probe();
+
+  const adminServer = await startAdminServer({
+    host: config.host,
+    port: config.adminPort,
+    registry: metrics.registry,
+    logger,
+    isReady: () => (stopping ? { ready: false, reason: 'shutting down' } : clusterReachable ? true : { ready: false, reason: lastError }),
+  });
+  logger.info({ port, adminPort: adminServer.port, bootstrap }, 'rest proxy ready');
+  return {
+    port,
+    adminPort: adminServer.port,
+    async stop(graceMs: number) {
+      stopping = true;
+      const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref());
+      await Promise.race([app.close(), deadline]);
+      await producer.close({ timeoutMs: Math.max(100, graceMs / 2) }).catch((e: unknown) => logger.warn({ err: e }, 'producer close failed'));
+      await admin.close().catch(() => undefined);
+      await adminServer.close();
+    },
+  };
+}
+
+/** The fastify server with body parsing, errors, 404s, metrics and access logs; no routes. */
+export function buildServer(config: RestProxyConfig, logger: Logger, metrics: Metrics): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: config.maxRequestBytes,
+    maxParamLength: 512,
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+    // Confluent's paths are case-sensitive and exact; a trailing slash is tolerated.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => {
+    readBody(payload, config.maxRequestBytes).then(
+      (body) => done(null, body),
+      (e: Error) => done(e, undefined),
+    );
+  });
+
+  const requests = metrics.counter({
+    name: 'tributary_rest_requests_total',
+    help: 'REST proxy requests answered, by route template (e.g. /topics/:topic), method and HTTP status',
+    labelNames: ['route', 'method', 'status'],
+  });
+  const durations = metrics.histogram({
+    name: 'tributary_rest_request_duration_seconds',
+    help: 'REST proxy request duration from the first byte read to the response sent, by route template and method',
+    labelNames: ['route', 'method'],
+  });
+  const access = logger.child({ component: 'access' });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const status = reply.statusCode;
+    const seconds = reply.elapsedTime / 1000;
+    requests.inc({ route, method: request.method, status: String(status) });
+    durations.observe({ route, method: request.method }, seconds);
+    if (config.accessLog) {
+      const q = request.url.indexOf('?');
+      const path = q < 0 ? request.url : request.url.slice(0, q);
+      access.info({ method: request.method, path: path.length > 256 ? `${path.slice(0, 256)}…` : path, route, status, durationMs: Math.round(reply.elapsedTime * 1000) / 1000, remote: request.ip }, 'request');
+    }
+    done();
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const v3 = request.url.startsWith('/v3/');
+    void reply
+      .code(404)
+      .header('content-type', v3 ? JSON_TYPE : V2_JSON)
+      .send(Buffer.from(new RestError(RestErrorCode.NOT_FOUND, `HTTP 404 Not Found: no ${request.method} route ${v3 ? 'in the v3 API ' : ''}matches this path`).body()));
+  });
+
+  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+    const v3 = request.url.startsWith('/v3/');
+    let rest: RestError;
+    if (error instanceof RestError) rest = error;
+    else if ('code' in error && typeof error.code === 'string' && error.code.startsWith('FST_')) rest = fastifyError(error as FastifyError, config);
+    else rest = RestError.from(error, v3 ? 'v3' : 'v2');
+    if (rest.status >= 500) logger.warn({ err: error, route: request.routeOptions.url, method: request.method }, 'request failed');
+    void reply
+      .code(rest.status)
+      .header('content-type', v3 ? JSON_TYPE : V2_JSON)
+      .send(Buffer.from(rest.body()));
+  });
+  return app;
+}
+
+/** fastify's own errors (body too large, bad content type, ...) in Confluent's shape. */
+function fastifyError(error: FastifyError, config: RestProxyConfig): RestError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RestError(RestErrorCode.TOO_LARGE, `HTTP 413 Request Entity Too Large: the body is over ${config.maxRequestBytes} bytes (--max-request-bytes); send fewer records per request`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new RestError(RestErrorCode.UNSUPPORTED_MEDIA_TYPE, `HTTP 415 Unsupported Media Type: ${error.message}`);
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new RestError(RestErrorCode.BAD_REQUEST, error.message);
+    default: {
+      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+      return new RestError(status, error.message, status);
+    }
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * For the proxy's integration specs: the REAL proxy process (apps/rest-proxy/dist/main.js)
+ * against a real cluster, reached over real HTTP with Node's fetch. The proxy takes
+ * `--port`/`--admin-port` rather than `--grpc-port`, so it is spawned here rather than with
+ * startServiceProcess (same readiness rule: /readyz answers 200).
+ */
+import { join } from 'node:path';
+import type { SpawnedProcess } from '@tributary/testing';
+import { freePorts, spawnProcess, waitFor } from '@tributary/testing';
+
+export const PROXY_MAIN = join(__dirname, '..', 'dist', 'main.js');
+
+export interface ProxyProcess {
+  proc: SpawnedProcess;
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  adminUrl: string;
+  metrics(): Promise<string>;
+}
+
+export async function startProxy(bootstrap: string, flags: Record<string, string | number | boolean> = {}, name = 'rest-proxy'): Promise<ProxyProcess> {
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const args = [PROXY_MAIN, '--port', String(port), '--admin-port', String(adminPort), '--bootstrap', bootstrap];
+  for (const [k, v] of Object.entries(flags)) {
+    if (typeof v === 'boolean') args.push(v ? `--${k}` : `--no-${k}`);
+    else args.push(`--${k}`, String(v));
+  }
+  const proc = spawnProcess({ command: process.execPath, args, name });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);
+      const res = await fetch(`${adminUrl}/readyz`).catch(() => undefined);
+      return res?.status === 200;
+    },
+    { timeoutMs: 30_000, message: `${name} /readyz` },
+  );
+  return { proc, url: `http://127.0.0.1:${port}`, adminUrl, metrics: async () => (await fetch(`${adminUrl}/metrics`)).text() };
+}
+
+export const V2 = 'application/vnd.kafka.v2+json';
+export const V2_JSON = 'application/vnd.kafka.json.v2+json';
+export const V2_BINARY = 'application/vnd.kafka.binary.v2+json';
+
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  text: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json: any;
+}
+
+/** One HTTP request; the body (a string is sent as is, anything else as JSON) with `contentType`. */
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; contentType?: string; accept?: string; headers?: Record<string, string> } = {},
+): Promise<HttpAnswer> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+  if (options.accept !== undefined) headers.accept = options.accept;
+  const body = options.body === undefined ? undefined : typeof options.body === 'string' || Buffer.isBuffer(options.body) ? options.body : JSON.stringify(options.body);
+  const res = await fetch(`${base}${path}`, { method, headers, body });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text, json };
+}
+
+let topicCounter = 0;
+/** A topic name unique to this run. */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${topicCounter++}`;
+}
