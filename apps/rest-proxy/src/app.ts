@@ -110,11 +110,12 @@ export function buildServer(config: RestProxyConfig, logger: Logger, metrics: Me
   const app = Fastify({
     logger: false,
     bodyLimit: config.maxRequestBytes,
-    maxParamLength: 512,
     return503OnClosing: true,
     keepAliveTimeout: 65_000,
-    // Confluent's paths are case-sensitive and exact; a trailing slash is tolerated.
-    routerOptions: { ignoreTrailingSlash: true },
+    // Confluent's paths are case-sensitive and exact; a trailing slash is tolerated. (Router
+    // options here, not at the top level: fastify 5 warns on stderr for the old place, which
+    // breaks the one-JSON-object-per-line logs.)
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
   });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, payload, done) => {

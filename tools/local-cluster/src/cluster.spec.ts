@@ -161,7 +161,7 @@ it('starts coordination, the controllers and the brokers, each ready, and prints
   expect(state.ready).toBe(true);
   expect(state.launcherPid).toBe(launcher.pid);
   const names = state.services.map((s) => s.name);
-  expect(names).toEqual(expect.arrayContaining(['coordination', 'controller-0', 'controller-1', 'broker-0', 'broker-1', 'broker-2', 'group-coordinator']));
+  expect(names).toEqual(expect.arrayContaining(['coordination', 'controller-0', 'controller-1', 'broker-0', 'broker-1', 'broker-2', 'group-coordinator', 'rest-proxy']));
   expect(names.indexOf('coordination')).toBe(0);
   for (const s of state.services) {
     expect(s.pid !== null && alive(s.pid)).toBe(true);
@@ -175,6 +175,7 @@ it('starts coordination, the controllers and the brokers, each ready, and prints
   expect(state.services.find((s) => s.name === 'coordination')!.apiPort).toBe(basePort);
   expect(state.services.find((s) => s.name === 'broker-2')!.adminPort).toBe(basePort + 1202);
   expect(state.services.find((s) => s.name === 'group-coordinator')).toMatchObject({ apiPort: basePort + 300, adminPort: basePort + 1300 });
+  expect(state.services.find((s) => s.name === 'rest-proxy')).toMatchObject({ api: 'http', apiPort: basePort + 1082, adminPort: basePort + 2082 });
   expect(out).toContain(`export TRIBUTARY_BOOTSTRAP=127.0.0.1:${basePort + 200}`);
   expect(fs.readFileSync(path.join(dataDir, LOCK_FILE), 'utf8').trim()).toBe(String(launcher.pid));
 });
@@ -197,6 +198,15 @@ it('creates a topic through the active controller', async () => {
   const admin = await activeAdmin();
   const res = await unary(admin, 'createTopics', { topics: [{ name: TOPIC, numPartitions: 3, replicationFactor: 3, configs: {} }], validateOnly: false });
   expect(res.results.map((r) => [r.name, r.errorCode, r.errorMessage])).toEqual([[TOPIC, 0, '']]);
+  // The REST proxy of the same cluster sees it (Confluent's v2 GET /topics).
+  const proxy = readState().services.find((s) => s.name === 'rest-proxy')!;
+  await waitFor(
+    async () => {
+      const topics = (await (await fetch(`http://127.0.0.1:${proxy.apiPort}/topics`)).json()) as string[];
+      return topics.includes(TOPIC);
+    },
+    { timeoutMs: 20_000, message: `the REST proxy lists ${TOPIC}` },
+  );
 });
 
 it('restarts a broker killed with SIGKILL, with its data, and says so', async () => {

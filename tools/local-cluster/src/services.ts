@@ -93,8 +93,8 @@ export const SERVICES: readonly ServiceSpec[] = [
       '--grpc-port', String(grpc), '--admin-port', String(admin),
     ],
   },
-  // Not written yet: the flags follow the other services' conventions; check them against the
-  // app's config when it lands.
+  // apps/rest-proxy: the Confluent REST Proxy API over the SDK, last (it needs the brokers).
+  // Topics created through it without counts get 1 partition and min(3, brokers) replicas.
   {
     app: 'rest-proxy',
     instances: () => 1,
@@ -103,8 +103,9 @@ export const SERVICES: readonly ServiceSpec[] = [
     defaultAdminPort: () => 9082,
     api: 'http',
     args: (_i, ctx, http, admin) => [
-      '--node-id', '0', '--bootstrap', ctx.bootstrap,
-      '--http-port', String(http), '--admin-port', String(admin),
+      '--bootstrap', ctx.bootstrap,
+      '--default-replication-factor', String(Math.max(1, Math.min(3, ctx.options.brokers))),
+      '--port', String(http), '--admin-port', String(admin),
     ],
   },
 ];
