@@ -77,8 +77,10 @@ const REAL_TIMERS: GroupTimers = {
 export class FakeCluster {
   /** Group coordinator instance ports, by instance id. */
   readonly groupCoordinatorPorts: number[] = [];
-  /** The instance owning every group: FindCoordinator names it, the others answer NOT_COORDINATOR. */
+  /** The instance owning every group (unless in `groupOwners`): FindCoordinator names it, the others answer NOT_COORDINATOR. */
   groupCoordinatorOwner = 0;
+  /** Per-group owners overriding groupCoordinatorOwner. */
+  readonly groupOwners = new Map<string, number>();
   /** Groups by id (shared by the instances, as if the owner loaded them from `__consumer_offsets`). */
   readonly groups = new Map<string, ConsumerGroup>();
   /** Committed offsets: group → "topic/partition" → offset. */
@@ -207,6 +209,11 @@ export class FakeCluster {
     return g;
   }
 
+  /** The instance owning `groupId`. */
+  ownerOf(groupId: string): number {
+    return this.groupOwners.get(groupId) ?? this.groupCoordinatorOwner;
+  }
+
   /** The partitions a member of a group was assigned (decoded), by member id. */
   groupAssignments(groupId: string): Map<string, string[]> {
     const out = new Map<string, string[]>();
@@ -223,19 +230,20 @@ export class FakeCluster {
       this.groupCalls.push({ instance: index, method, groupId, ...(memberId === undefined ? {} : { memberId }) });
       const injected = this.groupCallErrors.get(method)?.shift();
       if (injected !== undefined) return injected;
-      return this.groupCoordinatorOwner === index ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
+      return this.ownerOf(groupId) === index ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
     };
     const host = (peer: string): string => peer.replace(/:\d+$/, '');
     server.addService(GroupCoordinatorServiceService, {
       findCoordinator: async (req) => {
         this.groupCalls.push({ instance: index, method: 'findCoordinator' });
-        const port = this.groupCoordinatorPorts[this.groupCoordinatorOwner] ?? 0;
         return {
-          coordinators: req.coordinatorKeys.map((key) =>
-            port > 0
-              ? { key, nodeId: this.groupCoordinatorOwner, host: '127.0.0.1', port, errorCode: ErrorCode.NONE, errorMessage: '' }
-              : { key, nodeId: -1, host: '', port: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'no owner' },
-          ),
+          coordinators: req.coordinatorKeys.map((key) => {
+            const nodeId = this.ownerOf(key);
+            const port = this.groupCoordinatorPorts[nodeId] ?? 0;
+            return port > 0
+              ? { key, nodeId, host: '127.0.0.1', port, errorCode: ErrorCode.NONE, errorMessage: '' }
+              : { key, nodeId: -1, host: '', port: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'no owner' };
+          }),
         };
       },
       joinGroup: async (req, ctx) => {
@@ -318,8 +326,7 @@ export class FakeCluster {
       },
       listGroups: async () => {
         this.groupCalls.push({ instance: index, method: 'listGroups' });
-        if (this.groupCoordinatorOwner !== index) return { errorCode: ErrorCode.NONE, errorMessage: '', groups: [] };
-        const ids = new Set([...this.groups.keys(), ...this.groupOffsets.keys()]);
+        const ids = new Set([...this.groups.keys(), ...this.groupOffsets.keys()].filter((id) => this.ownerOf(id) === index));
         return {
           errorCode: ErrorCode.NONE,
           errorMessage: '',
