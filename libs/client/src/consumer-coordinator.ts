@@ -220,6 +220,10 @@ export class ConsumerCoordinator {
     for (const o of list) {
       if (typeof o.offset !== 'bigint' || o.offset < 0n) throw new RangeError(`cannot commit ${o.topic}-${o.partition} at ${String(o.offset)}: offsets are bigint >= 0`);
     }
+    if (this.hasSubscription && (this.memberId === '' || this.generationId < 0)) {
+      // Kafka's generationIfStable: a group-managed consumer between generations cannot commit.
+      throw new CommitFailedError(this.options.groupId, ErrorCode.REBALANCE_IN_PROGRESS, 'this consumer is (re)joining the group and has no generation yet');
+    }
     const deadlineMs = Date.now() + this.options.metadataWaitMs;
     let pending = [...list];
     for (let attempt = 0; pending.length > 0; attempt++) {

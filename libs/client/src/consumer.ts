@@ -126,6 +126,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Topics the brokers do not know, since when (epoch ms). */
   private readonly unknownSince = new Map<string, number>();
   private closed = false;
+  /** True while close() leaves the group: the rebalance listener may still commit. */
+  private leavingGroup = false;
 
   /** Creates a consumer; nothing connects until the first poll. Throws RangeError on a bad option. */
   constructor(options: ConsumerOptions = {}) {
@@ -236,7 +238,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * without a groupId.
    */
   async commit(offsets?: readonly CommitOffset[]): Promise<void> {
-    this.checkOpen();
+    if (!this.leavingGroup) this.checkOpen();
     if (this.group === undefined) throw new InvalidGroupIdError('commit()');
     await this.group.commit(offsets ?? this.positions());
   }
@@ -394,10 +396,13 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.closed = true;
     this.fetcher.wakeup();
     if (this.group !== undefined) {
+      this.leavingGroup = true;
       try {
         await this.group.stop(true);
       } catch (e) {
         this.client.logger.warn({ err: e }, 'leaving the group failed');
+      } finally {
+        this.leavingGroup = false;
       }
     }
     this.fetcher.close();
