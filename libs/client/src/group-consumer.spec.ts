@@ -385,3 +385,67 @@ test('a commit from a stale generation throws CommitFailedError, and the member 
   await expect(a.commit([{ topic: 'orders', partition: 0, offset: 2n }])).rejects.toMatchObject({ code: ErrorCode.REBALANCE_IN_PROGRESS });
   expect(cluster.groupOffsets.get('g')!.get('orders/0')!.offset).toBe(1n);
 });
+
+test('group options are validated with the Kafka key in the message', () => {
+  const make = (o: ConsumerOptions) => () => new Consumer({ bootstrap: [cluster.address(0)], ...o });
+  expect(make({ groupId: '' })).toThrow(/group\.id \(groupId\)/);
+  expect(make({ groupInstanceId: 'x' })).toThrow(/group\.instance\.id .*needs a group\.id/);
+  expect(make({ groupId: 'g', sessionTimeoutMs: 0 })).toThrow(/session\.timeout\.ms/);
+  expect(make({ groupId: 'g', sessionTimeoutMs: 1000, heartbeatIntervalMs: 1000 })).toThrow(/heartbeat\.interval\.ms .* below session\.timeout\.ms/);
+  expect(make({ groupId: 'g', maxPollIntervalMs: 2 ** 31 })).toThrow(/max\.poll\.interval\.ms/);
+  expect(make({ groupId: 'g', autoCommitIntervalMs: -1 })).toThrow(/auto\.commit\.interval\.ms/);
+  expect(make({ groupId: 'g', partitionAssignors: [] })).toThrow(/partition\.assignment\.strategy/);
+  expect(make({ groupId: 'g', partitionAssignors: [new RangeAssignor(), new RangeAssignor()] })).toThrow(/lists 'range' twice/);
+  expect(() => new Consumer({ bootstrap: [cluster.address(0)] }).subscribe(/x/)).toThrow(/pattern subscription needs a consumer group/);
+});
+
+test('a static member replaced by another consumer with the same groupInstanceId is fenced: its poll throws', async () => {
+  const a = consumer({ groupInstanceId: 'same' });
+  a.subscribe(['orders']);
+  await pollUntil([a], () => a.assignment().length === 6);
+  const b = consumer({ groupInstanceId: 'same' });
+  b.subscribe(['orders']);
+  await pollUntil([b], () => b.assignment().length === 6);
+  // a's next heartbeat answers FENCED_INSTANCE_ID: it stops and says why.
+  let error: unknown;
+  while (error === undefined) error = await a.poll(20).then(() => undefined, (e: unknown) => e);
+  expect(error).toMatchObject({ name: 'GroupMembershipError', code: ErrorCode.FENCED_INSTANCE_ID });
+  expect((error as Error).message).toMatch(/give each consumer its own/);
+  expect(a.assignment()).toEqual([]);
+});
+
+test('the coordinator instance dies: the member finds the new owner through metadata and stays in the group', async () => {
+  const a = consumer();
+  a.subscribe(['orders']);
+  await pollUntil([a], () => a.assignment().length === 6);
+  const memberId = a.groupMetadata().memberId;
+  cluster.groupCoordinatorOwner = 1;
+  await cluster.stopGroupCoordinator(0);
+  while (!cluster.groupCalls.some((c) => c.instance === 1 && c.method === 'heartbeat' && c.memberId === memberId)) await sleep(20);
+  expect(a.groupMetadata().memberId).toBe(memberId);
+  expect(a.assignment()).toHaveLength(6);
+});
+
+test('unsubscribe() revokes and leaves; subscribe() again rejoins', async () => {
+  const la = recorder();
+  const a = consumer();
+  a.subscribe(['orders'], la);
+  await pollUntil([a], () => a.assignment().length === 6);
+  await a.unsubscribe();
+  expect(a.assignment()).toEqual([]);
+  expect(la.events.at(-1)).toBe(`revoked:${ALL.join(',')}`);
+  expect(cluster.groups.get('g')!.state).toBe('Empty');
+  a.subscribe(['orders'], la);
+  await pollUntil([a], () => a.assignment().length === 6);
+});
+
+test('the leader rebalances when a subscribed topic gains partitions', async () => {
+  const a = consumer({ metadataMaxAgeMs: 50 });
+  const b = consumer({ metadataMaxAgeMs: 50 });
+  a.subscribe(['orders']);
+  b.subscribe(['orders']);
+  await pollUntil([a, b], () => covers([a, b], 6));
+  cluster.topics.get('orders')!.push({ leader: 0, leaderEpoch: 0, batches: [], logStartOffset: 0, nextOffset: 0 }, { leader: 1, leaderEpoch: 0, batches: [], logStartOffset: 0, nextOffset: 0 });
+  await pollUntil([a, b], () => covers([a, b], 8));
+  expect([...names(a.assignment()), ...names(b.assignment())]).toContain('orders-7');
+});
