@@ -10,8 +10,10 @@
  *      │      REBALANCE_IN_PROGRESS / subscription or partition change     │ heartbeat.interval.ms
  *      └──────────────────────────────(rejoin)────────────────────────────┘ (timer, KIP-62)
  *
- * The loop heartbeats on its own timer, whether the application polls or not; a member
- * whose application has not called poll() for max.poll.interval.ms sends LeaveGroup (its
+ * Heartbeats run on a timer of their own, whether the application polls or not and while the
+ * loop awaits the rebalance listener or computes the leader's assignment (not while a
+ * JoinGroup is in flight: the coordinator keeps a joining member alive); a member whose
+ * application has not called poll() for max.poll.interval.ms sends LeaveGroup (its
  * partitions are lost to it) and rejoins at the next poll, as Kafka's heartbeat thread does.
  *
  * Rebalance protocol (Kafka's rule): COOPERATIVE when every configured assignor supports it,
@@ -139,6 +141,9 @@ export class ConsumerCoordinator {
   private readonly lastCommitted = new Map<string, bigint>();
   /** Bumped at every assignment change: position lookups of an older one are dropped. */
   private assignmentVersion = 0;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** A JoinGroup is in flight: no heartbeats (the coordinator keeps the member alive). */
+  private joinInFlight = false;
 
   constructor(
     private readonly options: ConsumerCoordinatorOptions,
@@ -310,6 +315,7 @@ export class ConsumerCoordinator {
     this.wake?.();
     await this.loop?.catch(() => undefined);
     this.loop = undefined;
+    this.disarmHeartbeat();
     this.loopAbort = new AbortController();
     if (wasMember) {
       if (this.options.enableAutoCommit) await this.commitQuietly(this.owned, 'close');
@@ -336,43 +342,63 @@ export class ConsumerCoordinator {
   }
 
   private async run(): Promise<void> {
-    let nextHeartbeatMs = 0;
     let nextAutoCommitMs = Date.now() + this.options.autoCommitIntervalMs;
     let failures = 0;
-    while (!this.loopAbort.signal.aborted) {
-      try {
-        const kind = this.phase.kind;
-        if (kind === 'closed' || kind === 'idle' || kind === 'failed' || kind === 'pollTimedOut') return;
-        if (kind === 'unjoined' || kind === 'rebalancing' || this.rejoinRequested) {
-          await this.joinGroup();
-          nextHeartbeatMs = Date.now() + this.options.heartbeatIntervalMs;
-          failures = 0;
-          continue;
+    this.armHeartbeat();
+    try {
+      while (!this.loopAbort.signal.aborted) {
+        try {
+          const kind = this.phase.kind;
+          if (kind === 'closed' || kind === 'idle' || kind === 'failed' || kind === 'pollTimedOut') return;
+          if (kind === 'unjoined' || kind === 'rebalancing' || this.rejoinRequested) {
+            await this.joinGroup();
+            failures = 0;
+            continue;
+          }
+          const now = Date.now();
+          const pollDeadlineMs = this.lastPollMs + this.options.maxPollIntervalMs;
+          if (now >= pollDeadlineMs) {
+            await this.leaveForPollTimeout();
+            return;
+          }
+          if (this.options.enableAutoCommit && now >= nextAutoCommitMs) {
+            nextAutoCommitMs = now + this.options.autoCommitIntervalMs;
+            this.autoCommitAsync();
+          }
+          const until = Math.min(pollDeadlineMs, this.options.enableAutoCommit ? nextAutoCommitMs : Infinity);
+          await this.sleep(until - now, this.loopAbort.signal, true);
+        } catch (e) {
+          if (this.loopAbort.signal.aborted) return;
+          this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'group loop error: retrying');
+          await this.sleep(retryDelayMs(this.options, failures++), this.loopAbort.signal, true).catch(() => undefined);
         }
-        const now = Date.now();
-        const pollDeadlineMs = this.lastPollMs + this.options.maxPollIntervalMs;
-        if (now >= pollDeadlineMs) {
-          await this.leaveForPollTimeout();
-          return;
-        }
-        if (now >= nextHeartbeatMs) {
-          nextHeartbeatMs = now + this.options.heartbeatIntervalMs;
-          await this.heartbeat();
-          failures = 0;
-          continue;
-        }
-        if (this.options.enableAutoCommit && now >= nextAutoCommitMs) {
-          nextAutoCommitMs = now + this.options.autoCommitIntervalMs;
-          this.autoCommitAsync();
-        }
-        const until = Math.min(nextHeartbeatMs, pollDeadlineMs, this.options.enableAutoCommit ? nextAutoCommitMs : Infinity);
-        await this.sleep(until - now, this.loopAbort.signal, true);
-      } catch (e) {
-        if (this.loopAbort.signal.aborted) return;
-        this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'group loop error: retrying');
-        await this.sleep(retryDelayMs(this.options, failures++), this.loopAbort.signal, true).catch(() => undefined);
       }
+    } finally {
+      this.disarmHeartbeat();
     }
+  }
+
+  // ---- heartbeats (their own timer, KIP-62) -------------------------------------------------
+
+  /**
+   * Heartbeats every heartbeat.interval.ms while the member has a generation and no JoinGroup
+   * is in flight (the coordinator keeps a joining member alive by itself) — also while the
+   * loop awaits the rebalance listener or the leader computes the assignment, as Kafka's
+   * heartbeat thread does.
+   */
+  private armHeartbeat(): void {
+    this.disarmHeartbeat();
+    this.heartbeatTimer = setTimeout(() => {
+      this.heartbeatTimer = undefined;
+      void this.heartbeatOnce().finally(() => {
+        if (this.loop !== undefined && !this.loopAbort.signal.aborted) this.armHeartbeat();
+      });
+    }, this.options.heartbeatIntervalMs);
+  }
+
+  private disarmHeartbeat(): void {
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
   }
 
   /** Sleeps `ms`, or until `wake` (when `wakeable`) or the signal aborts (rejecting). */
@@ -416,7 +442,9 @@ export class ConsumerCoordinator {
         generationId: this.generationId,
         rackId: null,
       });
-      const response = await this.coordinators.call(
+      this.joinInFlight = true;
+      const response = await this.coordinators
+        .call(
         this.options.groupId,
         'joinGroup',
         {
@@ -432,7 +460,10 @@ export class ConsumerCoordinator {
         },
         (r) => r.errorCode,
         { deadlineMs: Date.now() + this.options.metadataWaitMs, callTimeoutMs: rebalanceTimeoutMs + JOIN_GRACE_MS, signal },
-      );
+      )
+        .finally(() => {
+          this.joinInFlight = false;
+        });
       const code = response.errorCode;
       if (code === ErrorCode.MEMBER_ID_REQUIRED) {
         this.memberId = response.memberId;
@@ -550,7 +581,7 @@ export class ConsumerCoordinator {
       this.rejoinRequested = true;
     }
     this.setOwned(assigned);
-    this.phase = { kind: 'stable' };
+    if (this.phase.kind === 'rebalancing') this.phase = { kind: 'stable' };
     this.options.logger.info(
       { groupId: this.options.groupId, generationId: this.generationId, memberId: this.memberId, assigned: assigned.length, added: added.length, revoked: revoked.length },
       'joined the group',
@@ -583,26 +614,30 @@ export class ConsumerCoordinator {
 
   // ---- Heartbeat / LeaveGroup -------------------------------------------------------------
 
-  private async heartbeat(): Promise<void> {
+  private async heartbeatOnce(): Promise<void> {
+    if (this.joinInFlight || this.memberId === '' || this.generationId < 0) return;
+    const { generationId, memberId } = this;
+    const stale = (): boolean => this.joinInFlight || this.generationId !== generationId || this.memberId !== memberId;
     let response;
     try {
       response = await this.coordinators.call(
         this.options.groupId,
         'heartbeat',
-        { groupId: this.options.groupId, generationId: this.generationId, memberId: this.memberId, groupInstanceId: this.options.groupInstanceId ?? '' },
+        { groupId: this.options.groupId, generationId, memberId, groupInstanceId: this.options.groupInstanceId ?? '' },
         (r) => r.errorCode,
         { deadlineMs: Date.now() + Math.max(this.options.heartbeatIntervalMs, this.options.sessionTimeoutMs - this.options.heartbeatIntervalMs), signal: this.loopAbort.signal },
       );
     } catch (e) {
-      if (this.loopAbort.signal.aborted) throw e;
-      this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'heartbeat failed');
+      if (!this.loopAbort.signal.aborted) this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'heartbeat failed');
       return;
     }
+    // An answer about a generation this member has since left (or a join started since) says nothing now.
+    if (stale()) return;
     switch (response.errorCode) {
       case ErrorCode.NONE:
         return;
       case ErrorCode.REBALANCE_IN_PROGRESS:
-        this.requestRejoin('the group is rebalancing');
+        if (this.phase.kind === 'stable') this.requestRejoin('the group is rebalancing');
         return;
       case ErrorCode.ILLEGAL_GENERATION:
       case ErrorCode.UNKNOWN_MEMBER_ID:
@@ -612,6 +647,7 @@ export class ConsumerCoordinator {
         return;
       case ErrorCode.FENCED_INSTANCE_ID:
         this.fail(response.errorCode, response.errorMessage);
+        this.wake?.();
         return;
       default:
         this.options.logger.warn({ groupId: this.options.groupId, error: ErrorCode[response.errorCode] }, 'heartbeat answered an error');

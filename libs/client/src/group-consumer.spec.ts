@@ -449,3 +449,23 @@ test('the leader rebalances when a subscribed topic gains partitions', async () 
   await pollUntil([a, b], () => covers([a, b], 8));
   expect([...names(a.assignment()), ...names(b.assignment())]).toContain('orders-7');
 });
+
+test('heartbeats go on while the rebalance listener runs longer than the session timeout', async () => {
+  let memberId = '';
+  const beats = (): number => cluster.groupCalls.filter((c) => c.method === 'heartbeat' && c.memberId === memberId).length;
+  let listenerDone = false;
+  const a = consumer({ sessionTimeoutMs: 600 });
+  a.subscribe(['orders'], {
+    onPartitionsAssigned: async () => {
+      memberId = a.groupMetadata().memberId;
+      // Far more heartbeats than fit in one session timeout, all while the listener is busy.
+      while (beats() < 40) await sleep(20);
+      listenerDone = true;
+    },
+  });
+  await pollUntil([a], () => listenerDone);
+  const g = cluster.groups.get('g')!;
+  expect(g.memberList().map((m) => m.memberId)).toEqual([memberId]);
+  expect(g.generationId).toBe(a.groupMetadata().generationId);
+  expect(a.assignment()).toHaveLength(6);
+});
