@@ -1,6 +1,8 @@
 /**
  * The Admin client: the active controller's AdminService, found through broker Metadata
- * (controller_host/controller_port), plus `listOffsets` through the partition leaders.
+ * (controller_host/controller_port), plus `listOffsets` through the partition leaders, plus
+ * consumer group calls at each group's coordinator (found with FindCoordinator through the
+ * group coordinator instances Metadata lists, following NOT_COORDINATOR; group-coordinators.ts).
  *
  * Following the controller: a call goes to the controller address the brokers last named.
  * When it answers NOT_CONTROLLER (a standby), or cannot be reached (UNAVAILABLE, the process
@@ -9,13 +11,17 @@
  * a retried CreateTopics may answer TOPIC_ALREADY_EXISTS for the topic its first attempt
  * created; createTopics treats that answer on a retry as success.
  */
-import { AlterConfigOp_OpType, ElectionType as WireElectionType, type AdminServiceClient } from '@tributary/proto';
+import { CONSUMER_PROTOCOL_TYPE, decodeAssignment } from '@tributary/groups';
+import { AlterConfigOp_OpType, ElectionType as WireElectionType, type AdminServiceClient, type ListGroupsResponse } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { GrpcStatusError, Status, abortableSleep } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
 import type { ClientOptions, ResolvedClientOptions } from './config';
 import { resolveClientOptions, retryDelayMs } from './config';
 import { ConnectionPool } from './connections';
+import { byTopic, byTopicCommit, flatten } from './consumer-coordinator';
+import type { CommitOffset, TopicPartition } from './consumer-options';
+import { GroupCoordinators } from './group-coordinators';
 import { ClientClosedError, ClientTimeoutError, NoBrokerAvailableError, TopicOperationError, START_HINT, explain } from './errors';
 import { Metadata } from './metadata';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, listOffsets, tpKey } from './offsets';
@@ -169,6 +175,71 @@ export interface OngoingReassignment {
   logEndOffsets?: Map<number, bigint>;
 }
 
+/** A consumer group as `listGroups` finds it. */
+export interface GroupListing {
+  groupId: string;
+  /** 'consumer' for consumer groups; '' for a group that only has committed offsets. */
+  protocolType: string;
+  /** 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Dead' or 'Empty'. */
+  state: string;
+  /** Id of the group coordinator instance that listed it. */
+  coordinatorId: number;
+}
+
+/** A member of a described group. */
+export interface GroupMemberDescription {
+  memberId: string;
+  /** group.instance.id of a static member, '' for a dynamic one. */
+  groupInstanceId: string;
+  clientId: string;
+  clientHost: string;
+  /** Its assigned partitions (decoded for protocol type 'consumer'; empty otherwise). */
+  assignment: TopicPartition[];
+}
+
+/** A consumer group as `describeGroups` describes it. */
+export interface GroupDescription {
+  groupId: string;
+  /** 'PreparingRebalance', 'CompletingRebalance', 'Stable', 'Empty', or 'Dead' (unknown group). */
+  state: string;
+  protocolType: string;
+  /** The assignor the group uses ('' unless Stable). */
+  protocol: string;
+  /** The coordinator instance that answered. */
+  coordinator: { nodeId: number; host: string; port: number };
+  members: GroupMemberDescription[];
+  /** NONE, or why the group could not be described. */
+  errorCode: ErrorCode;
+}
+
+/** The outcome of deleting one group. */
+export interface DeletedGroup {
+  groupId: string;
+  /** NONE; NON_EMPTY_GROUP (stop its consumers first); GROUP_ID_NOT_FOUND; ... */
+  errorCode: ErrorCode;
+  /** What happened and what to do ('' on success). */
+  errorMessage: string;
+}
+
+/** A group's committed offset of one partition. */
+export interface GroupOffset {
+  topic: string;
+  partition: number;
+  /** -1n when the group has none for the partition. */
+  offset: bigint;
+  metadata: string;
+  /** -1 when unknown. */
+  leaderEpoch: number;
+}
+
+/** The outcome of altering one partition's committed offset. */
+export interface AlteredGroupOffset {
+  topic: string;
+  partition: number;
+  /** NONE; UNKNOWN_MEMBER_ID when the group has active members (stop them first); ... */
+  errorCode: ErrorCode;
+}
+
 /** Options of {@link Admin}. */
 export type AdminOptions = ClientOptions;
 
@@ -204,6 +275,7 @@ export class Admin {
   private readonly client: ResolvedClientOptions;
   private readonly pool: ConnectionPool;
   private readonly metadata: Metadata;
+  private readonly groups: GroupCoordinators;
   private closed = false;
 
   /** Creates an admin client; nothing connects until the first call. Throws RangeError on a bad option. */
@@ -211,6 +283,7 @@ export class Admin {
     this.client = resolveClientOptions(options);
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
+    this.groups = new GroupCoordinators(this.client, this.metadata, this.pool);
   }
 
   /**
@@ -447,6 +520,158 @@ export class Admin {
     return ongoing;
   }
 
+  // ---- consumer groups -------------------------------------------------------------------
+
+  /**
+   * Every group of every group coordinator instance the brokers list (Kafka's
+   * listConsumerGroups), sorted by id. An instance that does not answer is skipped (logged);
+   * when none answers: ClientTimeoutError-like TributaryError COORDINATOR_NOT_AVAILABLE.
+   */
+  async listGroups(): Promise<GroupListing[]> {
+    this.checkOpen();
+    await this.metadata.refresh();
+    const instances = this.metadata.groupCoordinators;
+    if (instances.length === 0) return [];
+    const answers = await Promise.all(
+      instances.map(async (instance) => {
+        try {
+          const response: ListGroupsResponse = await this.pool.call(this.pool.groupCoordinator(instance.address), 'listGroups', { statesFilter: [] });
+          if (response.errorCode !== ErrorCode.NONE) this.client.logger.warn({ coordinator: instance.id, error: ErrorCode[response.errorCode] }, 'group list may be incomplete');
+          return { instance, response };
+        } catch (e) {
+          this.client.logger.warn({ coordinator: instance.address, err: e }, 'a group coordinator did not answer ListGroups');
+          return { instance, error: e };
+        }
+      }),
+    );
+    if (answers.every((a) => a.response === undefined)) {
+      const first = answers[0]?.error;
+      throw new TributaryError(
+        ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        `no group coordinator answered ListGroups (${instances.map((i) => i.address).join(', ')}): ${first instanceof Error ? first.message : 'no answer'}`,
+        { cause: first },
+      );
+    }
+    const byId = new Map<string, GroupListing>();
+    for (const { instance, response } of answers) {
+      for (const g of response?.groups ?? []) {
+        if (!byId.has(g.groupId)) byId.set(g.groupId, { groupId: g.groupId, protocolType: g.protocolType, state: g.groupState, coordinatorId: instance.id });
+      }
+    }
+    return [...byId.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+  }
+
+  /**
+   * Describes groups at their coordinators (Kafka's describeConsumerGroups): state, assignor,
+   * members with their decoded assignments. A group that does not exist is described 'Dead'
+   * with no members. One entry per id, in order; `errorCode` says when one could not be
+   * described (the others still are).
+   */
+  async describeGroups(groupIds: readonly string[]): Promise<GroupDescription[]> {
+    this.checkOpen();
+    return Promise.all(
+      groupIds.map(async (groupId): Promise<GroupDescription> => {
+        checkGroupId(groupId);
+        const response = await this.groups.call(groupId, 'describeGroups', { groups: [groupId] }, (r) => r.groups[0]?.errorCode ?? ErrorCode.NONE, {
+          deadlineMs: Date.now() + this.client.metadataWaitMs,
+        });
+        const g = response.groups.find((x) => x.groupId === groupId) ?? response.groups[0];
+        const node = this.groups.cached(groupId);
+        const coordinator = { nodeId: node?.nodeId ?? -1, host: node?.host ?? '', port: node?.port ?? 0 };
+        if (g === undefined) return { groupId, state: 'Dead', protocolType: '', protocol: '', coordinator, members: [], errorCode: ErrorCode.UNKNOWN_SERVER_ERROR };
+        return {
+          groupId,
+          state: g.groupState,
+          protocolType: g.protocolType,
+          protocol: g.protocolData,
+          coordinator,
+          errorCode: g.errorCode,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            assignment: g.protocolType === CONSUMER_PROTOCOL_TYPE ? decodeMemberAssignment(m.memberAssignment) : [],
+          })),
+        };
+      }),
+    );
+  }
+
+  /**
+   * Deletes groups with no active members, and their committed offsets (Kafka's
+   * deleteConsumerGroups). One outcome per id, in order: NON_EMPTY_GROUP when consumers are
+   * still in it, GROUP_ID_NOT_FOUND for an unknown group.
+   */
+  async deleteGroups(groupIds: readonly string[]): Promise<DeletedGroup[]> {
+    this.checkOpen();
+    return Promise.all(
+      groupIds.map(async (groupId): Promise<DeletedGroup> => {
+        checkGroupId(groupId);
+        const response = await this.groups.call(groupId, 'deleteGroups', { groupsNames: [groupId] }, (r) => r.results[0]?.errorCode ?? ErrorCode.NONE, {
+          deadlineMs: Date.now() + this.client.metadataWaitMs,
+        });
+        const errorCode = (response.results.find((r) => r.groupId === groupId) ?? response.results[0])?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR;
+        return { groupId, errorCode, errorMessage: groupErrorMessage(groupId, errorCode) };
+      }),
+    );
+  }
+
+  /**
+   * A group's committed offsets (Kafka's listConsumerGroupOffsets): of `partitions`, or of
+   * every partition the group committed for. Offset -1n: none for that partition.
+   */
+  async listGroupOffsets(groupId: string, partitions?: readonly TopicPartition[]): Promise<GroupOffset[]> {
+    this.checkOpen();
+    checkGroupId(groupId);
+    const response = await this.groups.call(
+      groupId,
+      'offsetFetch',
+      {
+        groupId,
+        topics: partitions === undefined ? [] : byTopic(partitions).map((t) => ({ name: t.topic, partitionIndexes: t.partitions })),
+        allTopics: partitions === undefined,
+        requireStable: false,
+      },
+      (r) => r.errorCode,
+      { deadlineMs: Date.now() + this.client.metadataWaitMs },
+    );
+    if (response.errorCode !== ErrorCode.NONE) throw explain(response.errorCode, response.errorMessage);
+    const out: GroupOffset[] = [];
+    for (const t of response.topics) {
+      for (const p of t.partitions) {
+        if (p.errorCode !== ErrorCode.NONE && p.errorCode !== ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw explain(p.errorCode, '', t.name);
+        out.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.metadata, leaderEpoch: p.committedLeaderEpoch });
+      }
+    }
+    return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition));
+  }
+
+  /**
+   * Sets a group's committed offsets (Kafka's alterConsumerGroupOffsets: an OffsetCommit
+   * outside group management). The coordinator accepts it only while the group has no active
+   * members: otherwise each partition answers UNKNOWN_MEMBER_ID (stop the group's consumers
+   * first). One outcome per partition.
+   */
+  async alterGroupOffsets(groupId: string, offsets: readonly CommitOffset[]): Promise<AlteredGroupOffset[]> {
+    this.checkOpen();
+    checkGroupId(groupId);
+    for (const o of offsets) {
+      if (typeof o.offset !== 'bigint' || o.offset < 0n || !Number.isInteger(o.partition) || o.partition < 0 || typeof o.topic !== 'string' || o.topic === '') {
+        throw new RangeError(`cannot set ${String(o.topic)}-${String(o.partition)} to ${String(o.offset)}: a topic, a partition >= 0 and a bigint offset >= 0 are needed`);
+      }
+    }
+    if (offsets.length === 0) return [];
+    const response = await this.groups.call(
+      groupId,
+      'offsetCommit',
+      { groupId, generationId: -1, memberId: '', groupInstanceId: '', topics: byTopicCommit(offsets) },
+      (r) => r.topics[0]?.partitions[0]?.errorCode ?? ErrorCode.NONE,
+      { deadlineMs: Date.now() + this.client.metadataWaitMs },
+    );
+    return response.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, errorCode: p.errorCode })));
+  }
+
   /** Closes the connections. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
@@ -490,6 +715,33 @@ export class Admin {
         });
       }
     }
+  }
+}
+
+function checkGroupId(groupId: string): void {
+  if (typeof groupId !== 'string' || groupId === '') throw new RangeError(`group id must be a non-empty string, got ${JSON.stringify(groupId)}`);
+}
+
+/** A member's assignment bytes as partitions ([] when empty or unreadable: never a crash on a foreign client's bytes). */
+function decodeMemberAssignment(bytes: Buffer): TopicPartition[] {
+  try {
+    return flatten(decodeAssignment(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length)).partitions);
+  } catch {
+    return [];
+  }
+}
+
+/** What a group call's error means for a user. */
+function groupErrorMessage(groupId: string, code: ErrorCode): string {
+  switch (code) {
+    case ErrorCode.NONE:
+      return '';
+    case ErrorCode.NON_EMPTY_GROUP:
+      return `group '${groupId}' has active members: stop its consumers first`;
+    case ErrorCode.GROUP_ID_NOT_FOUND:
+      return `group '${groupId}' does not exist (list groups with \`tributary groups list\`)`;
+    default:
+      return `group '${groupId}': ${ErrorCode[code] ?? `error ${code}`}`;
   }
 }
 

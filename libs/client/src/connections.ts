@@ -1,7 +1,7 @@
 /**
  * One gRPC channel per address, reused by every request of a client (Kafka's one connection
  * per node): `broker(address)` for BrokerService, `admin(address)` for the controller's
- * AdminService. Broker channels use `BrokerServiceFastClient` (@tributary/proto): Produce
+ * AdminService, `groupCoordinator(address)` for GroupCoordinatorService. Broker channels use `BrokerServiceFastClient` (@tributary/proto): Produce
  * requests are encoded by the exact-size encoder (one allocation, each batch copied once) and
  * Fetch answers' `records` are views of the received message, not copies — a fetched batch
  * keeps its whole answer alive while the consumer holds it (bounded by maxBufferedBytes). grpc-js multiplexes concurrent calls over the channel's HTTP/2 connection and
@@ -14,7 +14,7 @@
  * Concurrency: single-threaded; `close()` closes every channel, after which calls fail.
  */
 import type { Client } from '@grpc/grpc-js';
-import { AdminServiceClient, BrokerServiceFastClient } from '@tributary/proto';
+import { AdminServiceClient, BrokerServiceFastClient, GroupCoordinatorServiceClient } from '@tributary/proto';
 import type { BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
@@ -32,6 +32,7 @@ const BROKER_CHANNEL_OPTIONS = { 'grpc-node.flow_control_window': BROKER_FLOW_CO
 export class ConnectionPool {
   private readonly brokers = new Map<string, BrokerServiceClient>();
   private readonly admins = new Map<string, AdminServiceClient>();
+  private readonly groupCoordinators = new Map<string, GroupCoordinatorServiceClient>();
   private closed = false;
 
   constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'>) {}
@@ -58,6 +59,17 @@ export class ConnectionPool {
     return client;
   }
 
+  /** The GroupCoordinatorService client of `address`, created on first use. */
+  groupCoordinator(address: string): GroupCoordinatorServiceClient {
+    let client = this.groupCoordinators.get(address);
+    if (client === undefined) {
+      this.checkOpen();
+      client = createClient(GroupCoordinatorServiceClient, address, { settings: this.options.grpc });
+      this.groupCoordinators.set(address, client);
+    }
+    return client;
+  }
+
   /** A unary call with request.timeout.ms as deadline (unless `deadlineMs` is given); `signal` cancels it. */
   call<C extends Client, M extends MethodsOfKind<C, 'unary'>>(
     client: C,
@@ -79,8 +91,10 @@ export class ConnectionPool {
     this.closed = true;
     for (const c of this.brokers.values()) c.close();
     for (const c of this.admins.values()) c.close();
+    for (const c of this.groupCoordinators.values()) c.close();
     this.brokers.clear();
     this.admins.clear();
+    this.groupCoordinators.clear();
   }
 
   private checkOpen(): void {

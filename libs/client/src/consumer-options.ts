@@ -3,6 +3,7 @@
  * the shapes of what it returns.
  */
 import type { RecordHeader, RecordView } from '@tributary/records';
+import type { PartitionAssignor } from './assignors/types';
 import type { ClientOptions } from './config';
 
 /** A partition of a topic. */
@@ -39,6 +40,94 @@ export interface ConsumerOptions extends ClientOptions {
   maxBufferedBytes?: number;
   /** check.crcs (default true): verify each batch's CRC32C before handing it out. */
   checkCrcs?: boolean;
+
+  // ---- consumer groups (used only with groupId) -----------------------------------------
+  /**
+   * group.id: the consumer group this consumer joins on `subscribe()`; the group's members
+   * share the subscribed topics' partitions, and positions are committed to the group.
+   * Without it the consumer reads every partition of what it subscribes to, alone.
+   */
+  groupId?: string;
+  /**
+   * group.instance.id: makes this a static member (KIP-345): restarting with the same id
+   * within sessionTimeoutMs gets the same partitions back without a rebalance, and close()
+   * does not leave the group. Unique per consumer of the group.
+   */
+  groupInstanceId?: string;
+  /**
+   * session.timeout.ms (default 45000): the coordinator removes a member it did not hear a
+   * heartbeat from for this long. Within the coordinator's group.min/max.session.timeout.ms.
+   */
+  sessionTimeoutMs?: number;
+  /**
+   * heartbeat.interval.ms (default 3000): heartbeats are sent this often, on a timer of their
+   * own (whether the application polls or not, KIP-62); below sessionTimeoutMs.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * max.poll.interval.ms (default 300000): a member that does not call poll() for this long
+   * leaves the group (its partitions go to the others) and rejoins at its next poll. Also the
+   * rebalance timeout: how long the coordinator waits for members to rejoin.
+   */
+  maxPollIntervalMs?: number;
+  /**
+   * partition.assignment.strategy (default `[new RangeAssignor(), new CooperativeStickyAssignor()]`
+   * as Kafka 3.x): the assignors this member supports, preferred first. The group uses the
+   * most preferred one every member supports. Rebalances are COOPERATIVE (KIP-429) only when
+   * every listed assignor supports it, else EAGER — as Kafka.
+   */
+  partitionAssignors?: PartitionAssignor[];
+  /** enable.auto.commit (default true with a groupId): commit consumed positions every autoCommitIntervalMs, before a revocation and at close. */
+  enableAutoCommit?: boolean;
+  /** auto.commit.interval.ms (default 5000). */
+  autoCommitIntervalMs?: number;
+}
+
+/**
+ * Kafka's `ConsumerRebalanceListener`: told which partitions this member gets and loses.
+ * Called from the consumer's background group loop, which awaits what they return (commit or
+ * flush there). EAGER: every partition is revoked before each rebalance, then the new set is
+ * assigned. COOPERATIVE: only partitions that move are revoked (after the rebalance), and
+ * `onPartitionsAssigned` gets only the added ones. `onPartitionsLost`: the partitions were
+ * already given to others (this member was removed: session expiry, poll interval exceeded,
+ * fenced generation) — do not commit for them.
+ */
+export interface RebalanceListener {
+  onPartitionsAssigned?(partitions: TopicPartition[]): void | Promise<void>;
+  onPartitionsRevoked?(partitions: TopicPartition[]): void | Promise<void>;
+  onPartitionsLost?(partitions: TopicPartition[]): void | Promise<void>;
+}
+
+/** An offset to commit: the next record the group will read of the partition. */
+export interface CommitOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  /** Free-form, kept with the offset (at most 4096 bytes). */
+  metadata?: string;
+  /** Leader epoch of the last consumed record (KIP-320), when known. */
+  leaderEpoch?: number;
+}
+
+/** A committed offset as the group has it. */
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  metadata: string;
+  /** -1 when unknown. */
+  leaderEpoch: number;
+}
+
+/** Kafka's `ConsumerGroupMetadata`: who this member is in its group now. */
+export interface GroupMetadata {
+  groupId: string;
+  /** -1 while not a member of a generation. */
+  generationId: number;
+  /** '' before the first join. */
+  memberId: string;
+  /** undefined for a dynamic member. */
+  groupInstanceId: string | undefined;
 }
 
 /** Defaults of {@link ConsumerOptions} (beyond the shared ones). */
@@ -51,6 +140,10 @@ export const CONSUMER_DEFAULTS = {
   maxPollRecords: 500,
   maxBufferedBytes: 64 * 1024 * 1024,
   checkCrcs: true,
+  sessionTimeoutMs: 45_000,
+  heartbeatIntervalMs: 3_000,
+  maxPollIntervalMs: 300_000,
+  autoCommitIntervalMs: 5_000,
 } as const;
 
 /** A record read from a topic. Key, value and header values are views of the fetched bytes. */

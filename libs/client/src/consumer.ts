@@ -1,21 +1,41 @@
 /**
- * The Consumer (no groups yet): reads assigned partitions, or every partition of subscribed
- * topics, from their leaders. The fetching itself — positions, prefetch, resets, skipping —
- * is the Fetcher's (fetcher.ts); this file is the API: assignment and subscription, poll,
- * the async iterator, seeks.
+ * The Consumer: reads assigned partitions, or the partitions of subscribed topics, from their
+ * leaders. The fetching itself — positions, prefetch, resets, skipping — is the Fetcher's
+ * (fetcher.ts); group membership and committed offsets are the ConsumerCoordinator's
+ * (consumer-coordinator.ts); this file is the API: assignment and subscription, poll, the
+ * async iterator, seeks, commits.
  *
- * Subscription without groups: `subscribe(['orders'])` assigns every partition of `orders`
+ * Subscription without a group: `subscribe(['orders'])` assigns every partition of `orders`
  * that metadata knows, and follows partition count growth as metadata is refreshed (every
  * metadata.max.age.ms, or sooner on errors). A new partition starts per autoOffsetReset.
+ *
+ * Subscription with a group (`groupId`): the first poll joins the group; the group's members
+ * share the partitions (the leader member's assignor decides) and the assignment follows
+ * members joining and leaving, topics matching a pattern being created, and partition counts.
+ * A newly assigned partition starts at the group's committed offset, else per autoOffsetReset.
  */
 import { ErrorCode } from '@tributary/records';
+import { CooperativeStickyAssignor } from './assignors/cooperative-sticky';
+import { RangeAssignor } from './assignors/range';
+import type { PartitionAssignor } from './assignors/types';
 import type { ResolvedClientOptions } from './config';
 import { resolveClientOptions } from './config';
 import { ConnectionPool } from './connections';
-import type { ConsumerOptions, ConsumerRecord, FetchedBatch, TopicPartition } from './consumer-options';
+import { ConsumerCoordinator } from './consumer-coordinator';
+import type {
+  CommitOffset,
+  CommittedOffset,
+  ConsumerOptions,
+  ConsumerRecord,
+  FetchedBatch,
+  GroupMetadata,
+  RebalanceListener,
+  TopicPartition,
+} from './consumer-options';
 import { CONSUMER_DEFAULTS } from './consumer-options';
-import { ClientClosedError, UnknownTopicError } from './errors';
+import { ClientClosedError, InvalidGroupIdError, UnknownTopicError } from './errors';
 import { Fetcher } from './fetcher';
+import { GroupCoordinators } from './group-coordinators';
 import { Metadata } from './metadata';
 import { tpKey } from './offsets';
 import { listOffsets } from './offsets';
@@ -23,6 +43,53 @@ import { listOffsets } from './offsets';
 function checkInt(name: string, key: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${key} (${name}) must be an integer >= ${min}, got ${value}`);
   return value;
+}
+
+/** Largest value of an int32 wire field (session and rebalance timeouts). */
+const INT32_MAX = 2_147_483_647;
+
+/** Validates the group options (RangeError naming the Kafka key); undefined without groupId. */
+function groupOptions(options: ConsumerOptions) {
+  const d = CONSUMER_DEFAULTS;
+  if (options.groupId === undefined) {
+    if (options.groupInstanceId !== undefined) throw new RangeError('group.instance.id (groupInstanceId) needs a group.id (groupId)');
+    if (options.enableAutoCommit === true) throw new RangeError('enable.auto.commit (enableAutoCommit) needs a group.id (groupId): without a group there is nowhere to commit');
+    return undefined;
+  }
+  if (typeof options.groupId !== 'string' || options.groupId === '') throw new RangeError(`group.id (groupId) must be a non-empty string, got ${JSON.stringify(options.groupId)}`);
+  if (options.groupInstanceId !== undefined && (typeof options.groupInstanceId !== 'string' || options.groupInstanceId === '')) {
+    throw new RangeError(`group.instance.id (groupInstanceId) must be a non-empty string, got ${JSON.stringify(options.groupInstanceId)}`);
+  }
+  const sessionTimeoutMs = checkInt('sessionTimeoutMs', 'session.timeout.ms', options.sessionTimeoutMs ?? d.sessionTimeoutMs, 1);
+  const heartbeatIntervalMs = checkInt('heartbeatIntervalMs', 'heartbeat.interval.ms', options.heartbeatIntervalMs ?? d.heartbeatIntervalMs, 1);
+  const maxPollIntervalMs = checkInt('maxPollIntervalMs', 'max.poll.interval.ms', options.maxPollIntervalMs ?? d.maxPollIntervalMs, 1);
+  if (sessionTimeoutMs > INT32_MAX) throw new RangeError(`session.timeout.ms (sessionTimeoutMs) must be at most ${INT32_MAX}, got ${sessionTimeoutMs}`);
+  if (maxPollIntervalMs > INT32_MAX) throw new RangeError(`max.poll.interval.ms (maxPollIntervalMs) must be at most ${INT32_MAX}, got ${maxPollIntervalMs}`);
+  if (heartbeatIntervalMs >= sessionTimeoutMs) {
+    throw new RangeError(`heartbeat.interval.ms (heartbeatIntervalMs) must be below session.timeout.ms (sessionTimeoutMs), got ${heartbeatIntervalMs} >= ${sessionTimeoutMs}`);
+  }
+  const assignors: PartitionAssignor[] = options.partitionAssignors ?? [new RangeAssignor(), new CooperativeStickyAssignor()];
+  if (!Array.isArray(assignors) || assignors.length === 0) throw new RangeError('partition.assignment.strategy (partitionAssignors) must list at least one assignor');
+  const names = new Set<string>();
+  for (const a of assignors) {
+    if (typeof a?.name !== 'string' || a.name === '' || typeof a.assign !== 'function' || !Array.isArray(a.supportedProtocols)) {
+      throw new RangeError('partition.assignment.strategy (partitionAssignors) entries must be PartitionAssignor objects (name, supportedProtocols, assign)');
+    }
+    if (names.has(a.name)) throw new RangeError(`partition.assignment.strategy (partitionAssignors) lists '${a.name}' twice`);
+    names.add(a.name);
+  }
+  const enableAutoCommit = options.enableAutoCommit ?? true;
+  if (typeof enableAutoCommit !== 'boolean') throw new RangeError(`enable.auto.commit (enableAutoCommit) must be true or false, got ${String(enableAutoCommit)}`);
+  return {
+    groupId: options.groupId,
+    groupInstanceId: options.groupInstanceId,
+    sessionTimeoutMs,
+    heartbeatIntervalMs,
+    maxPollIntervalMs,
+    assignors,
+    enableAutoCommit,
+    autoCommitIntervalMs: checkInt('autoCommitIntervalMs', 'auto.commit.interval.ms', options.autoCommitIntervalMs ?? d.autoCommitIntervalMs, 1),
+  };
 }
 
 /** Default wait of poll(). */
@@ -50,11 +117,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private readonly metadata: Metadata;
   private readonly fetcher: Fetcher;
   private readonly maxPollRecords: number;
-  /** Subscribed topics, or undefined when the assignment is manual. */
+  /** Subscribed topics without a group, or undefined when the assignment is manual (or a group's). */
   private subscription: Set<string> | undefined;
+  /** The group's subscription: a topic list or a pattern (group mode only). */
+  private groupSubscription: { topics: Set<string> } | { pattern: RegExp } | undefined;
+  /** The group side, when `groupId` is set. */
+  private readonly group: ConsumerCoordinator | undefined;
   /** Topics the brokers do not know, since when (epoch ms). */
   private readonly unknownSince = new Map<string, number>();
   private closed = false;
+  /** True while close() leaves the group: the rebalance listener may still commit. */
+  private leavingGroup = false;
 
   /** Creates a consumer; nothing connects until the first poll. Throws RangeError on a bad option. */
   constructor(options: ConsumerOptions = {}) {
@@ -84,6 +157,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.metadata,
       this.pool,
     );
+    const group = groupOptions(options);
+    if (group !== undefined) {
+      const coordinators = new GroupCoordinators(this.client, this.metadata, this.pool);
+      this.group = new ConsumerCoordinator({ ...this.client, ...group }, this.metadata, coordinators, this.fetcher);
+    }
     this.metadata.onUpdate(() => this.onMetadata());
   }
 
@@ -95,6 +173,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Reads exactly these partitions (replaces any assignment or subscription). Positions of partitions kept are kept. */
   assign(partitions: readonly TopicPartition[]): void {
     this.checkOpen();
+    if (this.group?.active === true) throw new RangeError('cannot assign() while subscribed to a group: unsubscribe() first');
     for (const tp of partitions) {
       if (typeof tp.topic !== 'string' || tp.topic === '' || !Number.isInteger(tp.partition) || tp.partition < 0) {
         throw new RangeError(`cannot assign ${String(tp.topic)}-${String(tp.partition)}: a topic name and a partition >= 0 are needed`);
@@ -106,20 +185,93 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.metadata.requestUpdate();
   }
 
-  /** Reads every partition of these topics, including partitions added later (replaces any assignment). */
-  subscribe(topics: readonly string[]): void {
+  /**
+   * Without a group: reads every partition of these topics, including partitions added later
+   * (replaces any assignment). With a group (`groupId`): joins the group at the next poll
+   * and reads the partitions the group assigns to this member; `topics` may be a RegExp
+   * (matched against whole topic names, following topics created later; internal topics
+   * starting with `__` are left out). `listener` hears of partitions assigned, revoked and
+   * lost (see RebalanceListener). Subscribing again replaces the subscription (a rejoin).
+   */
+  subscribe(topics: readonly string[] | RegExp, listener?: RebalanceListener): void {
     this.checkOpen();
-    for (const t of topics) if (typeof t !== 'string' || t === '') throw new RangeError(`cannot subscribe to ${String(t)}: topic names are non-empty strings`);
-    this.subscription = new Set(topics);
-    this.metadata.addTopics(topics);
+    if (topics instanceof RegExp) {
+      if (this.group === undefined) throw new RangeError('pattern subscription needs a consumer group (groupId): without one, subscribe to a list of topics');
+    } else {
+      for (const t of topics) if (typeof t !== 'string' || t === '') throw new RangeError(`cannot subscribe to ${String(t)}: topic names are non-empty strings`);
+    }
+    if (this.group !== undefined) {
+      if (!this.group.active) this.fetcher.setAssignment([]);
+      this.groupSubscription = topics instanceof RegExp ? { pattern: new RegExp(`^(?:${topics.source})$`, topics.flags.replace(/[gy]/g, '')) } : { topics: new Set(topics) };
+      this.metadata.allTopics = topics instanceof RegExp;
+      if (!(topics instanceof RegExp)) this.metadata.addTopics(topics);
+      this.group.subscribe(listener);
+      this.onMetadata();
+      this.metadata.requestUpdate();
+      return;
+    }
+    this.subscription = new Set(topics as readonly string[]);
+    this.metadata.addTopics(topics as readonly string[]);
     this.onMetadata();
     this.metadata.requestUpdate();
   }
 
-  /** Stops reading everything. */
-  unsubscribe(): void {
+  /**
+   * Stops reading everything. In a group: commits (with auto-commit), revokes the partitions
+   * through the listener and leaves the group (a static member stays until its session ends).
+   */
+  async unsubscribe(): Promise<void> {
     this.subscription = undefined;
     this.fetcher.setAssignment([]);
+    if (this.group?.active === true) {
+      this.groupSubscription = undefined;
+      this.metadata.allTopics = false;
+      await this.group.stop(false);
+    }
+  }
+
+  /**
+   * Commits offsets to the group and waits (Kafka's commitSync): `offsets`, or by default the
+   * position (next record to read) of every partition assigned. Retries retriable errors up
+   * to metadataWaitMs. Throws CommitFailedError when the group rebalanced meanwhile (this
+   * member's generation is gone: the partitions may be another member's now), InvalidGroupIdError
+   * without a groupId.
+   */
+  async commit(offsets?: readonly CommitOffset[]): Promise<void> {
+    if (!this.leavingGroup) this.checkOpen();
+    if (this.group === undefined) throw new InvalidGroupIdError('commit()');
+    await this.group.commit(offsets ?? this.positions());
+  }
+
+  /**
+   * Commits without waiting (Kafka's commitAsync): `callback` gets the outcome (undefined on
+   * success), else failures are logged. Commits are sent in call order.
+   */
+  commitAsync(offsets?: readonly CommitOffset[], callback?: (err?: Error) => void): void {
+    const done = (err?: Error): void => {
+      if (callback !== undefined) callback(err);
+      else if (err !== undefined) this.client.logger.warn({ err }, 'commitAsync failed');
+    };
+    this.commit(offsets).then(
+      () => done(),
+      (e: unknown) => done(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  /**
+   * The group's committed offsets of `partitions`, one entry per partition in the same order:
+   * `null` where the group has committed nothing.
+   */
+  async committed(partitions: readonly TopicPartition[]): Promise<Array<CommittedOffset | null>> {
+    this.checkOpen();
+    if (this.group === undefined) throw new InvalidGroupIdError('committed()');
+    return this.group.committed(partitions);
+  }
+
+  /** Who this consumer is in its group (Kafka's groupMetadata()). InvalidGroupIdError without a groupId. */
+  groupMetadata(): GroupMetadata {
+    if (this.group === undefined) throw new InvalidGroupIdError('groupMetadata()');
+    return this.group.groupMetadata();
   }
 
   /** The partitions currently read (for a subscription: those known from metadata so far). */
@@ -132,7 +284,9 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
    * `[]` when none came (or the consumer was closed). At most `maxPollRecords`. Advances the
    * positions past them. Throws what a partition ran into: OffsetOutOfRangeError with
    * autoOffsetReset 'none', UnknownTopicError for an assigned topic that does not exist,
-   * NoBrokerAvailableError when no bootstrap broker ever answered, CorruptRecordError.
+   * NoBrokerAvailableError when no bootstrap broker ever answered, CorruptRecordError,
+   * GroupMembershipError when the group refused this member for good (FENCED_INSTANCE_ID...).
+   * In a group, each poll also tells the group the application is alive (max.poll.interval.ms).
    */
   async poll(timeoutMs = DEFAULT_POLL_TIMEOUT_MS): Promise<ConsumerRecord[]> {
     return this.pollWith(timeoutMs, () => this.fetcher.takeRecords(this.maxPollRecords));
@@ -226,10 +380,31 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     for (const tp of partitions) this.fetcher.setPaused(tp, false);
   }
 
-  /** Stops fetching and closes the connections. A pending poll resolves with `[]`. Idempotent. */
+  /** The paused partitions. */
+  paused(): TopicPartition[] {
+    return this.fetcher.paused();
+  }
+
+  /**
+   * Stops fetching and closes the connections. A pending poll resolves with `[]`. In a group,
+   * first commits the positions (with auto-commit), revokes the partitions through the
+   * listener and leaves the group, so that the others take them over at once (a static
+   * member does not leave: it keeps its partitions for sessionTimeoutMs). Idempotent.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.fetcher.wakeup();
+    if (this.group !== undefined) {
+      this.leavingGroup = true;
+      try {
+        await this.group.stop(true);
+      } catch (e) {
+        this.client.logger.warn({ err: e }, 'leaving the group failed');
+      } finally {
+        this.leavingGroup = false;
+      }
+    }
     this.fetcher.close();
     this.metadata.close();
     this.pool.close();
@@ -241,8 +416,19 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (this.closed) throw new ClientClosedError('consumer');
   }
 
+  /** The positions of every assigned partition that has one. */
+  private positions(): CommitOffset[] {
+    const out: CommitOffset[] = [];
+    for (const tp of this.fetcher.assignment()) {
+      const position = this.fetcher.state(tp)?.position;
+      if (position !== undefined) out.push({ topic: tp.topic, partition: tp.partition, offset: position });
+    }
+    return out;
+  }
+
   private async pollWith<T>(timeoutMs: number, take: () => T[]): Promise<T[]> {
     if (this.closed) return [];
+    this.group?.onPoll();
     const deadline = Date.now() + Math.max(0, timeoutMs);
     await this.ensureMetadata();
     for (;;) {
@@ -261,7 +447,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
 
   /** Fetches metadata once if none was ever fetched: a cluster that is not running is reported at once. */
   private async ensureMetadata(): Promise<void> {
-    if (this.metadata.lastRefreshMs === 0 && (this.subscription !== undefined || this.fetcher.assignment().length > 0)) await this.metadata.refresh();
+    if (this.metadata.lastRefreshMs === 0 && (this.subscription !== undefined || this.group?.active === true || this.fetcher.assignment().length > 0)) await this.metadata.refresh();
   }
 
   private async awaitSubscription(): Promise<void> {
@@ -273,6 +459,15 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** After each metadata answer: follow the subscribed topics' partitions; track unknown topics. */
   private onMetadata(): void {
     if (this.closed) return;
+    if (this.group !== undefined && this.groupSubscription !== undefined) {
+      // Group mode: the group assigns; report the resolved subscription (a pattern's matches).
+      const sub = this.groupSubscription;
+      const topics = 'pattern' in sub ? this.metadata.knownTopics().filter((t) => !t.startsWith('__') && sub.pattern.test(t)) : [...sub.topics];
+      this.group.setTopics(topics);
+      this.group.onMetadata();
+      this.fetcher.pump();
+      return;
+    }
     const topics = this.subscription ?? new Set(this.fetcher.assignment().map((tp) => tp.topic));
     const now = Date.now();
     for (const topic of topics) {

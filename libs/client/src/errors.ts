@@ -126,3 +126,62 @@ export function explain(code: ErrorCode, message: string, topic?: string): Tribu
   const text = message === '' ? (ErrorCode[code] ?? `error ${code}`) : message;
   return new TributaryError(code, `${topic !== undefined && !text.includes(topic) ? `${topic}: ` : ''}${text}${hint}`);
 }
+
+/**
+ * A group commit was refused because this consumer is no longer a member of the group's
+ * current generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID) or the group
+ * is rebalancing (REBALANCE_IN_PROGRESS): its partitions may already belong to another member.
+ * `code` is the coordinator's. Not retriable as is: the consumer rejoins by itself; poll, then
+ * commit what it consumes after the rebalance.
+ */
+export class CommitFailedError extends TributaryError {
+  constructor(groupId: string, code: ErrorCode, message: string) {
+    super(
+      code,
+      `commit for group '${groupId}' failed: ${message || (ErrorCode[code] ?? `error ${code}`)}. ` +
+        'The group rebalanced (or this member was removed, e.g. after max.poll.interval.ms without poll): ' +
+        'the consumer rejoins at its next poll; commit again what it consumes after that',
+      { retriable: false },
+    );
+    this.name = 'CommitFailedError';
+  }
+}
+
+/** A group call on a consumer without `groupId` (Kafka's InvalidGroupIdException). */
+export class InvalidGroupIdError extends TributaryError {
+  constructor(what: string) {
+    super(ErrorCode.INVALID_GROUP_ID, `${what} needs a consumer group: create the Consumer with a groupId`, { retriable: false });
+    this.name = 'InvalidGroupIdError';
+  }
+}
+
+/**
+ * The group failed in a way rejoining cannot fix: FENCED_INSTANCE_ID (another consumer took
+ * this groupInstanceId), INCONSISTENT_GROUP_PROTOCOL (no assignor shared with the group's
+ * members), INVALID_SESSION_TIMEOUT (outside the coordinator's bounds), GROUP_MAX_SIZE_REACHED.
+ * Thrown by the next poll; the consumer stays out of the group.
+ */
+export class GroupMembershipError extends TributaryError {
+  readonly groupId: string;
+
+  constructor(groupId: string, code: ErrorCode, message: string) {
+    super(code, `consumer group '${groupId}': ${message || (ErrorCode[code] ?? `error ${code}`)}${membershipHint(code)}`, { retriable: false });
+    this.name = 'GroupMembershipError';
+    this.groupId = groupId;
+  }
+}
+
+function membershipHint(code: ErrorCode): string {
+  switch (code) {
+    case ErrorCode.FENCED_INSTANCE_ID:
+      return ' (another consumer uses the same groupInstanceId: give each consumer its own)';
+    case ErrorCode.INCONSISTENT_GROUP_PROTOCOL:
+      return ' (configure partitionAssignors with at least one assignor every member of the group has)';
+    case ErrorCode.INVALID_SESSION_TIMEOUT:
+      return " (choose a sessionTimeoutMs within the coordinator's group.min/max.session.timeout.ms)";
+    case ErrorCode.GROUP_MAX_SIZE_REACHED:
+      return ' (the group has group.max.size members already)';
+    default:
+      return '';
+  }
+}

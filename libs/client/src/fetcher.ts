@@ -152,15 +152,24 @@ export class Fetcher {
     return this.states.get(tpKey(tp.topic, tp.partition));
   }
 
-  /** Replaces the assignment; partitions kept keep their state (position, pause). */
-  setAssignment(tps: readonly TopicPartition[]): void {
+  /**
+   * Replaces the assignment; partitions kept keep their state (position, pause). With
+   * `awaitPositions` (a group's assignment), new partitions wait for `initPosition` (their
+   * committed offset, looked up by the caller) instead of applying autoOffsetReset at once.
+   */
+  setAssignment(tps: readonly TopicPartition[], awaitPositions = false): void {
     const next = new Map<string, PartitionState>();
     for (const tp of tps) {
       const key = tpKey(tp.topic, tp.partition);
       let s = this.states.get(key) ?? next.get(key);
       if (s === undefined) {
         s = new PartitionState(tp.topic, tp.partition);
-        this.applyResetPolicy(s);
+        if (awaitPositions) {
+          s.position = undefined;
+          s.reset = undefined;
+        } else {
+          this.applyResetPolicy(s);
+        }
       }
       next.set(key, s);
     }
@@ -174,6 +183,31 @@ export class Fetcher {
     for (const [k, s] of next) this.states.set(k, s);
     this.dropStaleCompleted();
     this.schedulePump();
+  }
+
+  /**
+   * Gives a partition waiting for its position (setAssignment with awaitPositions) its
+   * committed offset, or autoOffsetReset when `offset` is undefined. A partition that got a
+   * position meanwhile (seek) keeps it.
+   */
+  initPosition(tp: TopicPartition, offset: bigint | undefined): void {
+    const s = this.state(tp);
+    if (s === undefined || s.position !== undefined || s.reset !== undefined || s.error !== undefined) return;
+    if (offset === undefined) this.applyResetPolicy(s);
+    else s.position = offset;
+    this.schedulePump();
+    if (s.error !== undefined) this.wakeup();
+  }
+
+  /** Whether `tp` still waits for initPosition. */
+  awaitingPosition(tp: TopicPartition): boolean {
+    const s = this.state(tp);
+    return s !== undefined && s.position === undefined && s.reset === undefined && s.error === undefined;
+  }
+
+  /** The paused partitions. */
+  paused(): TopicPartition[] {
+    return [...this.states.values()].filter((s) => s.paused).map((s) => ({ topic: s.topic, partition: s.partition }));
   }
 
   /** Next records of `tp` start at `offset`. */

@@ -1,6 +1,7 @@
 /**
  * `@tributary/client`: the TypeScript SDK of Tributary — {@link Producer}, {@link Consumer}
- * (no groups yet) and {@link Admin}. Each needs only a bootstrap list of brokers.
+ * (alone, or in a consumer group with `groupId`) and {@link Admin}. Each needs only a
+ * bootstrap list of brokers.
  */
 export { Producer } from './producer';
 export type { CloseOptions } from './producer';
@@ -25,6 +26,12 @@ export type {
   PartitionReassignment,
   ReassignmentOutcome,
   OngoingReassignment,
+  GroupListing,
+  GroupDescription,
+  GroupMemberDescription,
+  DeletedGroup,
+  GroupOffset,
+  AlteredGroupOffset,
 } from './admin';
 export { PRODUCER_DEFAULTS } from './producer-options';
 export type {
@@ -39,7 +46,17 @@ export type {
   ProducerOptions,
 } from './producer-options';
 export { CONSUMER_DEFAULTS } from './consumer-options';
-export type { TopicPartition, AutoOffsetReset, ConsumerOptions, ConsumerRecord, FetchedBatch } from './consumer-options';
+export type {
+  TopicPartition,
+  AutoOffsetReset,
+  ConsumerOptions,
+  ConsumerRecord,
+  FetchedBatch,
+  RebalanceListener,
+  CommitOffset,
+  CommittedOffset,
+  GroupMetadata,
+} from './consumer-options';
 export { CLIENT_DEFAULTS, BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP, defaultBootstrap, parseBootstrap } from './config';
 export type { ClientOptions, ClientLogger } from './config';
 export {
@@ -49,6 +66,9 @@ export {
   OffsetOutOfRangeError,
   ClientTimeoutError,
   TopicOperationError,
+  CommitFailedError,
+  InvalidGroupIdError,
+  GroupMembershipError,
 } from './errors';
 export { murmur2, toPositive, partitionForKey } from './partitioner';
 export { RecordAccumulator, ACCUMULATOR_DEFAULTS, RecordTooLargeError, BufferExhaustedError, AccumulatorClosedError } from './accumulator';

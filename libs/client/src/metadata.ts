@@ -37,6 +37,15 @@ export interface BrokerNode {
   address: string;
 }
 
+/** A group coordinator instance as Metadata lists it (where FindCoordinator may be asked). */
+export interface GroupCoordinatorNode {
+  id: number;
+  host: string;
+  port: number;
+  /** `host:port`. */
+  address: string;
+}
+
 /** One partition's leadership. */
 export interface PartitionMetadata {
   partition: number;
@@ -86,6 +95,13 @@ export class Metadata {
   brokers = new Map<number, BrokerNode>();
   /** `host:port` of the active controller's Admin API, when a broker knew it. */
   controllerAddress: string | undefined;
+  /** The group coordinator instances registered in the coordination store, from the latest answer. */
+  groupCoordinators: GroupCoordinatorNode[] = [];
+  /**
+   * Ask for every topic (a pattern subscription follows topics created later), whatever the
+   * topics of interest; the answer then replaces the whole topic view.
+   */
+  allTopics = false;
   /** Grows with every answer applied. */
   version = 0;
   /** Epoch ms of the latest answer (0: none yet). */
@@ -137,6 +153,13 @@ export class Metadata {
       this.interest.delete(name);
       this.topics.delete(name);
     }
+  }
+
+  /** Names of the topics in the cached view that exist (no error). */
+  knownTopics(): string[] {
+    const out: string[] = [];
+    for (const t of this.topics.values()) if (t.errorCode === ErrorCode.NONE) out.push(t.name);
+    return out;
   }
 
   /** The cached view of `name`, if any (possibly with an error code). */
@@ -252,7 +275,7 @@ export class Metadata {
   }
 
   private async fetchMetadata(): Promise<void> {
-    const topics = [...this.interest];
+    const topics = this.allTopics ? [] : [...this.interest];
     let lastError: unknown;
     for (const address of this.candidates()) {
       if (this.closed) throw new ClientClosedError('client');
@@ -273,6 +296,7 @@ export class Metadata {
     const brokers = new Map<number, BrokerNode>();
     for (const b of response.brokers) brokers.set(b.nodeId, { id: b.nodeId, host: b.host, port: b.port, rack: b.rack, address: `${b.host}:${b.port}` });
     this.brokers = brokers;
+    this.groupCoordinators = response.groupCoordinators.map((g) => ({ id: g.nodeId, host: g.host, port: g.port, address: `${g.host}:${g.port}` }));
     this.controllerAddress = response.controllerHost !== '' && response.controllerPort > 0 ? `${response.controllerHost}:${response.controllerPort}` : undefined;
     if (asked.length === 0) this.topics.clear();
     for (const t of response.topics) {

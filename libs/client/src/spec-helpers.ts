@@ -1,16 +1,22 @@
 /**
  * Test helper (not exported): a fake cluster of in-process gRPC servers — brokers serving
  * BrokerService (Produce, Fetch, ListOffsets, Metadata) over an in-memory log per partition,
- * and controllers serving AdminService (one active, the others answering NOT_CONTROLLER) —
+ * controllers serving AdminService (one active, the others answering NOT_CONTROLLER), and
+ * group coordinators serving GroupCoordinatorService (`startGroupCoordinators`: libs/groups'
+ * real ConsumerGroup state machine on the real clock, offsets in memory; one instance owns
+ * every group, the others answer NOT_COORDINATOR; brokers list them in Metadata) —
  * so the SDK's unit specs exercise real gRPC calls. Tests steer it: move leaders, inject
  * per-partition errors, truncate logs, hold fetches, and inspect the requests received.
  *
  * Not a broker: no durability, no replication, offsets assigned by rewriting baseOffset as a
  * real leader does. Integration tests against real processes live in tools/e2e.
  */
+import { ConsumerGroup, decodeAssignment } from '@tributary/groups';
+import type { GroupConfig, GroupTimers, JoinGroupResult } from '@tributary/groups';
 import {
   AdminServiceService,
   BrokerServiceService,
+  GroupCoordinatorServiceService,
   type FetchRequest,
   type FetchResponse,
   type MetadataResponse,
@@ -51,8 +57,41 @@ const silent = createLogger({
   destination: new Writable({ write: (_c, _e, cb) => cb() }),
 });
 
+/** A committed offset in the fake coordinator. */
+export interface FakeCommittedOffset {
+  offset: bigint;
+  leaderEpoch: number;
+  metadata: string;
+}
+
+/** The real clock for ConsumerGroup. */
+const REAL_TIMERS: GroupTimers = {
+  nowMs: () => Date.now(),
+  schedule: (delayMs, fire) => {
+    const t = setTimeout(fire, delayMs);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
+
 /** The fake cluster. */
 export class FakeCluster {
+  /** Group coordinator instance ports, by instance id. */
+  readonly groupCoordinatorPorts: number[] = [];
+  /** The instance owning every group (unless in `groupOwners`): FindCoordinator names it, the others answer NOT_COORDINATOR. */
+  groupCoordinatorOwner = 0;
+  /** Per-group owners overriding groupCoordinatorOwner. */
+  readonly groupOwners = new Map<string, number>();
+  /** Groups by id (shared by the instances, as if the owner loaded them from `__consumer_offsets`). */
+  readonly groups = new Map<string, ConsumerGroup>();
+  /** Committed offsets: group → "topic/partition" → offset. */
+  readonly groupOffsets = new Map<string, Map<string, FakeCommittedOffset>>();
+  /** Coordinator settings of new groups (short session bounds, no initial delay, for tests). */
+  groupConfig: Partial<GroupConfig> = { minSessionTimeoutMs: 10, initialRebalanceDelayMs: 0 };
+  /** Group calls received: instance id and method. */
+  readonly groupCalls: Array<{ instance: number; method: string; groupId?: string; memberId?: string }> = [];
+  /** Error codes the next calls of a method answer (whole-call error_code), in order. */
+  readonly groupCallErrors = new Map<string, ErrorCode[]>();
+  private readonly groupServers: GrpcServer[] = [];
   readonly topics = new Map<string, FakePartition[]>();
   readonly produces: ReceivedProduce[] = [];
   readonly fetches: ReceivedFetch[] = [];
@@ -143,9 +182,194 @@ export class FakeCluster {
     return base;
   }
 
-  /** Stops every server. */
+  /** Stops every server (and every group's timers). */
   async stop(): Promise<void> {
+    for (const g of this.groups.values()) g.markDead();
     await Promise.all(this.servers.map((s) => s.shutdown(0)));
+  }
+
+  /** Starts `n` group coordinator instances (ids 0..n-1); instance 0 owns every group. */
+  async startGroupCoordinators(n = 1): Promise<void> {
+    for (let i = 0; i < n; i++) this.groupCoordinatorPorts.push(await this.startGroupCoordinator(i));
+  }
+
+  /** Kills a group coordinator instance (brokers stop listing it). */
+  async stopGroupCoordinator(index: number): Promise<void> {
+    await this.groupServers[index]!.shutdown(0);
+    this.groupCoordinatorPorts[index] = 0;
+  }
+
+  /** The group, created Empty when unknown. */
+  group(groupId: string): ConsumerGroup {
+    let g = this.groups.get(groupId);
+    if (g === undefined || g.state === 'Dead') {
+      g = new ConsumerGroup(groupId, REAL_TIMERS, { config: this.groupConfig });
+      this.groups.set(groupId, g);
+    }
+    return g;
+  }
+
+  /** The instance owning `groupId`. */
+  ownerOf(groupId: string): number {
+    return this.groupOwners.get(groupId) ?? this.groupCoordinatorOwner;
+  }
+
+  /** The partitions a member of a group was assigned (decoded), by member id. */
+  groupAssignments(groupId: string): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const m of this.groups.get(groupId)?.memberList() ?? []) {
+      out.set(m.memberId, decodeAssignment(m.assignment).partitions.flatMap((t) => t.partitions.map((p) => `${t.topic}-${p}`)).sort());
+    }
+    return out;
+  }
+
+  private async startGroupCoordinator(index: number): Promise<number> {
+    const server = this.newServer();
+    this.groupServers[index] = server;
+    const owner = (method: string, groupId: string, memberId?: string): ErrorCode => {
+      this.groupCalls.push({ instance: index, method, groupId, ...(memberId === undefined ? {} : { memberId }) });
+      const injected = this.groupCallErrors.get(method)?.shift();
+      if (injected !== undefined) return injected;
+      return this.ownerOf(groupId) === index ? ErrorCode.NONE : ErrorCode.NOT_COORDINATOR;
+    };
+    const host = (peer: string): string => peer.replace(/:\d+$/, '');
+    server.addService(GroupCoordinatorServiceService, {
+      findCoordinator: async (req) => {
+        this.groupCalls.push({ instance: index, method: 'findCoordinator' });
+        return {
+          coordinators: req.coordinatorKeys.map((key) => {
+            const nodeId = this.ownerOf(key);
+            const port = this.groupCoordinatorPorts[nodeId] ?? 0;
+            return port > 0
+              ? { key, nodeId, host: '127.0.0.1', port, errorCode: ErrorCode.NONE, errorMessage: '' }
+              : { key, nodeId: -1, host: '', port: 0, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'no owner' };
+          }),
+        };
+      },
+      joinGroup: async (req, ctx) => {
+        const code = owner('joinGroup', req.groupId, req.memberId);
+        const none = { errorMessage: '', generationId: -1, protocolType: '', protocolName: '', leader: '', memberId: req.memberId, members: [], skipAssignment: false };
+        if (code !== ErrorCode.NONE) return { ...none, errorCode: code };
+        return new Promise<JoinGroupResult>((resolve) =>
+          this.group(req.groupId).join(
+            {
+              memberId: req.memberId,
+              groupInstanceId: req.groupInstanceId,
+              clientId: req.clientId,
+              clientHost: host(ctx.peer),
+              sessionTimeoutMs: req.sessionTimeoutMs,
+              rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+              protocolType: req.protocolType,
+              protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
+            },
+            resolve,
+          ),
+        );
+      },
+      syncGroup: async (req) => {
+        const code = owner('syncGroup', req.groupId, req.memberId);
+        if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: '', protocolType: '', protocolName: '', assignment: Buffer.alloc(0) };
+        return new Promise((resolve) =>
+          this.group(req.groupId).sync(
+            {
+              generationId: req.generationId,
+              memberId: req.memberId,
+              groupInstanceId: req.groupInstanceId,
+              protocolType: req.protocolType,
+              protocolName: req.protocolName,
+              assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
+            },
+            resolve,
+          ),
+        );
+      },
+      heartbeat: async (req) => {
+        const code = owner('heartbeat', req.groupId, req.memberId);
+        if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: '' };
+        return this.group(req.groupId).heartbeat(req);
+      },
+      leaveGroup: async (req) => {
+        const code = owner('leaveGroup', req.groupId);
+        if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: '', members: [] };
+        return this.group(req.groupId).leave(req.members);
+      },
+      offsetCommit: async (req) => {
+        const code = owner('offsetCommit', req.groupId, req.memberId);
+        const answer = (errorCode: ErrorCode): { topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; errorCode: ErrorCode }> }> } => ({
+          topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })) })),
+        });
+        if (code !== ErrorCode.NONE) return answer(code);
+        const verdict = this.group(req.groupId).validateOffsetCommit(req);
+        if (verdict.errorCode !== ErrorCode.NONE) return answer(verdict.errorCode);
+        let offsets = this.groupOffsets.get(req.groupId);
+        if (offsets === undefined) this.groupOffsets.set(req.groupId, (offsets = new Map()));
+        for (const t of req.topics) {
+          for (const p of t.partitions) offsets.set(`${t.name}/${p.partitionIndex}`, { offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata });
+        }
+        return answer(ErrorCode.NONE);
+      },
+      offsetFetch: async (req) => {
+        const code = owner('offsetFetch', req.groupId);
+        if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: '', topics: [] };
+        const offsets = this.groupOffsets.get(req.groupId) ?? new Map<string, FakeCommittedOffset>();
+        const asked = req.allTopics
+          ? [...offsets.keys()].map((k) => ({ name: k.slice(0, k.lastIndexOf('/')), index: Number(k.slice(k.lastIndexOf('/') + 1)) }))
+          : req.topics.flatMap((t) => t.partitionIndexes.map((index) => ({ name: t.name, index })));
+        const byTopic = new Map<string, Array<{ partitionIndex: number; committedOffset: bigint; committedLeaderEpoch: number; metadata: string; errorCode: ErrorCode }>>();
+        for (const { name, index } of asked) {
+          const o = offsets.get(`${name}/${index}`);
+          let list = byTopic.get(name);
+          if (list === undefined) byTopic.set(name, (list = []));
+          list.push({ partitionIndex: index, committedOffset: o?.offset ?? -1n, committedLeaderEpoch: o?.leaderEpoch ?? -1, metadata: o?.metadata ?? '', errorCode: ErrorCode.NONE });
+        }
+        return { errorCode: ErrorCode.NONE, errorMessage: '', topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+      },
+      listGroups: async () => {
+        this.groupCalls.push({ instance: index, method: 'listGroups' });
+        const ids = new Set([...this.groups.keys(), ...this.groupOffsets.keys()].filter((id) => this.ownerOf(id) === index));
+        return {
+          errorCode: ErrorCode.NONE,
+          errorMessage: '',
+          groups: [...ids].filter((id) => this.groups.get(id)?.state !== 'Dead').map((id) => ({ groupId: id, protocolType: this.groups.get(id)?.protocolType ?? '', groupState: this.groups.get(id)?.state ?? 'Empty' })),
+        };
+      },
+      describeGroups: async (req) => ({
+        groups: req.groups.map((groupId) => {
+          const code = owner('describeGroups', groupId);
+          const g = this.groups.get(groupId);
+          const base = { errorCode: code, errorMessage: '', groupId, groupState: 'Dead', protocolType: '', protocolData: '', members: [] };
+          if (code !== ErrorCode.NONE || g === undefined) return base;
+          return {
+            ...base,
+            groupState: g.state,
+            protocolType: g.protocolType ?? '',
+            protocolData: g.state === 'Stable' ? (g.protocol ?? '') : '',
+            members: g.memberList().map((m) => ({
+              memberId: m.memberId,
+              groupInstanceId: m.groupInstanceId,
+              clientId: m.clientId,
+              clientHost: m.clientHost,
+              memberMetadata: m.protocols.find((p) => p.name === g.protocol)?.metadata ?? Buffer.alloc(0),
+              memberAssignment: m.assignment,
+            })),
+          };
+        }),
+      }),
+      deleteGroups: async (req) => ({
+        results: req.groupsNames.map((groupId) => {
+          const code = owner('deleteGroups', groupId);
+          if (code !== ErrorCode.NONE) return { groupId, errorCode: code };
+          const g = this.groups.get(groupId);
+          if (g === undefined && !this.groupOffsets.has(groupId)) return { groupId, errorCode: ErrorCode.GROUP_ID_NOT_FOUND };
+          if (g !== undefined && g.state !== 'Empty' && g.state !== 'Dead') return { groupId, errorCode: ErrorCode.NON_EMPTY_GROUP };
+          g?.markDead();
+          this.groups.delete(groupId);
+          this.groupOffsets.delete(groupId);
+          return { groupId, errorCode: ErrorCode.NONE };
+        }),
+      }),
+    });
+    return server.listen('127.0.0.1', 0);
   }
 
   private newServer(): GrpcServer {
@@ -162,7 +386,7 @@ export class FakeCluster {
       controllerId: this.activeController,
       controllerHost: this.controllerPorts.length > 0 ? '127.0.0.1' : '',
       controllerPort: this.controllerPorts[this.activeController] ?? 0,
-      groupCoordinators: [],
+      groupCoordinators: this.groupCoordinatorPorts.map((port, nodeId) => ({ nodeId, host: '127.0.0.1', port })).filter((g) => g.port > 0),
       topics: names.map((name) => {
         const partitions = this.hiddenTopics.has(name) ? undefined : this.topics.get(name);
         if (partitions === undefined) return { name, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, isInternal: false, partitions: [] };

@@ -249,13 +249,20 @@ describe('ConsumerGroup (Kafka GroupCoordinator state machine)', () => {
     expect(group.state).toBe('Empty');
   });
 
-  it('a static member restarting with changed metadata triggers a rebalance', () => {
+  it('a static member restarting with changed metadata keeps the generation unless the selected protocol changes (Kafka)', () => {
     const { group } = setup();
     const first = join(group, joinReq('s', { groupInstanceId: 'inst-1' }));
     const oldId = first.result?.memberId ?? '';
-    sync(group, 1, oldId, [], 'inst-1');
-    const restarted = join(group, joinReq('s', { groupInstanceId: 'inst-1', protocols: [{ name: 'range', metadata: Buffer.from('new topics') }] }));
-    expect(restarted.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2 });
+    sync(group, 1, oldId, [{ memberId: oldId, assignment: Buffer.from('mine') }], 'inst-1');
+    // New metadata (a restarted consumer has no generation, owns nothing), same protocol 'range'.
+    const restarted = join(group, joinReq('s', { groupInstanceId: 'inst-1', protocols: [{ name: 'range', metadata: Buffer.from('restarted') }] }));
+    const newId = restarted.result?.memberId ?? '';
+    expect(restarted.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 1 });
+    expect(group.state).toBe('Stable');
+    expect(sync(group, 1, newId, [], 'inst-1').result?.assignment.toString()).toBe('mine');
+    // A restart preferring another protocol changes the group's choice: rebalance.
+    const switched = join(group, joinReq('s', { groupInstanceId: 'inst-1', protocols: [{ name: 'roundrobin', metadata: Buffer.from('rr') }, { name: 'range', metadata: Buffer.from('r') }] }));
+    expect(switched.result).toMatchObject({ errorCode: ErrorCode.NONE, generationId: 2, protocolName: 'roundrobin' });
     expect(group.state).toBe('CompletingRebalance');
   });
 

@@ -443,7 +443,11 @@ export class ConsumerGroup {
     if (this.pendingSyncMembers.delete(oldId)) this.pendingSyncMembers.add(newId);
     if (this.leaderId === oldId) this.leaderId = newId;
     this.scheduleHeartbeat(member);
-    if (this.stateValue === 'Stable' && unchanged) {
+    // Kafka's updateStaticMemberAndRebalance: in Stable, a restarted static member does not
+    // rebalance the group unless it changes the protocol the group would select (its metadata
+    // may differ: a restarted consumer owns nothing yet and has no generation; KIP-814 lets a
+    // static leader notice other changes and rebalance itself).
+    if (this.stateValue === 'Stable' && (unchanged || this.selectProtocol() === this.protocolName)) {
       // No rebalance: the member resumes with the current generation and assignment; a
       // static leader is told to skip computing one (KIP-814).
       const result = this.joinResult(member);
