@@ -429,8 +429,10 @@ export class ConsumerCoordinator {
   /** Kafka's joinGroupIfNeeded: prepare (commit, revoke or lose), join, sync, complete. */
   private async joinGroup(): Promise<void> {
     this.rejoinRequested = false;
-    await this.onJoinPrepare();
+    // Rebalancing from here: a heartbeat's REBALANCE_IN_PROGRESS during the revocation below
+    // is this very rebalance, not a reason for another one.
     this.phase = { kind: 'rebalancing' };
+    await this.onJoinPrepare();
     const signal = this.loopAbort.signal;
     const rebalanceTimeoutMs = this.options.maxPollIntervalMs;
     for (;;) {
@@ -582,6 +584,8 @@ export class ConsumerCoordinator {
     }
     this.setOwned(assigned);
     if (this.phase.kind === 'rebalancing') this.phase = { kind: 'stable' };
+    // The subscription changed while joining (a pattern matched a new topic): once more.
+    if (!sameList(this.topics, this.joinedTopics)) this.rejoinRequested = true;
     this.options.logger.info(
       { groupId: this.options.groupId, generationId: this.generationId, memberId: this.memberId, assigned: assigned.length, added: added.length, revoked: revoked.length },
       'joined the group',
