@@ -295,7 +295,10 @@ export class ConsumerCoordinator {
           );
         }
       }
-      if (unstable && Date.now() < deadlineMs) continue;
+      if (unstable) {
+        if (Date.now() < deadlineMs) continue;
+        throw new TributaryError(ErrorCode.UNSTABLE_OFFSET_COMMIT, `group '${this.options.groupId}' still has a commit in progress after ${this.options.metadataWaitMs} ms: try again`);
+      }
       return partitions.map((tp) => found.get(tpKey(tp.topic, tp.partition)) ?? null);
     }
   }
@@ -445,27 +448,28 @@ export class ConsumerCoordinator {
         rackId: null,
       });
       this.joinInFlight = true;
-      const response = await this.coordinators
-        .call(
-        this.options.groupId,
-        'joinGroup',
-        {
-          groupId: this.options.groupId,
-          sessionTimeoutMs: this.options.sessionTimeoutMs,
-          rebalanceTimeoutMs,
-          memberId: this.memberId,
-          groupInstanceId: this.options.groupInstanceId ?? '',
-          protocolType: CONSUMER_PROTOCOL_TYPE,
-          protocols: this.options.assignors.map((a) => ({ name: a.name, metadata })),
-          reason: '',
-          clientId: this.options.clientId,
-        },
-        (r) => r.errorCode,
-        { deadlineMs: Date.now() + this.options.metadataWaitMs, callTimeoutMs: rebalanceTimeoutMs + JOIN_GRACE_MS, signal },
-      )
-        .finally(() => {
-          this.joinInFlight = false;
-        });
+      let response;
+      try {
+        response = await this.coordinators.call(
+          this.options.groupId,
+          'joinGroup',
+          {
+            groupId: this.options.groupId,
+            sessionTimeoutMs: this.options.sessionTimeoutMs,
+            rebalanceTimeoutMs,
+            memberId: this.memberId,
+            groupInstanceId: this.options.groupInstanceId ?? '',
+            protocolType: CONSUMER_PROTOCOL_TYPE,
+            protocols: this.options.assignors.map((a) => ({ name: a.name, metadata })),
+            reason: '',
+            clientId: this.options.clientId,
+          },
+          (r) => r.errorCode,
+          { deadlineMs: Date.now() + this.options.metadataWaitMs, callTimeoutMs: rebalanceTimeoutMs + JOIN_GRACE_MS, signal },
+        );
+      } finally {
+        this.joinInFlight = false;
+      }
       const code = response.errorCode;
       if (code === ErrorCode.MEMBER_ID_REQUIRED) {
         this.memberId = response.memberId;
@@ -494,6 +498,10 @@ export class ConsumerCoordinator {
       this.generationId = response.generationId;
       this.protocolName = response.protocolName;
       this.leader = response.leader === response.memberId;
+      if (this.leader && !response.skipAssignment && !this.options.assignors.some((a) => a.name === response.protocolName)) {
+        this.fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `the group chose assignor '${response.protocolName}', which this consumer does not have`);
+        return;
+      }
       const assignments = this.leader && !response.skipAssignment ? await this.assign(response) : [];
       const sync = await this.coordinators.call(
         this.options.groupId,
