@@ -97,7 +97,14 @@ const DEFAULT_POLL_TIMEOUT_MS = 1000;
 
 /**
  * Reads records from partitions it is given (`assign`) or from every partition of topics
- * (`subscribe`, following new partitions).
+ * (`subscribe`, following new partitions) — or, with a `groupId`, from the partitions its
+ * consumer group assigns it (see the README's "Consumer groups"):
+ *
+ * ```ts
+ * const consumer = new Consumer({ bootstrap: ['127.0.0.1:7200'], groupId: 'billing' });
+ * consumer.subscribe(['orders'], { onPartitionsRevoked: () => consumer.commit() });
+ * for await (const record of consumer) handle(record); // positions auto-committed every 5 s
+ * ```
  *
  * ```ts
  * const consumer = new Consumer({ bootstrap: ['127.0.0.1:7200'], autoOffsetReset: 'earliest' });
