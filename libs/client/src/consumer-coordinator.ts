@@ -144,6 +144,8 @@ export class ConsumerCoordinator {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** A JoinGroup is in flight: no heartbeats (the coordinator keeps the member alive). */
   private joinInFlight = false;
+  /** Next auto-commit of a manual assignment (epoch ms). */
+  private nextManualAutoCommitMs = Date.now();
 
   constructor(
     private readonly options: ConsumerCoordinatorOptions,
@@ -195,11 +197,27 @@ export class ConsumerCoordinator {
   onPoll(): void {
     if (this.phase.kind === 'failed') throw this.phase.error;
     if (!this.hasSubscription || this.phase.kind === 'closed') return;
+    this.nextManualAutoCommitMs = Date.now() + this.options.autoCommitIntervalMs;
     this.lastPollMs = Date.now();
     if (this.phase.kind === 'idle' || this.phase.kind === 'pollTimedOut') {
       this.phase = { kind: 'unjoined' };
       this.startLoop();
     }
+  }
+
+  /**
+   * Manual assignment (`assign()`) with a groupId: auto-commit runs from poll, as Kafka's
+   * does (every autoCommitIntervalMs, generation -1: accepted while the group has no active
+   * members). `positions` are the assigned partitions' positions.
+   */
+  maybeAutoCommitAssigned(positions: () => CommitOffset[], force = false): Promise<void> | undefined {
+    if (!this.options.enableAutoCommit || this.hasSubscription) return undefined;
+    const now = Date.now();
+    if (!force && now < this.nextManualAutoCommitMs) return undefined;
+    this.nextManualAutoCommitMs = now + this.options.autoCommitIntervalMs;
+    const changed = positions().filter((o) => this.lastCommitted.get(tpKey(o.topic, o.partition)) !== o.offset);
+    if (changed.length === 0) return undefined;
+    return this.commit(changed).catch((e: unknown) => this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'auto-commit failed'));
   }
 
   /** Asks for a rejoin at the next loop turn. */

@@ -405,6 +405,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (this.group !== undefined) {
       this.leavingGroup = true;
       try {
+        await this.group.maybeAutoCommitAssigned(() => this.positions(), true);
         await this.group.stop(true);
       } catch (e) {
         this.client.logger.warn({ err: e }, 'leaving the group failed');
@@ -436,6 +437,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private async pollWith<T>(timeoutMs: number, take: () => T[]): Promise<T[]> {
     if (this.closed) return [];
     this.group?.onPoll();
+    if (this.group !== undefined && !this.group.active) void this.group.maybeAutoCommitAssigned(() => this.positions());
     const deadline = Date.now() + Math.max(0, timeoutMs);
     await this.ensureMetadata();
     for (;;) {

@@ -469,3 +469,19 @@ test('heartbeats go on while the rebalance listener runs longer than the session
   expect(g.generationId).toBe(a.groupMetadata().generationId);
   expect(a.assignment()).toHaveLength(6);
 });
+
+test('assign() with a groupId: auto-commit from poll and at close (generation -1, as Kafka)', async () => {
+  cluster.createTopic('solo', 1);
+  cluster.append('solo', 0, encodeBatch(values(3)));
+  const a = consumer({ autoCommitIntervalMs: 20 });
+  a.assign([{ topic: 'solo', partition: 0 }]);
+  await pollRecords(a, 3);
+  while (cluster.groupOffsets.get('g')?.get('solo/0')?.offset !== 3n) await a.poll(20);
+  cluster.append('solo', 0, encodeBatch(values(2)));
+  const b = consumer({ groupId: 'g2', autoCommitIntervalMs: 600_000 });
+  b.assign([{ topic: 'solo', partition: 0 }]);
+  await pollRecords(b, 5);
+  await b.close();
+  expect(cluster.groupOffsets.get('g2')!.get('solo/0')!.offset).toBe(5n);
+  expect(cluster.groupCalls.some((c) => c.groupId === 'g2' && c.method === 'joinGroup')).toBe(false);
+});
