@@ -145,6 +145,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       throw new RangeError(`auto.offset.reset (autoOffsetReset) must be 'earliest', 'latest' or 'none', got ${String(autoOffsetReset)}`);
     }
     this.maxPollRecords = checkInt('maxPollRecords', 'max.poll.records', options.maxPollRecords ?? d.maxPollRecords, 1);
+    const group = groupOptions(options);
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
     this.fetcher = new Fetcher(
@@ -164,7 +165,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.metadata,
       this.pool,
     );
-    const group = groupOptions(options);
     if (group !== undefined) {
       const coordinators = new GroupCoordinators(this.client, this.metadata, this.pool);
       this.group = new ConsumerCoordinator({ ...this.client, ...group }, this.metadata, coordinators, this.fetcher);
