@@ -144,6 +144,8 @@ export class ConsumerCoordinator {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   /** A JoinGroup is in flight: no heartbeats (the coordinator keeps the member alive). */
   private joinInFlight = false;
+  /** Next auto-commit of a manual assignment (epoch ms). */
+  private nextManualAutoCommitMs = Date.now();
 
   constructor(
     private readonly options: ConsumerCoordinatorOptions,
@@ -195,11 +197,27 @@ export class ConsumerCoordinator {
   onPoll(): void {
     if (this.phase.kind === 'failed') throw this.phase.error;
     if (!this.hasSubscription || this.phase.kind === 'closed') return;
+    this.nextManualAutoCommitMs = Date.now() + this.options.autoCommitIntervalMs;
     this.lastPollMs = Date.now();
     if (this.phase.kind === 'idle' || this.phase.kind === 'pollTimedOut') {
       this.phase = { kind: 'unjoined' };
       this.startLoop();
     }
+  }
+
+  /**
+   * Manual assignment (`assign()`) with a groupId: auto-commit runs from poll, as Kafka's
+   * does (every autoCommitIntervalMs, generation -1: accepted while the group has no active
+   * members). `positions` are the assigned partitions' positions.
+   */
+  maybeAutoCommitAssigned(positions: () => CommitOffset[], force = false): Promise<void> | undefined {
+    if (!this.options.enableAutoCommit || this.hasSubscription) return undefined;
+    const now = Date.now();
+    if (!force && now < this.nextManualAutoCommitMs) return undefined;
+    this.nextManualAutoCommitMs = now + this.options.autoCommitIntervalMs;
+    const changed = positions().filter((o) => this.lastCommitted.get(tpKey(o.topic, o.partition)) !== o.offset);
+    if (changed.length === 0) return undefined;
+    return this.commit(changed).catch((e: unknown) => this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'auto-commit failed'));
   }
 
   /** Asks for a rejoin at the next loop turn. */
@@ -295,7 +313,10 @@ export class ConsumerCoordinator {
           );
         }
       }
-      if (unstable && Date.now() < deadlineMs) continue;
+      if (unstable) {
+        if (Date.now() < deadlineMs) continue;
+        throw new TributaryError(ErrorCode.UNSTABLE_OFFSET_COMMIT, `group '${this.options.groupId}' still has a commit in progress after ${this.options.metadataWaitMs} ms: try again`);
+      }
       return partitions.map((tp) => found.get(tpKey(tp.topic, tp.partition)) ?? null);
     }
   }
@@ -429,8 +450,10 @@ export class ConsumerCoordinator {
   /** Kafka's joinGroupIfNeeded: prepare (commit, revoke or lose), join, sync, complete. */
   private async joinGroup(): Promise<void> {
     this.rejoinRequested = false;
-    await this.onJoinPrepare();
+    // Rebalancing from here: a heartbeat's REBALANCE_IN_PROGRESS during the revocation below
+    // is this very rebalance, not a reason for another one.
     this.phase = { kind: 'rebalancing' };
+    await this.onJoinPrepare();
     const signal = this.loopAbort.signal;
     const rebalanceTimeoutMs = this.options.maxPollIntervalMs;
     for (;;) {
@@ -443,27 +466,28 @@ export class ConsumerCoordinator {
         rackId: null,
       });
       this.joinInFlight = true;
-      const response = await this.coordinators
-        .call(
-        this.options.groupId,
-        'joinGroup',
-        {
-          groupId: this.options.groupId,
-          sessionTimeoutMs: this.options.sessionTimeoutMs,
-          rebalanceTimeoutMs,
-          memberId: this.memberId,
-          groupInstanceId: this.options.groupInstanceId ?? '',
-          protocolType: CONSUMER_PROTOCOL_TYPE,
-          protocols: this.options.assignors.map((a) => ({ name: a.name, metadata })),
-          reason: '',
-          clientId: this.options.clientId,
-        },
-        (r) => r.errorCode,
-        { deadlineMs: Date.now() + this.options.metadataWaitMs, callTimeoutMs: rebalanceTimeoutMs + JOIN_GRACE_MS, signal },
-      )
-        .finally(() => {
-          this.joinInFlight = false;
-        });
+      let response;
+      try {
+        response = await this.coordinators.call(
+          this.options.groupId,
+          'joinGroup',
+          {
+            groupId: this.options.groupId,
+            sessionTimeoutMs: this.options.sessionTimeoutMs,
+            rebalanceTimeoutMs,
+            memberId: this.memberId,
+            groupInstanceId: this.options.groupInstanceId ?? '',
+            protocolType: CONSUMER_PROTOCOL_TYPE,
+            protocols: this.options.assignors.map((a) => ({ name: a.name, metadata })),
+            reason: '',
+            clientId: this.options.clientId,
+          },
+          (r) => r.errorCode,
+          { deadlineMs: Date.now() + this.options.metadataWaitMs, callTimeoutMs: rebalanceTimeoutMs + JOIN_GRACE_MS, signal },
+        );
+      } finally {
+        this.joinInFlight = false;
+      }
       const code = response.errorCode;
       if (code === ErrorCode.MEMBER_ID_REQUIRED) {
         this.memberId = response.memberId;
@@ -492,6 +516,10 @@ export class ConsumerCoordinator {
       this.generationId = response.generationId;
       this.protocolName = response.protocolName;
       this.leader = response.leader === response.memberId;
+      if (this.leader && !response.skipAssignment && !this.options.assignors.some((a) => a.name === response.protocolName)) {
+        this.fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, `the group chose assignor '${response.protocolName}', which this consumer does not have`);
+        return;
+      }
       const assignments = this.leader && !response.skipAssignment ? await this.assign(response) : [];
       const sync = await this.coordinators.call(
         this.options.groupId,
@@ -582,6 +610,8 @@ export class ConsumerCoordinator {
     }
     this.setOwned(assigned);
     if (this.phase.kind === 'rebalancing') this.phase = { kind: 'stable' };
+    // The subscription changed while joining (a pattern matched a new topic): once more.
+    if (!sameList(this.topics, this.joinedTopics)) this.rejoinRequested = true;
     this.options.logger.info(
       { groupId: this.options.groupId, generationId: this.generationId, memberId: this.memberId, assigned: assigned.length, added: added.length, revoked: revoked.length },
       'joined the group',

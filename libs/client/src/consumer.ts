@@ -97,7 +97,14 @@ const DEFAULT_POLL_TIMEOUT_MS = 1000;
 
 /**
  * Reads records from partitions it is given (`assign`) or from every partition of topics
- * (`subscribe`, following new partitions).
+ * (`subscribe`, following new partitions) — or, with a `groupId`, from the partitions its
+ * consumer group assigns it (see the README's "Consumer groups"):
+ *
+ * ```ts
+ * const consumer = new Consumer({ bootstrap: ['127.0.0.1:7200'], groupId: 'billing' });
+ * consumer.subscribe(['orders'], { onPartitionsRevoked: () => consumer.commit() });
+ * for await (const record of consumer) handle(record); // positions auto-committed every 5 s
+ * ```
  *
  * ```ts
  * const consumer = new Consumer({ bootstrap: ['127.0.0.1:7200'], autoOffsetReset: 'earliest' });
@@ -138,6 +145,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       throw new RangeError(`auto.offset.reset (autoOffsetReset) must be 'earliest', 'latest' or 'none', got ${String(autoOffsetReset)}`);
     }
     this.maxPollRecords = checkInt('maxPollRecords', 'max.poll.records', options.maxPollRecords ?? d.maxPollRecords, 1);
+    const group = groupOptions(options);
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
     this.fetcher = new Fetcher(
@@ -157,7 +165,6 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       this.metadata,
       this.pool,
     );
-    const group = groupOptions(options);
     if (group !== undefined) {
       const coordinators = new GroupCoordinators(this.client, this.metadata, this.pool);
       this.group = new ConsumerCoordinator({ ...this.client, ...group }, this.metadata, coordinators, this.fetcher);
@@ -398,6 +405,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     if (this.group !== undefined) {
       this.leavingGroup = true;
       try {
+        await this.group.maybeAutoCommitAssigned(() => this.positions(), true);
         await this.group.stop(true);
       } catch (e) {
         this.client.logger.warn({ err: e }, 'leaving the group failed');
@@ -429,6 +437,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   private async pollWith<T>(timeoutMs: number, take: () => T[]): Promise<T[]> {
     if (this.closed) return [];
     this.group?.onPoll();
+    if (this.group !== undefined && !this.group.active) void this.group.maybeAutoCommitAssigned(() => this.positions());
     const deadline = Date.now() + Math.max(0, timeoutMs);
     await this.ensureMetadata();
     for (;;) {

@@ -469,3 +469,50 @@ test('heartbeats go on while the rebalance listener runs longer than the session
   expect(g.generationId).toBe(a.groupMetadata().generationId);
   expect(a.assignment()).toHaveLength(6);
 });
+
+test('assign() with a groupId: auto-commit from poll and at close (generation -1, as Kafka)', async () => {
+  cluster.createTopic('solo', 1);
+  cluster.append('solo', 0, encodeBatch(values(3)));
+  const a = consumer({ autoCommitIntervalMs: 20 });
+  a.assign([{ topic: 'solo', partition: 0 }]);
+  await pollRecords(a, 3);
+  while (cluster.groupOffsets.get('g')?.get('solo/0')?.offset !== 3n) await a.poll(20);
+  cluster.append('solo', 0, encodeBatch(values(2)));
+  const b = consumer({ groupId: 'g2', autoCommitIntervalMs: 600_000 });
+  b.assign([{ topic: 'solo', partition: 0 }]);
+  await pollRecords(b, 5);
+  await b.close();
+  expect(cluster.groupOffsets.get('g2')!.get('solo/0')!.offset).toBe(5n);
+  expect(cluster.groupCalls.some((c) => c.groupId === 'g2' && c.method === 'joinGroup')).toBe(false);
+});
+
+test.each([
+  ['eager (range)', () => new RangeAssignor()],
+  ['cooperative-sticky', () => new CooperativeStickyAssignor()],
+])('at-least-once through churn, %s: members join and leave while consuming; every record is read and the final commits cover all', async (_name, assignor) => {
+  for (let p = 0; p < 6; p++) for (let i = 0; i < 4; i++) cluster.append('orders', p, encodeBatch(values(5, `p${p}-b${i}-`)));
+  const coop = { partitionAssignors: [assignor()], autoCommitIntervalMs: 30, maxPollRecords: 7 };
+  const seen = new Set<string>();
+  const live: Consumer[] = [];
+  const start = (): Consumer => {
+    const c = consumer(coop);
+    c.subscribe(['orders']);
+    live.push(c);
+    return c;
+  };
+  const pollLive = async (): Promise<void> => {
+    const batches = await Promise.all(live.map((c) => c.poll(20)));
+    for (const r of batches.flat()) seen.add(`${r.partition}:${r.offset}`);
+  };
+  const a = start();
+  start();
+  while (seen.size < 30) await pollLive();
+  start(); // a third member: a rebalance while records flow
+  while (seen.size < 70) await pollLive();
+  live.splice(live.indexOf(a), 1);
+  await a.close(); // commits, revokes, leaves: the others take its partitions
+  while (seen.size < 120) await pollLive();
+  expect(seen.size).toBe(120);
+  await Promise.all(live.map((c) => c.close()));
+  for (let p = 0; p < 6; p++) expect(cluster.groupOffsets.get('g')!.get(`orders/${p}`)!.offset).toBe(20n);
+});
