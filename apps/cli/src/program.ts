@@ -10,6 +10,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_BOOTSTRAP, NoBrokerAvailableError } from '@tributary/client';
 import { describeCluster } from './commands/cluster';
 import { consume } from './commands/consume';
+import { deleteGroups, describeGroups, listGroups, resetOffsets } from './commands/groups';
 import { electLeaders } from './commands/leaders';
 import { reassign } from './commands/partitions';
 import { perfConsume, perfProduce } from './commands/perf';
@@ -17,6 +18,7 @@ import { produce } from './commands/produce';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
 import type { GlobalOptions, Io } from './context';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
+import { dateTimeArg, durationArg, offsetArg, shiftArg, topicScope } from './groups-plan';
 import * as parse from './parse';
 import { brokerList } from './reassign-plan';
 
@@ -46,7 +48,7 @@ const partitionsOption = (): Option =>
 export function buildProgram(io: Io): Command {
   const program = new Command('tributary');
   program
-    .description('Tributary command line: topics, produce, consume, leaders, cluster and perf tools.')
+    .description('Tributary command line: topics, produce, consume, consumer groups, leaders, cluster and perf tools.')
     .version(cliVersion(), '-V, --version', 'print the version')
     .addOption(
       new Option('--bootstrap <host:port,...>', 'brokers to start from')
@@ -149,8 +151,52 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--max-messages <n>', 'exit after n records').argParser(parse.integer(1)))
     .option('--format <format>', 'output format: %t topic, %p partition, %o offset, %T timestamp, %k key, %K key size, %s value, %S value size, %h headers; \\n \\t escapes', '%s\\n')
     .addOption(new Option('--timeout-ms <ms>', 'exit when no record came for this long (exit 1 if --max-messages was not reached)').argParser(parse.integer(1)))
+    .option('--group <group>', 'consume as a member of this consumer group: partitions shared with its other members, starting at its committed offsets (--from-beginning: where it has none), offsets committed as records are printed and on exit')
+    .addOption(new Option('--consumer-property <key=value>', 'Kafka consumer config for --group (repeatable): group.instance.id, session.timeout.ms, heartbeat.interval.ms, max.poll.interval.ms, partition.assignment.strategy, enable.auto.commit, auto.commit.interval.ms').argParser(parse.keyValue))
     .option('-q, --quiet', 'no summary on stderr')
     .action((topic: string, o: Parameters<typeof consume>[3], cmd: Command) => consume(io, globals(cmd), topic, o));
+
+  // ---- groups ----------------------------------------------------------------------------
+  const groups = program.command('groups').description('consumer groups: list, describe (offsets and lag), delete, reset offsets (kafka-consumer-groups.sh)');
+  groups
+    .command('list')
+    .description('list consumer groups, one per line')
+    .option('--state', 'with their state (Empty, Stable, PreparingRebalance, CompletingRebalance)')
+    .option('--json', 'print a JSON array')
+    .action((o: Parameters<typeof listGroups>[2], cmd: Command) => listGroups(io, globals(cmd), o));
+  groups
+    .command('describe')
+    .description("per partition: the group's CURRENT-OFFSET, the LOG-END-OFFSET, the LAG and the member that owns it")
+    .argument('[groups...]', 'groups to describe')
+    .option('--all-groups', 'describe every group')
+    .option('--members', 'one line per member: id, host, client id, partition count')
+    .option('--verbose', 'with --members: each member\'s partitions too')
+    .option('--state', 'coordinator, assignment strategy, state and member count')
+    .option('--json', 'print a JSON array')
+    .action((ids: string[], o: Parameters<typeof describeGroups>[3], cmd: Command) => describeGroups(io, globals(cmd), ids, o));
+  groups
+    .command('delete')
+    .description('delete empty consumer groups and their committed offsets (exit 1 for a group with members)')
+    .argument('<groups...>', 'groups to delete')
+    .action((ids: string[], _o: unknown, cmd: Command) => deleteGroups(io, globals(cmd), ids));
+  groups
+    .command('reset-offsets')
+    .description("move a group's committed offsets; prints the plan and changes nothing unless --execute; only for a group with no active members")
+    .argument('<group>', 'the group')
+    .option('--all-topics', 'every topic the group has committed offsets for')
+    .addOption(new Option('--topic <topic[:partitions]>', 'a topic, or some of its partitions: orders:0,2 (repeatable)').argParser(topicScope))
+    .option('--to-earliest', 'to the log start')
+    .option('--to-latest', 'to the log end')
+    .option('--to-current', 'to the committed offset (no change; with --export: a backup)')
+    .addOption(new Option('--to-offset <offset>', 'to this offset (clamped into the log)').argParser(offsetArg))
+    .addOption(new Option('--shift-by <n>', 'by n records from the committed offset, back when negative (clamped into the log)').argParser(shiftArg))
+    .addOption(new Option('--to-datetime <YYYY-MM-DDTHH:mm:SS.sss>', 'to the first record at or after this time (local time unless a zone is given: Z, +02:00)').argParser(dateTimeArg))
+    .addOption(new Option('--by-duration <PnDTnHnMnS>', 'to the first record at or after now minus this ISO-8601 duration, e.g. PT1H').argParser(durationArg))
+    .option('--from-file <csv>', 'to the offsets of a CSV file of topic,partition,offset lines (what --export prints)')
+    .option('--dry-run', 'print the plan only (the default)')
+    .option('--execute', 'apply the plan')
+    .option('--export', 'print the plan as CSV (topic,partition,offset) for --from-file')
+    .action((group: string, o: Parameters<typeof resetOffsets>[3], cmd: Command) => resetOffsets(io, globals(cmd), group, o));
 
   // ---- leaders ---------------------------------------------------------------------------
   const leaders = program.command('leaders').description('partition leadership (kafka-leader-election.sh)');
