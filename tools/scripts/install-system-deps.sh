@@ -2,9 +2,9 @@
 # Installs the Debian packages the test suite needs, when running as root; otherwise stops
 # with the one command to run. The list grows with the services (ZooKeeper for the
 # coordination service, iproute2 for the network-namespace partition test, prometheus for
-# later checks).
+# `npm run observe` and the promtool checks of deploy/prometheus in tools/observability).
 set -euo pipefail
-packages=(zookeeper iproute2)
+packages=(zookeeper iproute2 prometheus)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
