@@ -7,3 +7,4 @@ export * from './promql';
 export * from './prometheus';
 export { REPO_ROOT, DEPLOY_DIR, CHART_DIR } from './paths';
 export * from './dashboards';
+export { SERVICE_PORTS } from './ports';
