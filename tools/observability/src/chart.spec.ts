@@ -119,6 +119,9 @@ describe('values.yaml and values.schema.json', () => {
     expect(schemaErrors(schema, mergeValues(values, { broker: { antiAffinity: 'sometimes' } }))).toEqual(['broker.antiAffinity: not one of required, preferred, none']);
     expect(schemaErrors(schema, mergeValues(values, { brokers: { replicas: 3 } }))).toEqual(['brokers: not an allowed key']);
     expect(schemaErrors(schema, mergeValues(values, { broker: { ports: { grpc: '7200' } } }))).toEqual(['broker.ports.grpc: not integer']);
+    // Helm's `global` (a parent chart's shared values) is allowed; nothing else beyond values.yaml.
+    expect(schemaErrors(schema, mergeValues(values, { global: { imageRegistry: 'x' } }))).toEqual([]);
+    expect(Object.keys(schema.properties).sort()).toEqual(['global', ...Object.keys(values)].sort());
   });
 });
 

@@ -6,7 +6,8 @@
  * deploy/grafana/*.json and deploy/prometheus/alerts.yml must have samples.
  */
 import { Admin, Consumer, Producer } from '@tributary/client';
-import { ErrorCode, GroupCoordinatorServiceClient } from '@tributary/proto';
+import { BrokerServiceClient, ErrorCode, GroupCoordinatorServiceClient } from '@tributary/proto';
+import { encodeBatch } from '@tributary/records';
 import { createClient, unary } from '@tributary/runtime';
 import type { SpawnedProcess, TestCluster } from '@tributary/testing';
 import { cleanupAll, freePorts, serviceMain, spawnProcess, startCluster, waitFor } from '@tributary/testing';
@@ -79,6 +80,19 @@ async function traffic(): Promise<void> {
   });
   expect(produced.status).toBe(200);
   expect((await fetch(`${proxyUrl}/topics`)).status).toBe(200);
+
+  // A produce that fails for its partition (there is no partition 99): counted as a failed request.
+  const broker0 = createClient(BrokerServiceClient, cluster.brokers.get(0)!.address);
+  try {
+    const refused = await unary(broker0, 'produce', {
+      acks: 1,
+      timeoutMs: 5000,
+      topics: [{ name: TOPIC, partitions: [{ index: 99, records: encodeBatch([{ key: null, value: Buffer.from('nowhere') }]) }] }],
+    });
+    expect(refused.topics[0]!.partitions[0]!.errorCode).not.toBe(ErrorCode.NONE);
+  } finally {
+    broker0.close();
+  }
 
   // The SDK has no group consumer yet: commit like one, over the group coordinator's gRPC API.
   const gcAddress = [...cluster.groupCoordinators.values()][0]!.address;
@@ -156,6 +170,7 @@ it('exports every metric that a dashboard panel, a dashboard variable or an aler
   const brokersText = [...scrapes.entries()].filter(([n]) => n.startsWith('broker-')).map(([, t]) => t).join('\n');
   expect(brokersText).toMatch(new RegExp(`^tributary_broker_messages_in_total\\{topic="${TOPIC}"\\} [1-9]`, 'm'));
   expect(brokersText).toMatch(new RegExp(`^tributary_broker_messages_out_total\\{topic="${TOPIC}"\\} [1-9]`, 'm'));
+  expect(scrapes.get('broker-0')).toMatch(/^tributary_broker_partition_errors_total\{api="produce",error="[A-Z_]+"\} 1$/m);
   expect(scrapes.get('rest-proxy')).toMatch(/^tributary_rest_requests_total\{[^}]*status="200"[^}]*\} [1-9]/m);
 });
 

@@ -2,13 +2,15 @@
  * `npm run observe` for real: the built observe.js runs the Debian package's Prometheus
  * against the targets of a local-cluster.json (here one admin server of libs/runtime with a
  * registry of its own, standing in for a running cluster), with the alert rules loaded; the
- * UI URL is printed; SIGINT stops Prometheus and the script exits 0.
+ * UI URL is printed; every dashboard expression parses in it; SIGINT stops Prometheus and the
+ * script exits 0.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLogger, createMetrics, startAdminServer } from '@tributary/runtime';
 import type { AdminServer } from '@tributary/runtime';
 import { cleanupAll, freePort, spawnProcess, tempDir, waitFor } from '@tributary/testing';
+import { dashboardExpressions, dashboardFiles } from './dashboards';
 import { parseObserveArgs } from './observe';
 import { requirePrometheusTool } from './prometheus';
 
@@ -55,6 +57,17 @@ it('runs Prometheus on the running cluster\'s targets with the alert rules loade
   const names = rules.data.groups.flatMap((g) => g.rules.map((r) => r.name));
   expect(names).toEqual(expect.arrayContaining(['TributaryNoActiveController', 'TributaryOfflinePartitions', 'TributaryDiskAlmostFull', 'TributaryConsumerLagHigh', 'TributaryServiceDown']));
   expect(fs.existsSync(path.join(dataDir, 'prometheus', 'data'))).toBe(true);
+  // Every dashboard panel expression parses in this Prometheus (Grafana's variables replaced
+  // by what Grafana would put there; label_values() variables are Grafana's, not PromQL).
+  const refused: string[] = [];
+  for (const { where, expr } of dashboardFiles().flatMap(dashboardExpressions)) {
+    if (expr.startsWith('label_values(')) continue;
+    const promql = expr.replace(/\$__rate_interval/g, '1m').replace(/\$(topic|group)\b/g, '.*');
+    const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
+    const body = (await res.json()) as { status: string; error?: string };
+    if (body.status !== 'success') refused.push(`${where}: ${body.error ?? res.status}`);
+  }
+  expect(refused).toEqual([]);
   proc.kill('SIGINT');
   const exit = await proc.exited;
   expect(exit.code).toBe(0);
