@@ -11,6 +11,7 @@
  * MESSAGE_TOO_LARGE for its partition; a fetch answer is capped at `fetch.max.bytes`.
  */
 import { statfsSync } from 'node:fs';
+import { getChannelzHandlers } from '@grpc/grpc-js';
 import { CoordinationClient } from '@tributary/coordination-client';
 import type { CleanerStats, LogConfig } from '@tributary/log';
 import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
@@ -141,6 +142,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     collect() {
       const st = diskStats();
       if (st) this.set(st.total);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_active_connections',
+    help: 'Open client connections (HTTP/2 sessions: clients, followers, controllers) of the gRPC server of this broker process (grpc-js channelz)',
+    collect() {
+      this.set(grpcServerConnections());
     },
   });
   metrics.gauge({
@@ -485,4 +493,43 @@ export function recordCountOf(records: Buffer): number {
     pos += size;
   }
   return count;
+}
+
+/** Minimal shape of the unary channelz handlers used below (grpc-js answers them synchronously). */
+type ChannelzUnary = (call: { request: Record<string, unknown> }, callback: (err: unknown, value?: Record<string, unknown>) => void) => void;
+
+/**
+ * Open connections of the gRPC servers of this process, from grpc-js' channelz registry (on by
+ * default; `grpc.enable_channelz: 0` would make this 0): the server sockets of every server,
+ * page by page. The broker process has one gRPC server.
+ */
+export function grpcServerConnections(): number {
+  const handlers = getChannelzHandlers() as unknown as Record<'GetServers' | 'GetServerSockets', ChannelzUnary>;
+  const page = (handler: ChannelzUnary, request: Record<string, unknown>): Record<string, unknown> => {
+    let answer: Record<string, unknown> = {};
+    handler({ request }, (err, value) => {
+      if (!err && value) answer = value;
+    });
+    return answer;
+  };
+  let connections = 0;
+  let nextServer = 0;
+  for (;;) {
+    const servers = page(handlers.GetServers, { start_server_id: nextServer, max_results: 100 });
+    const list = (servers['server'] as { ref: { server_id: string | number } }[] | undefined) ?? [];
+    for (const server of list) {
+      const id = Number(server.ref.server_id);
+      let nextSocket = 0;
+      for (;;) {
+        const sockets = page(handlers.GetServerSockets, { server_id: id, start_socket_id: nextSocket, max_results: 100 });
+        const refs = (sockets['socket_ref'] as { socket_id: string | number }[] | undefined) ?? [];
+        connections += refs.length;
+        if (sockets['end'] !== false || refs.length === 0) break;
+        nextSocket = Number(refs[refs.length - 1]!.socket_id) + 1;
+      }
+      nextServer = id + 1;
+    }
+    if (servers['end'] !== false || list.length === 0) break;
+  }
+  return connections;
 }

@@ -387,6 +387,7 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   expect(text).toMatch(/^tributary_log_dir_free_bytes [1-9]\d*/m);
   expect(text).toMatch(/^tributary_log_dir_size_bytes [1-9]\d*/m);
   expect(text).toMatch(/^tributary_log_offline_dirs 0/m);
+  expect(text).toMatch(/^tributary_broker_active_connections [1-9]\d*/m);
   expect(text).toMatch(/^tributary_broker_partition_errors_total\{[^}]*api="produce"[^}]*\} \d+/m);
   expect(text).toMatch(/^nodejs_eventloop_lag_seconds \S+/m);
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/healthz`)).status).toBe(200);
