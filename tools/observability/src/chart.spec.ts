@@ -29,7 +29,7 @@ const VALUES_FILE = path.join(CHART_DIR, 'values.yaml');
 const TEMPLATES_DIR = path.join(CHART_DIR, 'templates');
 const K8S_DIR = path.join(DEPLOY_DIR, 'k8s');
 const KUBECTL_INSTALL =
-  'kubectl is missing: install it (Debian: sudo apt-get install -y kubernetes-client, or the kubectl package of the Kubernetes apt repository; any kubectl >= 1.21 has `kubectl kustomize`)';
+  'kubectl is missing (needed for `kubectl kustomize deploy/k8s`); run: sudo apt-get update && sudo apt-get install -y --no-install-recommends kubernetes-client (or any other kubectl; tools/scripts/install-system-deps.sh does this as root)';
 
 /** Every key path of values.yaml with the comment lines right above it (same indentation). */
 function valueKeys(): { path: string; comment: string; leaf: boolean }[] {
