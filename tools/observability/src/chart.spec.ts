@@ -259,12 +259,16 @@ describe('the chart', () => {
 
 describe('deploy/k8s', () => {
   /** `kubectl kustomize deploy/k8s`; fails with the install command when kubectl is missing. */
-  function kustomize(): K8sObject[] {
-    const r = spawnSync('kubectl', ['kustomize', K8S_DIR], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  function kustomize(env: NodeJS.ProcessEnv = process.env): K8sObject[] {
+    const r = spawnSync('kubectl', ['kustomize', K8S_DIR], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env });
     if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(KUBECTL_INSTALL);
     if (r.status !== 0) throw new Error(`kubectl kustomize deploy/k8s failed:\n${r.stderr}`);
     return parseObjects(r.stdout, 'kubectl kustomize');
   }
+
+  it('fails with the install command, rather than passing, where kubectl is missing', () => {
+    expect(() => kustomize({ PATH: '/nonexistent' })).toThrow('sudo apt-get update && sudo apt-get install -y --no-install-recommends kubernetes-client');
+  });
 
   it('is the chart rendered with its default values (regenerate with render-k8s.js after changing the chart)', () => {
     const expected = plainManifests();
