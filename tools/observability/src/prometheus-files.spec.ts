@@ -42,6 +42,17 @@ it('has alert rules that promtool accepts', () => {
   expect(r.status).toBe(0);
 });
 
+it('fires each alert when it should and not on a healthy cluster (promtool test rules alerts.test.yml)', () => {
+  const r = promtool('test', 'rules', 'alerts.test.yml');
+  expect(r.output).toContain('SUCCESS');
+  expect(r.status).toBe(0);
+  // Every alert of the rule file has a case that makes it fire.
+  const tested = new Set([...fs.readFileSync(path.join(PROM_DIR, 'alerts.test.yml'), 'utf8').matchAll(/alertname: (\w+)\n\s+exp_alerts:\n\s+- exp_labels/g)].map((m) => m[1]));
+  const alerts = [...fs.readFileSync(path.join(PROM_DIR, 'alerts.yml'), 'utf8').matchAll(/- alert: (\w+)/g)].map((m) => m[1]);
+  expect(alerts.length).toBeGreaterThanOrEqual(12);
+  expect(alerts.filter((a) => !tested.has(a))).toEqual([]);
+});
+
 it('has a scrape config that promtool accepts (with its rule file)', () => {
   const r = promtool('check', 'config', 'prometheus.yml');
   expect(r.output).toContain('SUCCESS');
