@@ -137,7 +137,8 @@ async function main(): Promise<number> {
     });
     child.on('exit', (code, signal) => {
       logFile.end();
-      if (stopping) return resolve(0);
+      // A terminal's Ctrl-C reaches Prometheus too (same process group): it stops cleanly, code 0.
+      if (stopping || code === 0) return resolve(0);
       console.error(`Prometheus exited (${signal ?? `code ${code}`}); its last lines:\n${lastLines.join('\n')}`);
       resolve(1);
     });
