@@ -2,9 +2,13 @@
 # Installs the Debian packages the test suite needs, when running as root; otherwise stops
 # with the one command to run. The list grows with the services (ZooKeeper for the
 # coordination service, iproute2 for the network-namespace partition test, prometheus for
-# later checks).
+# `npm run observe` and the promtool checks of deploy/prometheus in tools/observability,
+# kubectl for the checks of deploy/k8s).
 set -euo pipefail
-packages=(zookeeper iproute2)
+packages=(zookeeper iproute2 prometheus)
+# kubectl (`kubectl kustomize deploy/k8s` in tools/observability): any kubectl will do; when the
+# machine has none, Debian's kubernetes-client provides one.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

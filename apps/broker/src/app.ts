@@ -10,11 +10,13 @@
  * larger than the topic's `max.message.bytes` (default `message.max.bytes`) gets
  * MESSAGE_TOO_LARGE for its partition; a fetch answer is capped at `fetch.max.bytes`.
  */
+import { statfsSync } from 'node:fs';
+import { getChannelzHandlers } from '@grpc/grpc-js';
 import { CoordinationClient } from '@tributary/coordination-client';
 import type { CleanerStats, LogConfig } from '@tributary/log';
 import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
-import type { BrokerServiceService, FetchResponse } from '@tributary/proto';
-import { BrokerControlServiceService, BrokerServiceFastService } from '@tributary/proto';
+import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@tributary/proto';
+import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
 import { createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
@@ -63,6 +65,19 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     labelNames: ['topic'],
   });
   const bytesOut = metrics.counter({ name: 'tributary_broker_bytes_out_total', help: 'Record batch bytes returned by fetch requests, per topic', labelNames: ['topic'] });
+  const messagesOut = metrics.counter({
+    name: 'tributary_broker_messages_out_total',
+    help: 'Records in the batches returned by consumer fetch requests, per topic (counted from the batch headers; a batch starting before the fetch offset counts whole)',
+    labelNames: ['topic'],
+  });
+  // Kafka's FailedProduceRequestsPerSec / FailedFetchRequestsPerSec, with the reason: the
+  // partitions of produce, fetch and replica_fetch answers that carried an error code.
+  const partitionErrors = metrics.counter({
+    name: 'tributary_broker_partition_errors_total',
+    help: 'Partitions answered with an error code, by API (produce, fetch, replica_fetch) and Kafka error name; whole-call failures are in tributary_grpc_server_requests_total{code!="OK"}',
+    labelNames: ['api', 'error'],
+  });
+  for (const api of ['produce', 'fetch', 'replica_fetch']) partitionErrors.inc({ api, error: 'NOT_LEADER_OR_FOLLOWER' }, 0);
   const registered = metrics.gauge({ name: 'tributary_broker_registered', help: '1 while this broker is registered under /brokers/ids, else 0' });
   registered.set(0);
 
@@ -90,6 +105,57 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     help: 'Partitions this broker leads',
     collect() {
       this.set(replicaManager.allPartitions().filter((p) => p.role.kind === 'leader').length);
+    },
+  });
+  // Kafka's kafka.log:type=Log,name=Size (summed per topic: partition labels would multiply
+  // series by the partition count) and the log directory's disk, for "disk almost full".
+  metrics.gauge({
+    name: 'tributary_log_size_bytes',
+    help: 'Bytes in the segments of the partition replicas this broker hosts, per topic',
+    labelNames: ['topic'],
+    collect() {
+      const sizes = new Map<string, number>();
+      for (const p of replicaManager.allPartitions()) sizes.set(p.topicPartition.topic, (sizes.get(p.topicPartition.topic) ?? 0) + p.log.size);
+      this.reset();
+      for (const [topic, bytes] of sizes) this.set({ topic }, bytes);
+    },
+  });
+  const diskStats = (): { free: number; total: number } | undefined => {
+    try {
+      const st = statfsSync(config.logDir);
+      return { free: st.bavail * st.bsize, total: st.blocks * st.bsize };
+    } catch {
+      return undefined; // an unreadable directory shows as tributary_log_offline_dirs
+    }
+  };
+  metrics.gauge({
+    name: 'tributary_log_dir_free_bytes',
+    help: 'Bytes available to this broker on the file system of its log directory',
+    collect() {
+      const st = diskStats();
+      if (st) this.set(st.free);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_log_dir_size_bytes',
+    help: 'Size in bytes of the file system holding this broker\'s log directory',
+    collect() {
+      const st = diskStats();
+      if (st) this.set(st.total);
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_broker_active_connections',
+    help: 'Open client connections (HTTP/2 sessions: clients, followers, controllers) of the gRPC server of this broker process (grpc-js channelz)',
+    collect() {
+      this.set(grpcServerConnections());
+    },
+  });
+  metrics.gauge({
+    name: 'tributary_log_offline_dirs',
+    help: 'Log directories taken offline after an I/O error (Kafka OfflineLogDirectoryCount); their partitions are offline on this broker',
+    collect() {
+      this.set(logManager.offlineDirs.length);
     },
   });
   // Log compaction (Kafka's kafka.log:type=LogCleaner / LogCleanerManager metrics).
@@ -254,10 +320,23 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   });
 
   const countOut = (response: FetchResponse, counter = bytesOut): FetchResponse => {
+    const consumer = counter === bytesOut;
     for (const t of response.topics) {
       let bytes = 0;
-      for (const p of t.partitions) bytes += p.records.length;
+      let records = 0;
+      for (const p of t.partitions) {
+        bytes += p.records.length;
+        if (consumer && p.records.length > 0) records += recordCountOf(p.records);
+        if (p.errorCode !== ErrorCode.NONE) partitionErrors.inc({ api: consumer ? 'fetch' : 'replica_fetch', error: errorCodeToJSON(p.errorCode) });
+      }
       if (bytes > 0) counter.inc({ topic: t.name }, bytes);
+      if (records > 0) messagesOut.inc({ topic: t.name }, records);
+    }
+    return response;
+  };
+  const countProduced = (response: ProduceResponse): ProduceResponse => {
+    for (const t of response.topics) {
+      for (const p of t.partitions) if (p.errorCode !== ErrorCode.NONE) partitionErrors.inc({ api: 'produce', error: errorCodeToJSON(p.errorCode) });
     }
     return response;
   };
@@ -274,7 +353,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     onProducerId: () => producerIdsIssued.inc(),
   });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
-    produce: (request) => replicaManager.produce(request),
+    produce: async (request) => countProduced(await replicaManager.produce(request)),
     produceStream: async (requests, stream) => {
       // Appended in arrival order (produce() appends before its first await), answered as
       // each completes; the stream ends once the client half-closed and all are answered.
@@ -285,7 +364,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
         const { correlationId } = message;
         const answered = replicaManager
           .produce(message.request ?? { acks: 1, timeoutMs: 0, topics: [] })
-          .then((response) => stream.write({ correlationId, response }))
+          .then((response) => stream.write({ correlationId, response: countProduced(response) }))
           .catch((e: unknown) => {
             failed ??= e;
           });
@@ -397,4 +476,60 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await admin.close();
     },
   };
+}
+
+/**
+ * Records in a run of RecordBatch v2 batches, read from their headers only: batchLength
+ * (int32 at 8) frames each batch, recordsCount is the int32 at 57. A truncated last batch (a
+ * fetch answer may end mid-batch) is not counted.
+ */
+export function recordCountOf(records: Buffer): number {
+  let count = 0;
+  let pos = 0;
+  while (pos + 61 <= records.length) {
+    const size = 12 + records.readInt32BE(pos + 8);
+    if (size < 61 || pos + size > records.length) break;
+    count += records.readInt32BE(pos + 57);
+    pos += size;
+  }
+  return count;
+}
+
+/** Minimal shape of the unary channelz handlers used below (grpc-js answers them synchronously). */
+type ChannelzUnary = (call: { request: Record<string, unknown> }, callback: (err: unknown, value?: Record<string, unknown>) => void) => void;
+
+/**
+ * Open connections of the gRPC servers of this process, from grpc-js' channelz registry (on by
+ * default; `grpc.enable_channelz: 0` would make this 0): the server sockets of every server,
+ * page by page. The broker process has one gRPC server.
+ */
+export function grpcServerConnections(): number {
+  const handlers = getChannelzHandlers() as unknown as Record<'GetServers' | 'GetServerSockets', ChannelzUnary>;
+  const page = (handler: ChannelzUnary, request: Record<string, unknown>): Record<string, unknown> => {
+    let answer: Record<string, unknown> = {};
+    handler({ request }, (err, value) => {
+      if (!err && value) answer = value;
+    });
+    return answer;
+  };
+  let connections = 0;
+  let nextServer = 0;
+  for (;;) {
+    const servers = page(handlers.GetServers, { start_server_id: nextServer, max_results: 100 });
+    const list = (servers['server'] as { ref: { server_id: string | number } }[] | undefined) ?? [];
+    for (const server of list) {
+      const id = Number(server.ref.server_id);
+      let nextSocket = 0;
+      for (;;) {
+        const sockets = page(handlers.GetServerSockets, { server_id: id, start_socket_id: nextSocket, max_results: 100 });
+        const refs = (sockets['socket_ref'] as { socket_id: string | number }[] | undefined) ?? [];
+        connections += refs.length;
+        if (sockets['end'] !== false || refs.length === 0) break;
+        nextSocket = Number(refs[refs.length - 1]!.socket_id) + 1;
+      }
+      nextServer = id + 1;
+    }
+    if (servers['end'] !== false || list.length === 0) break;
+  }
+  return connections;
 }

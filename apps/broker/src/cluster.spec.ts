@@ -374,6 +374,7 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   // The leader of events-0 has taken bytes for "events" in this process (earlier tests restart brokers).
   const id = leaderOf(await metadata(['events']), 'events', 0);
   expect((await produce('events', 0, batch(['for-the-metrics']))).errorCode).toBe(ErrorCode.NONE);
+  expect((await fetchValues('events', 0, 0n)).values).toContain('for-the-metrics');
   const b = cluster.brokers.get(id)!;
   const text = await b.metrics();
   expect(text).toMatch(/^tributary_broker_bytes_in_total\{[^}]*topic="events"[^}]*\} \d+/m);
@@ -381,6 +382,14 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   expect(text).toMatch(/^tributary_broker_under_replicated_partitions\S* \d+/m);
   expect(text).toMatch(/^tributary_broker_under_min_isr_partitions\S* \d+/m);
   expect(text).toMatch(/^tributary_broker_purgatory_size\{[^}]*purgatory="produce"[^}]*\} \d+/m);
+  expect(text).toMatch(/^tributary_broker_messages_out_total\{[^}]*topic="events"[^}]*\} [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_log_size_bytes\{[^}]*topic="events"[^}]*\} [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_log_dir_free_bytes [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_log_dir_size_bytes [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_log_offline_dirs 0/m);
+  expect(text).toMatch(/^tributary_broker_active_connections [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_broker_partition_errors_total\{[^}]*api="produce"[^}]*\} \d+/m);
+  expect(text).toMatch(/^nodejs_eventloop_lag_seconds \S+/m);
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/healthz`)).status).toBe(200);
   expect((await fetch(`http://127.0.0.1:${b.adminPort}/readyz`)).status).toBe(200);
   const line = b.proc.outputTail(200).split('\n').find((l) => l.includes('"registered"') || l.includes('registered'));
