@@ -42,6 +42,10 @@ export interface RunningBroker {
 
 export async function startBroker(config: BrokerConfig, logger: Logger, metrics: Metrics): Promise<RunningBroker> {
   const baseLogConfig: LogConfig = { ...DEFAULT_LOG_CONFIG, maxMessageBytes: config.messageMaxBytes };
+  const flushSeconds = metrics.histogram({
+    name: 'tributary_log_flush_duration_seconds',
+    help: "Time of each partition log flush (fsync of the segments past the recovery point; Kafka's LogFlushRateAndTimeMs): by flush.messages / flush.ms, and at roll and clean shutdown",
+  });
   const logManager = LogManager.open({
     logDirs: [config.logDir],
     defaultConfig: baseLogConfig,
@@ -54,6 +58,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     },
     logger: logger.child({ component: 'log-manager' }),
     onDirFailure: (dir, error) => logger.error({ dir, err: error }, 'log directory failed; its partitions are offline on this broker'),
+    onFlush: (seconds) => flushSeconds.observe(seconds),
   });
   logManager.startup();
 

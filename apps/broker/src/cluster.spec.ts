@@ -384,6 +384,7 @@ it('serves /metrics, /healthz and /readyz, logs JSON, and exits 0 on SIGTERM', a
   expect(text).toMatch(/^tributary_broker_purgatory_size\{[^}]*purgatory="produce"[^}]*\} \d+/m);
   expect(text).toMatch(/^tributary_broker_messages_out_total\{[^}]*topic="events"[^}]*\} [1-9]\d*/m);
   expect(text).toMatch(/^tributary_log_size_bytes\{[^}]*topic="events"[^}]*\} [1-9]\d*/m);
+  expect(text).toMatch(/^tributary_log_flush_duration_seconds_count \d+/m);
   expect(text).toMatch(/^tributary_log_dir_free_bytes [1-9]\d*/m);
   expect(text).toMatch(/^tributary_log_dir_size_bytes [1-9]\d*/m);
   expect(text).toMatch(/^tributary_log_offline_dirs 0/m);

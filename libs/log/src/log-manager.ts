@@ -67,6 +67,8 @@ export interface LogManagerOptions {
   logger?: StorageLogger;
   /** Called once per directory that goes offline. */
   onDirFailure?: (dir: string, error: Error) => void;
+  /** Called after every log flush with its duration in seconds (the log.flush latency metric). */
+  onFlush?: (seconds: number) => void;
   /**
    * The log cleaner: log.cleaner.enable (default true), log.cleaner.backoff.ms (15 s),
    * log.cleaner.dedupe.buffer.size (128 MiB), log.cleaner.io.max.bytes.per.second (unlimited).
@@ -137,6 +139,7 @@ export class LogManager {
         compacted: cleanerCheckpoints.has(key),
         cleanerCheckpoint: cleanerCheckpoints.get(key),
         now: this.options.now,
+        ...(this.options.onFlush ? { onFlush: this.options.onFlush } : {}),
         ...(this.options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.options.producerIdExpirationMs }),
         onIoError: (e) => this.markDirOffline(dir, e),
       });
@@ -238,6 +241,7 @@ export class LogManager {
         config: config ?? this.defaultConfig,
         hadCleanShutdown: false,
         now: this.options.now,
+        ...(this.options.onFlush ? { onFlush: this.options.onFlush } : {}),
         ...(this.options.producerIdExpirationMs === undefined ? {} : { producerIdExpirationMs: this.options.producerIdExpirationMs }),
         onIoError: (e) => this.markDirOffline(dir, e),
       });

@@ -372,6 +372,22 @@ describe('PartitionLog retention, rolling and flushing', () => {
     expect(log.recoveryPoint).toBe(10);
   });
 
+  it('reports each flush, and the background flush of a rolled segment, to onFlush', async () => {
+    const flushes: number[] = [];
+    log = PartitionLog.open({ logDir: dir.path, topicPartition: TP, config: { ...DEFAULT_LOG_CONFIG, flushMessages: 10, segmentBytes: 1000 }, now: () => clock, onFlush: (s) => flushes.push(s) });
+    await log.appendAsLeader(makeBatch(4), 0);
+    expect(flushes).toHaveLength(0);
+    await log.appendAsLeader(makeBatch(6), 0);
+    expect(flushes).toHaveLength(1);
+    for (let i = 0; i < 5; i++) await log.appendAsLeader(makeBatch(3, { valueBytes: 300 }), 0); // rolls
+    expect(log.segmentCount).toBeGreaterThan(1);
+    // The first flush.messages flush, then one per rolled segment (their fsyncs finish in the background).
+    const expected = 1 + (log.segmentCount - 1);
+    for (let i = 0; i < 250 && flushes.length < expected; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(flushes.length).toBeGreaterThanOrEqual(expected);
+    for (const s of flushes) expect(s).toBeGreaterThanOrEqual(0);
+  });
+
   it('flush.ms flushes when the last flush is old enough', async () => {
     log = open({ flushMs: 1000 });
     await log.appendAsLeader(makeBatch(4), 0);

@@ -107,6 +107,8 @@ export interface PartitionLogOptions {
   now?: () => number;
   /** Called once when the log fails with an I/O error. */
   onIoError?: (error: Error) => void;
+  /** Called after each flush with its duration in seconds: flush() (fsync of the segments past the recovery point) and the background flush of a segment rolled away. */
+  onFlush?: (seconds: number) => void;
   /** producer.id.expiration.ms: producers silent this long are forgotten (default 1 day, Kafka's). */
   producerIdExpirationMs?: number;
   /**
@@ -891,8 +893,10 @@ export class PartitionLog {
       this.fail(e);
       return;
     }
+    const started = this.options.onFlush ? process.hrtime.bigint() : 0n;
     old.flushAsync().then(
       () => {
+        if (this.options.onFlush) this.options.onFlush(Number(process.hrtime.bigint() - started) / 1e9);
         if (this._recoveryPoint < nextBase && this.segments.some((s) => s.baseOffset === nextBase)) this._recoveryPoint = nextBase;
       },
       (e: unknown) => {
@@ -1142,6 +1146,7 @@ export class PartitionLog {
   flush(): void {
     if (this.filesClosed || this.failure) return;
     const leo = this.logEndOffset;
+    const started = this.options.onFlush ? process.hrtime.bigint() : 0n;
     try {
       for (let i = 0; i < this.segments.length; i++) {
         const segment = this.segments[i]!;
@@ -1154,6 +1159,7 @@ export class PartitionLog {
     this._recoveryPoint = leo;
     this.unflushedMessages = 0;
     this.lastFlushMs = this.now();
+    if (this.options.onFlush) this.options.onFlush(Number(process.hrtime.bigint() - started) / 1e9);
   }
 
   /** Applies flush.ms: flushes when the last flush is older than it. */
