@@ -29,7 +29,7 @@ import { registerV3Groups } from './v3-groups';
 export interface RunningRestProxy {
   port: number;
   adminPort: number;
-  /** Graceful stop: refuse new requests, finish running ones, flush the producer. */
+  /** Graceful stop: refuse new requests, finish running ones, close the consumer instances (they leave their groups), flush the producer. */
   stop(graceMs: number): Promise<void>;
 }
 
@@ -116,9 +116,10 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
     async stop(graceMs: number) {
       stopping = true;
       const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([app.close(), deadline]);
-      // Instances commit (with auto-commit) and leave their groups: the others take over at once.
-      await Promise.race([instances.closeAll(), new Promise<void>((r) => setTimeout(r, Math.max(100, graceMs / 2)).unref())]);
+      const closingApp = app.close();
+      // Instances commit (with auto-commit) and leave their groups, so the other members take
+      // over at once; a records request waiting on one is woken and answers what it has.
+      await Promise.race([Promise.all([closingApp, instances.closeAll()]), deadline]);
       await producer.close({ timeoutMs: Math.max(100, graceMs / 2) }).catch((e: unknown) => logger.warn({ err: e }, 'producer close failed'));
       await admin.close().catch(() => undefined);
       await adminServer.close();

@@ -126,7 +126,14 @@ export class ConsumerInstance {
     let bytes = 0;
     const minBytes = this.settings.responseMinBytes;
     for (;;) {
-      const polled = await this.consumer.poll(Math.max(0, deadline - Date.now()));
+      let polled: ConsumerRecord[];
+      try {
+        polled = await this.consumer.poll(Math.max(0, deadline - Date.now()));
+      } catch (e) {
+        // The records of earlier rounds will not be answered: read them again next time.
+        this.seekBack(out, 0);
+        throw e;
+      }
       let cut = polled.length;
       for (let i = 0; i < polled.length; i++) {
         const r = polled[i]!;

@@ -317,11 +317,12 @@ describe('v2 consumer errors and hostile input', () => {
 });
 
 describe('consumer instance expiry', () => {
-  it('closes an idle instance, which leaves its group', async () => {
-    const short = await startProxy(cluster.bootstrap, { 'log-level': 'warn', 'access-log': false, 'consumer-instance-timeout-ms': 1500 }, 'rest-proxy-expiry');
+  it('closes an idle instance, which leaves its group; bounds the instances; SIGTERM closes them', async () => {
+    const short = await startProxy(cluster.bootstrap, { 'log-level': 'warn', 'access-log': false, 'consumer-instance-timeout-ms': 1500, 'max-consumer-instances': 1 }, 'rest-proxy-expiry');
     const topic = await createTopic('expiry', 1);
     const group = `g-${topic}`;
     const path = await createInstance(group, { name: 'idle', format: 'json', 'auto.offset.reset': 'earliest' }, short.url);
+    expectError(await http(short.url, 'POST', `/consumers/${group}`, { contentType: V2, body: { name: 'second' } }), 429, 42901);
     // A pattern subscription (only this topic matches it).
     expect((await http(short.url, 'POST', `${path}/subscription`, { contentType: V2, body: { topic_pattern: `${topic.replace(/[.-]/g, '\\$&')}` } })).status).toBe(204);
     await produce(topic, 1, 3);
@@ -343,7 +344,25 @@ describe('consumer instance expiry', () => {
     expect(await short.metrics()).toMatch(/^tributary_rest_consumer_instances(\{[^}]*\})? 0$/m);
     const lags = await http(short.url, 'GET', `${v3}/lags`);
     expect(lags.json.data.map((l: { current_offset: number; lag: number }) => [l.current_offset, l.lag])).toEqual([[3, 0]]);
+
+    // The slot is free again. SIGTERM: the instance commits what it returned and leaves at once.
+    const last = await createInstance(group, { name: 'last', format: 'json' }, short.url);
+    await http(short.url, 'POST', `${last}/subscription`, { contentType: V2, body: { topics: [topic] } });
+    await produce(topic, 1, 2, 3);
+    const more: V2Record[] = [];
+    await waitFor(
+      async () => {
+        more.push(...(await records(last, V2_JSON, 'timeout=300', short.url)));
+        return more.length >= 2;
+      },
+      { timeoutMs: 60_000, message: 'the last instance read the new records' },
+    );
+    expect(more.map((r) => r.offset)).toEqual([3, 4]);
     await short.proc.killAndWait('SIGTERM');
+    // Read at once (no waiting): a member that did not leave would stay for its session timeout.
+    const group3 = await http(proxy.url, 'GET', v3);
+    expect(group3.json.state).toBe('EMPTY');
+    expect((await http(proxy.url, 'GET', `${v3}/lags`)).json.data.map((l: { current_offset: number }) => l.current_offset)).toEqual([5]);
   });
 });
 
