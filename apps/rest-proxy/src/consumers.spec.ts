@@ -316,6 +316,38 @@ describe('v2 consumer errors and hostile input', () => {
   });
 });
 
+describe('consumer instances are independent', () => {
+  it('a records request waiting on one instance holds no other; DELETE wakes it', async () => {
+    const topic = await createTopic('idle', 1);
+    const group = `g-${topic}`;
+    const waiting = await createInstance(group, { name: 'waiting', format: 'json' });
+    // It subscribes to a topic nothing is written to: its request can only end by its timeout or the DELETE.
+    const silent = await createTopic('silent', 1);
+    await http(proxy.url, 'POST', `${waiting}/subscription`, { contentType: V2, body: { topics: [silent] } });
+    let answered = false;
+    const long = http(proxy.url, 'GET', `${waiting}/records?timeout=60000`, { accept: V2_JSON }).then((res) => {
+      answered = true;
+      return res;
+    });
+    // Meanwhile another instance (another group) is created, assigned and read, start to end.
+    const other = await createInstance(`${group}-other`, { name: 'other', format: 'json', 'auto.offset.reset': 'earliest' });
+    await produce(topic, 1, 1);
+    await http(proxy.url, 'POST', `${other}/assignments`, { contentType: V2, body: { partitions: [{ topic, partition: 0 }] } });
+    const got = await waitFor(async () => {
+      const r = await records(other);
+      return r.length > 0 ? r : undefined;
+    }, { timeoutMs: 30_000, message: 'the other instance reads' });
+    expect(got.map((r) => r.offset)).toEqual([0]);
+    expect(answered).toBe(false);
+    // Deleting the waiting instance wakes its request, which answers what it has.
+    expect((await http(proxy.url, 'DELETE', waiting)).status).toBe(204);
+    const res = await long;
+    expect(res.status).toBe(200);
+    expect(Array.isArray(res.json)).toBe(true);
+    expect((await http(proxy.url, 'DELETE', other)).status).toBe(204);
+  });
+});
+
 describe('consumer instance expiry', () => {
   it('closes an idle instance, which leaves its group; bounds the instances; SIGTERM closes them', async () => {
     const short = await startProxy(cluster.bootstrap, { 'log-level': 'warn', 'access-log': false, 'consumer-instance-timeout-ms': 1500, 'max-consumer-instances': 1 }, 'rest-proxy-expiry');
