@@ -70,6 +70,7 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
     clientRequestTimeoutMs: config.requestTimeoutMs,
     idleTimeoutMs: config.consumerInstanceTimeoutMs,
     maxInstances: config.maxConsumerInstances,
+    bufferBytes: config.consumerInstanceBufferBytes,
   });
   metrics.gauge({
     name: 'tributary_rest_consumer_instances',

@@ -29,6 +29,7 @@ export const restProxyConfigSchema = z.object({
   consumeTimeoutMs: z.number().int().min(0).max(60_000).default(1000).describe('how long a v3 stateless consume waits for records before answering with none, when it gives no timeout_ms (it may ask up to 60000)'),
   consumerInstanceTimeoutMs: z.number().int().min(100).max(86_400_000).default(300_000).describe('consumer.instance.timeout.ms: a v2 consumer instance idle this long is closed and leaves its group'),
   maxConsumerInstances: z.number().int().min(1).max(100_000).default(1000).describe('most v2 consumer instances one proxy process holds (each is an SDK group consumer); more get 429 / 42901'),
+  consumerInstanceBufferBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024).describe('prefetched bytes one v2 consumer instance may hold (its maxBufferedBytes and fetch.max.bytes): bounds the proxy\'s memory at this times --max-consumer-instances'),
   consumerRequestTimeoutMs: z.number().int().min(0).max(60_000).default(1000).describe('consumer.request.timeout.ms: how long a v2 records request waits for records when it gives no timeout (an instance may set its own)'),
   consumerRequestMaxBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(64 * 1024 * 1024).describe('consumer.request.max.bytes: upper bound (and default) of max_bytes of a v2 records request'),
   accessLog: z.boolean().default(true).describe('one JSON log line per request (method, route, status, duration; never bodies)'),

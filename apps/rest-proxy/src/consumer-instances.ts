@@ -54,6 +54,8 @@ export interface ConsumerInstancesOptions {
   idleTimeoutMs: number;
   /** Most instances held at once. */
   maxInstances: number;
+  /** Prefetched bytes one instance may hold (its SDK consumer's maxBufferedBytes and fetchMaxBytes). */
+  bufferBytes: number;
 }
 
 /** Legal group and instance names: what can appear as one path segment without ambiguity. */
@@ -88,6 +90,10 @@ export class ConsumerInstance {
       clientId: name,
       autoOffsetReset: settings.autoOffsetReset,
       enableAutoCommit: settings.autoCommit,
+      // Bounded per instance: the proxy's memory is at most this times the instance count.
+      maxBufferedBytes: options.bufferBytes,
+      fetchMaxBytes: options.bufferBytes,
+      maxPartitionFetchBytes: Math.min(options.bufferBytes, 1024 * 1024),
     });
   }
 
