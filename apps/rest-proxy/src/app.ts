@@ -64,6 +64,11 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
   };
   registerV2(app, { view, producer, countRecords });
   registerV3(app, { view, producer, config, baseUrl: () => baseUrl, countRecords });
+  const expired = metrics.counter({
+    name: 'tributary_rest_consumer_instances_expired_total',
+    help: 'v2 consumer instances closed after --consumer-instance-timeout-ms without a request (they left their groups)',
+  });
+  expired.inc(0);
   const instances = new ConsumerInstances({
     bootstrap,
     logger: logger.child({ component: 'consumer-instances' }),
@@ -71,6 +76,7 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
     idleTimeoutMs: config.consumerInstanceTimeoutMs,
     maxInstances: config.maxConsumerInstances,
     bufferBytes: config.consumerInstanceBufferBytes,
+    onExpired: () => expired.inc(),
   });
   metrics.gauge({
     name: 'tributary_rest_consumer_instances',
@@ -79,7 +85,7 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
       this.set(instances.size);
     },
   });
-  registerV2Consumers(app, { instances, config, baseUrl: () => baseUrl });
+  registerV2Consumers(app, { instances, config, baseUrl: () => baseUrl, listTopics: () => admin.listTopics() });
   registerV3Groups(app, { view, baseUrl: () => baseUrl });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();

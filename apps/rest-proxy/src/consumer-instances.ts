@@ -56,7 +56,12 @@ export interface ConsumerInstancesOptions {
   maxInstances: number;
   /** Prefetched bytes one instance may hold (its SDK consumer's maxBufferedBytes and fetchMaxBytes). */
   bufferBytes: number;
+  /** Called for each instance closed by the idle sweep. */
+  onExpired?: () => void;
 }
+
+/** Requests one instance may have queued or running; more get 429 (every queue is bounded). */
+export const MAX_QUEUED_REQUESTS = 64;
 
 /** Legal group and instance names: what can appear as one path segment without ambiguity. */
 const NAME = /^[A-Za-z0-9._-]{1,249}$/;
@@ -102,6 +107,15 @@ export class ConsumerInstance {
    * Rejects with 40403 when the instance was deleted or expired meanwhile.
    */
   exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.inFlight >= MAX_QUEUED_REQUESTS) {
+      return Promise.reject(
+        new RestError(
+          RestErrorCode.TOO_MANY_CONSUMER_INSTANCES,
+          `${this.inFlight} requests are already queued on consumer instance '${this.name}' (they run one at a time): wait for their answers before sending more`,
+          429,
+        ),
+      );
+    }
     this.inFlight++;
     const run = this.tail.then(async () => {
       if (this.closed) throw instanceNotFound(this.group, this.name);
@@ -257,6 +271,7 @@ export class ConsumerInstances {
       if (instance.inFlight === 0 && now - instance.lastUsedMs >= this.options.idleTimeoutMs) {
         this.instances.delete(key);
         this.options.logger.info({ group: instance.group, instance: instance.name, idleMs: now - instance.lastUsedMs }, 'consumer instance expired');
+        this.options.onExpired?.();
         const p = this.closeInstance(instance).finally(() => this.closing.delete(p));
         this.closing.add(p);
       }

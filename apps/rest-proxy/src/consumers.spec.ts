@@ -337,7 +337,7 @@ describe('v2 consumer errors and hostile input', () => {
 });
 
 describe('consumer instances are independent', () => {
-  it('a records request waiting on one instance holds no other; DELETE wakes it', async () => {
+  it('a records request waiting on one instance holds no other; requests to it queue (bounded); DELETE wakes it', async () => {
     const topic = await createTopic('idle', 1);
     const group = `g-${topic}`;
     const waiting = await createInstance(group, { name: 'waiting', format: 'json' });
@@ -359,11 +359,18 @@ describe('consumer instances are independent', () => {
     }, { timeoutMs: 30_000, message: 'the other instance reads' });
     expect(got.map((r) => r.offset)).toEqual([0]);
     expect(answered).toBe(false);
-    // Deleting the waiting instance wakes its request, which answers what it has.
+    // Requests to the waiting instance queue behind it, 64 at most (with it): the rest get 429.
+    const statuses: number[] = [];
+    const queued = Array.from({ length: 70 }, () => http(proxy.url, 'GET', `${waiting}/assignments`).then((r) => statuses.push(r.json?.error_code ?? r.status)));
+    await waitFor(() => statuses.length >= 7, { timeoutMs: 30_000, message: 'the requests past the queue bound answered' });
+    expect(statuses).toEqual(Array(7).fill(42901));
+    // Deleting the waiting instance wakes its request, which answers what it has; the queued ones find no instance.
     expect((await http(proxy.url, 'DELETE', waiting)).status).toBe(204);
     const res = await long;
     expect(res.status).toBe(200);
     expect(Array.isArray(res.json)).toBe(true);
+    await Promise.all(queued);
+    expect(statuses.slice(7)).toEqual(Array(63).fill(40403));
     expect((await http(proxy.url, 'DELETE', other)).status).toBe(204);
   });
 });
@@ -393,7 +400,9 @@ describe('consumer instance expiry', () => {
     // Left alone, it expires: the group loses its member (it commits on the way out: auto-commit).
     await waitFor(async () => (await http(short.url, 'GET', `${v3}/consumers`)).json?.data?.length === 0, { timeoutMs: 30_000, message: 'the idle instance left its group' });
     expectError(await http(short.url, 'GET', `${path}/subscription`), 404, 40403);
-    expect(await short.metrics()).toMatch(/^tributary_rest_consumer_instances(\{[^}]*\})? 0$/m);
+    const scraped = await short.metrics();
+    expect(scraped).toMatch(/^tributary_rest_consumer_instances(\{[^}]*\})? 0$/m);
+    expect(scraped).toMatch(/^tributary_rest_consumer_instances_expired_total(\{[^}]*\})? 1$/m);
     const lags = await http(short.url, 'GET', `${v3}/lags`);
     expect(lags.json.data.map((l: { current_offset: number; lag: number }) => [l.current_offset, l.lag])).toEqual([[3, 0]]);
 

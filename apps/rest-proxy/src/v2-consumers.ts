@@ -35,6 +35,8 @@ export interface V2ConsumerDeps {
   config: RestProxyConfig;
   /** Base URL of `base_uri` (known once the server listens). */
   baseUrl: () => string;
+  /** The cluster's topics (for what a pattern subscription matches). */
+  listTopics: () => Promise<string[]>;
 }
 
 type GroupParams = { group: string };
@@ -129,7 +131,11 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     const topics = await onInstance(request.params, async (instance) => {
       const t = instance.target;
       if (t.kind === 'topics') return t.topics;
-      if (t.kind === 'pattern') return [...new Set(instance.consumer.assignment().map((tp) => tp.topic))].sort();
+      if (t.kind === 'pattern') {
+        // As Kafka's subscription(): every topic the pattern matches now (internal ones left out).
+        const re = new RegExp(`^(?:${t.pattern})$`);
+        return (await deps.listTopics()).filter((topic) => !topic.startsWith('__') && re.test(topic)).sort();
+      }
       return [];
     });
     return send(reply, request, 200, JSON.stringify({ topics }));
