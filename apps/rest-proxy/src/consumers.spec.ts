@@ -302,6 +302,7 @@ describe('v2 consumer errors and hostile input', () => {
     expectError(await http(proxy.url, 'POST', `${path}/subscription`, { contentType: V2, body: { topics: ['t'], topic_pattern: 't.*' } }), 409, 40903);
     expectError(await http(proxy.url, 'POST', `${path}/subscription`, { contentType: V2, body: { topics: 't' } }), 422, 422);
     expectError(await http(proxy.url, 'POST', `${path}/subscription`, { contentType: V2, body: { topic_pattern: '(' } }), 422, 422);
+    expectError(await http(proxy.url, 'POST', `${path}/subscription`, { contentType: V2, body: { topic_pattern: '(a+)+$' } }), 422, 422);
     expectError(await http(proxy.url, 'POST', `${path}/subscription`, { contentType: V2, body: [] }), 422, 422);
     expectError(await http(proxy.url, 'POST', `${path}/assignments`, { contentType: V2, body: { partitions: [{ topic: 't', partition: -1 }] } }), 422, 422);
     expectError(await http(proxy.url, 'POST', `${path}/positions`, { contentType: V2, body: { offsets: [{ topic: 't', partition: 0, offset: 'x' }] } }), 422, 422);

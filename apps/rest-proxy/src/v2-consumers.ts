@@ -114,6 +114,8 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
         instance.target = { kind: 'topics', topics };
       } else {
         if (typeof body.topic_pattern !== 'string' || body.topic_pattern === '') throw unprocessable('"topic_pattern" must be a regular expression string');
+        const unsafe = unsafePattern(body.topic_pattern);
+        if (unsafe !== undefined) throw unprocessable(`"topic_pattern" ${unsafe}`);
         let pattern: RegExp;
         try {
           pattern = new RegExp(body.topic_pattern);
@@ -228,6 +230,48 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     });
     return send(reply, request, 200, JSON.stringify({ offsets }));
   });
+}
+
+/**
+ * Why a topic pattern could take exponential time to match (a quantified group that itself
+ * holds a quantifier, such as `(a+)+`: the pattern runs on the event loop against every topic
+ * name at each metadata refresh), or undefined when it is safe. Also bounds its length.
+ */
+export function unsafePattern(source: string): string | undefined {
+  if (source.length > 1000) return 'is longer than 1000 characters';
+  // Per open group: does it hold a repetition, an alternation?
+  const groups: Array<{ repeats: boolean; alternates: boolean }> = [];
+  const markRepeats = (): void => {
+    const top = groups[groups.length - 1];
+    if (top !== undefined) top.repeats = true;
+  };
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const ch = source[i];
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (inClass) {
+      if (ch === ']') inClass = false;
+      continue;
+    }
+    if (ch === '[') inClass = true;
+    else if (ch === '(') groups.push({ repeats: false, alternates: false });
+    else if (ch === '|') {
+      const top = groups[groups.length - 1];
+      if (top !== undefined) top.alternates = true;
+    } else if (ch === ')') {
+      const group = groups.pop() ?? { repeats: false, alternates: false };
+      const next = source[i + 1];
+      const repeated = next === '*' || next === '+' || next === '{';
+      if (repeated && (group.repeats || group.alternates)) {
+        return `repeats a group that itself repeats or alternates (like (a+)+ or (a|a)*), which can take exponential time to match: write it without nested repetition`;
+      }
+      if (group.repeats || repeated) markRepeats();
+    } else if (ch === '*' || ch === '+' || ch === '{') markRepeats();
+  }
+  return undefined;
 }
 
 /** Kafka's IllegalStateException in Confluent's form: 409 / 40903. */
