@@ -1,6 +1,6 @@
 /**
- * The REST proxy assembled: one Admin and one shared Producer (libs/client), the fastify
- * server with the v2 and v3 routes, request metrics and access logs, and the admin HTTP
+ * The REST proxy assembled: one Admin and one shared Producer (libs/client), the v2 consumer
+ * instances (one SDK group Consumer each), the fastify server with the v2 and v3 routes, request metrics and access logs, and the admin HTTP
  * server (/metrics, /healthz, /readyz on its own port, as every Tributary service: probes
  * and scrapes never compete with API traffic, and no API path is shadowed).
  *
@@ -18,15 +18,18 @@ import { startAdminServer } from '@tributary/runtime';
 import { readBody } from './body';
 import { ClusterView } from './cluster-view';
 import type { RestProxyConfig } from './config';
+import { ConsumerInstances } from './consumer-instances';
 import { RestError, RestErrorCode } from './errors';
 import { JSON_TYPE, V2_JSON } from './media';
 import { registerV2 } from './v2';
+import { registerV2Consumers } from './v2-consumers';
 import { registerV3 } from './v3';
+import { registerV3Groups } from './v3-groups';
 
 export interface RunningRestProxy {
   port: number;
   adminPort: number;
-  /** Graceful stop: refuse new requests, finish running ones, flush the producer. */
+  /** Graceful stop: refuse new requests, finish running ones, close the consumer instances (they leave their groups), flush the producer. */
   stop(graceMs: number): Promise<void>;
 }
 
@@ -61,6 +64,29 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
   };
   registerV2(app, { view, producer, countRecords });
   registerV3(app, { view, producer, config, baseUrl: () => baseUrl, countRecords });
+  const expired = metrics.counter({
+    name: 'tributary_rest_consumer_instances_expired_total',
+    help: 'v2 consumer instances closed after --consumer-instance-timeout-ms without a request (they left their groups)',
+  });
+  expired.inc(0);
+  const instances = new ConsumerInstances({
+    bootstrap,
+    logger: logger.child({ component: 'consumer-instances' }),
+    clientRequestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.consumerInstanceTimeoutMs,
+    maxInstances: config.maxConsumerInstances,
+    bufferBytes: config.consumerInstanceBufferBytes,
+    onExpired: () => expired.inc(),
+  });
+  metrics.gauge({
+    name: 'tributary_rest_consumer_instances',
+    help: 'v2 consumer instances this proxy process holds (each an SDK group consumer); bounded by --max-consumer-instances',
+    collect() {
+      this.set(instances.size);
+    },
+  });
+  registerV2Consumers(app, { instances, config, baseUrl: () => baseUrl, listTopics: () => admin.listTopics() });
+  registerV3Groups(app, { view, baseUrl: () => baseUrl });
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : config.port;
@@ -97,7 +123,10 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
     async stop(graceMs: number) {
       stopping = true;
       const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref());
-      await Promise.race([app.close(), deadline]);
+      const closingApp = app.close();
+      // Instances commit (with auto-commit) and leave their groups, so the other members take
+      // over at once; a records request waiting on one is woken and answers what it has.
+      await Promise.race([Promise.all([closingApp, instances.closeAll()]), deadline]);
       await producer.close({ timeoutMs: Math.max(100, graceMs / 2) }).catch((e: unknown) => logger.warn({ err: e }, 'producer close failed'));
       await admin.close().catch(() => undefined);
       await adminServer.close();

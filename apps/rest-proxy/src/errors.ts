@@ -4,7 +4,8 @@
  * (400, 404, 406, 413, 415, 422, 500) or a 5-digit code whose first three digits are the
  * status (Confluent's: 40401 topic not found, 40402 partition not found, 50002 Kafka error,
  * 50003 retriable Kafka error; v3: 40002 Kafka bad request, 40403 unknown topic or
- * partition). `RestError.from` maps anything thrown by the SDK.
+ * partition; v2 consumers: 40403 unknown instance, 40601 format mismatch, 40902 instance exists,
+ * 40903 illegal state, 42204 bad instance setting). `RestError.from` maps anything thrown by the SDK.
  */
 import { ErrorCode, TopicOperationError, TributaryError } from '@tributary/client';
 
@@ -20,10 +21,22 @@ export const RestErrorCode = {
   PARTITION_NOT_FOUND: 40402,
   /** v3: unknown topic or partition (Kafka's UNKNOWN_TOPIC_OR_PARTITION). */
   UNKNOWN_TOPIC_OR_PARTITION: 40403,
+  /** v2: consumer instance not found (same number as v3's unknown topic, as Confluent). */
+  CONSUMER_INSTANCE_NOT_FOUND: 40403,
   NOT_ACCEPTABLE: 406,
+  /** v2: the records request's Accept names another embedded format than the instance's. */
+  CONSUMER_FORMAT_MISMATCH: 40601,
+  /** v2: a consumer instance with this name exists in the group. */
+  CONSUMER_ALREADY_EXISTS: 40902,
+  /** v2: Kafka's IllegalStateException (subscribe while assigned, read with no subscription...). */
+  ILLEGAL_STATE: 40903,
   TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNPROCESSABLE: 422,
+  /** v2: a bad consumer instance setting. */
+  INVALID_CONSUMER_CONFIG: 42204,
+  /** Too many consumer instances in this proxy process (--max-consumer-instances). */
+  TOO_MANY_CONSUMER_INSTANCES: 42901,
   INTERNAL: 500,
   /** A Kafka error that retrying will not fix. */
   KAFKA_ERROR: 50002,

@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit({
     service: 'rest-proxy',
     schema: restProxyConfigSchema,
-    describe: "Tributary's REST proxy: the Confluent REST Proxy API (v2 metadata and produce, v3 admin and produce) over HTTP/JSON, for languages without a Tributary client.",
+    describe: "Tributary's REST proxy: the Confluent REST Proxy API (v2 metadata, produce and consumer instances; v3 admin, produce and consumer groups) over HTTP/JSON, for languages without a Tributary client.",
   });
   const nodeId = `${config.host}:${config.port}`;
   const logger = createLogger({ service: 'rest-proxy', nodeId, level: config.logLevel });

@@ -77,3 +77,41 @@ let topicCounter = 0;
 export function uniqueTopic(prefix: string): string {
   return `${prefix}-${process.pid}-${Date.now().toString(36)}-${topicCounter++}`;
 }
+
+/**
+ * One HTTP request with node:http, for what fetch cannot send: a path exactly as given (no
+ * `..` or `%2e%2e` normalisation) and a GET with a body (Confluent's committed-offsets lookup).
+ */
+export async function rawHttp(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; contentType?: string; accept?: string } = {},
+): Promise<HttpAnswer> {
+  const { request } = await import('node:http');
+  const url = new URL(base);
+  const body = options.body === undefined ? undefined : Buffer.from(typeof options.body === 'string' ? options.body : JSON.stringify(options.body));
+  const headers: Record<string, string | number> = {};
+  if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+  if (options.accept !== undefined) headers.accept = options.accept;
+  if (body !== undefined) headers['content-length'] = body.length;
+  return new Promise((resolve, reject) => {
+    const req = request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text, json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
