@@ -56,6 +56,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     },
     onLeaderElections: (count, kind) => elections.inc({ type: kind }, count),
     onOfflinePartitions: (count) => offline.set(count),
+    topicDefaults: { numPartitions: config.numPartitions, replicationFactor: config.defaultReplicationFactor },
     autoRebalance: {
       enabled: config.autoLeaderRebalanceEnable,
       percentage: config.leaderImbalancePerBrokerPercentage,

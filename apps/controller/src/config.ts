@@ -14,6 +14,8 @@ export const controllerConfigSchema = z.object({
   autoLeaderRebalanceEnable: z.boolean().default(true).describe('auto.leader.rebalance.enable: move leadership back to preferred replicas when a broker\'s imbalance is above the threshold'),
   leaderImbalancePerBrokerPercentage: z.number().int().min(0).max(100).default(10).describe('leader.imbalance.per.broker.percentage: share (percent) of a broker\'s preferred partitions led elsewhere above which a rebalance runs'),
   leaderImbalanceCheckIntervalSeconds: z.number().int().min(1).max(86_400).default(300).describe('leader.imbalance.check.interval.seconds: how often the active controller checks the leader imbalance'),
+  numPartitions: z.number().int().min(1).max(100_000).default(1).describe('num.partitions: partitions of a topic created with num_partitions -1 (KIP-464: "the cluster default")'),
+  defaultReplicationFactor: z.number().int().min(1).max(100).default(1).describe('default.replication.factor: replicas of a topic created with replication_factor -1 (KIP-464)'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
 });

@@ -60,7 +60,14 @@ beforeAll(async () => {
     await store.create(`/brokers/ids/${id}`, Buffer.from(JSON.stringify({ host: '127.0.0.1', port: UNREACHABLE_PORT, rack })), { leaseId: lease.id });
   }
   for (const id of [101, 102]) {
-    const proc = await startControllerProcess({ 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': TTL_MS, 'log-level': 'warn' });
+    const proc = await startControllerProcess({
+      'node-id': id,
+      coordination: coordination.address,
+      'lease-ttl-ms': TTL_MS,
+      'log-level': 'warn',
+      'num-partitions': 4,
+      'default-replication-factor': 2,
+    });
     controllers.set(id, { proc, admin: createClient(AdminServiceClient, proc.address) });
   }
   activeId = await whoIsActive();
@@ -155,6 +162,24 @@ it('refuses bad names, collisions, RF above the broker count, bad configs and du
   expect(dry.results[0]!.errorCode).toBe(ErrorCode.NONE);
   expect(await store.tryGet('/brokers/topics/dry')).toBeUndefined();
   expect((await unary(admin(), 'listTopics', {})).names).toEqual(['a.b', 'orders']);
+});
+
+it('applies num.partitions and default.replication.factor to -1 counts (KIP-464); other negatives are refused', async () => {
+  const res = await unary(admin(), 'createTopics', {
+    topics: [
+      { name: 'defaults', numPartitions: -1, replicationFactor: -1, configs: {} },
+      { name: 'minus-two', numPartitions: -2, replicationFactor: 1, configs: {} },
+      { name: 'rf-minus-two', numPartitions: 1, replicationFactor: -2, configs: {} },
+    ],
+    // Validated only: later tests count the topics.
+    validateOnly: true,
+  });
+  expect(res.results.map((r) => [r.name, ErrorCode[r.errorCode], r.numPartitions, r.replicationFactor])).toEqual([
+    ['defaults', 'NONE', 4, 2],
+    ['minus-two', 'INVALID_PARTITIONS', -2, 1],
+    ['rf-minus-two', 'INVALID_REPLICATION_FACTOR', 1, -2],
+  ]);
+  expect(await store.tryGet('/brokers/topics/defaults')).toBeUndefined();
 });
 
 it('lets a leader change the ISR of its partition (AlterPartition), checking leader, epoch and replicas', async () => {

@@ -98,6 +98,8 @@ export interface ControllerOptions {
   onOfflinePartitions?(count: number): void;
   /** Called when the number of partitions being reassigned changes (0 when not active). */
   onReassigningPartitions?(count: number): void;
+  /** num.partitions and default.replication.factor: what CreateTopics' -1 means (KIP-464; default 1 and 1, Kafka's). */
+  topicDefaults?: { numPartitions: number; replicationFactor: number };
 }
 
 /** A registered broker, as read from /brokers/ids. */
@@ -579,12 +581,19 @@ export class Controller {
   // ---------------------------------------------------------------------------------------
   // Topics
 
-  private async createTopic(topic: CreatableTopic, validateOnly: boolean): Promise<CreateTopicResult> {
+  private async createTopic(asked: CreatableTopic, validateOnly: boolean): Promise<CreateTopicResult> {
+    // KIP-464: -1 asks for the cluster's num.partitions / default.replication.factor.
+    const defaults = this.options.topicDefaults ?? { numPartitions: 1, replicationFactor: 1 };
+    const topic: CreatableTopic = {
+      ...asked,
+      numPartitions: asked.numPartitions === -1 ? defaults.numPartitions : asked.numPartitions,
+      replicationFactor: asked.replicationFactor === -1 ? defaults.replicationFactor : asked.replicationFactor,
+    };
     const result = { name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, errorCode: ErrorCode.NONE, errorMessage: '' };
     try {
       validateTopicName(topic.name);
-      if (!Number.isInteger(topic.numPartitions) || topic.numPartitions < 1) fail(ErrorCode.INVALID_PARTITIONS, `the number of partitions must be at least 1, not ${topic.numPartitions}`);
-      if (topic.replicationFactor < 1) fail(ErrorCode.INVALID_REPLICATION_FACTOR, `the replication factor must be at least 1, not ${topic.replicationFactor}`);
+      if (!Number.isInteger(topic.numPartitions) || topic.numPartitions < 1) fail(ErrorCode.INVALID_PARTITIONS, `the number of partitions must be at least 1 (or -1: the cluster default), not ${topic.numPartitions}`);
+      if (topic.replicationFactor < 1) fail(ErrorCode.INVALID_REPLICATION_FACTOR, `the replication factor must be at least 1 (or -1: the cluster default), not ${topic.replicationFactor}`);
       const overrides = validateTopicConfigs(topic.configs);
       await this.retrying(async () => {
         const existing = await this.client.children(TOPICS_PATH);

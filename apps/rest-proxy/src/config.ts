@@ -16,8 +16,6 @@ export const restProxyConfigSchema = z.object({
     .describe('bootstrap.servers: brokers as host:port, comma-separated'),
   advertisedUrl: z.string().default('').describe('base URL put in v3 `metadata.self` links (default http://<host>:<port>)'),
   maxRequestBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024).describe('largest request body accepted; larger ones get 413'),
-  numPartitions: z.number().int().min(1).max(100_000).default(1).describe('num.partitions: partitions of a topic created (v3) without partitions_count'),
-  defaultReplicationFactor: z.number().int().min(1).max(100).default(1).describe('default.replication.factor: replicas of a topic created (v3) without replication_factor'),
   producerAcks: z.enum(['all', '1', '0']).default('all').describe('acks of the shared producer'),
   producerLingerMs: z.number().int().min(0).max(60_000).default(5).describe('linger.ms of the shared producer'),
   producerBatchSize: z.number().int().min(1024).max(64 * 1024 * 1024).default(256 * 1024).describe('batch.size of the shared producer (bytes per partition batch)'),

@@ -20,8 +20,9 @@ const J = { contentType: 'application/json' };
 const b64 = (s: string): string => Buffer.from(s).toString('base64');
 
 beforeAll(async () => {
-  cluster = await startCluster({ name: 'rest-v3', brokers: 2, logLevel: 'warn' });
-  proxy = await startProxy(cluster.bootstrap, { 'log-level': 'warn', 'num-partitions': 2, 'default-replication-factor': 2 });
+  // The cluster's defaults for topics created without counts (KIP-464): 2 partitions, 2 replicas.
+  cluster = await startCluster({ name: 'rest-v3', brokers: 2, logLevel: 'warn', controllerFlags: { 'num-partitions': 2, 'default-replication-factor': 2 } });
+  proxy = await startProxy(cluster.bootstrap, { 'log-level': 'warn' });
   clusterId = (await http(proxy.url, 'GET', '/v3/clusters')).json.data[0].cluster_id;
 });
 
@@ -97,7 +98,9 @@ describe('v3 topics and configs', () => {
     expect([deleteAgain.status, deleteAgain.json.error_code]).toEqual([404, 40403]);
   });
 
-  it('gives a topic created without counts the proxy defaults num.partitions and default.replication.factor (here 2 and 2)', async () => {
+  it("gives a topic created without counts the cluster's num.partitions and default.replication.factor (here 2 and 2)", async () => {
+    const validated = await http(proxy.url, 'POST', `${base()}/topics`, { ...J, body: { topic_name: uniqueTopic('v3-validate'), validate_only: true } });
+    expect(validated.json).toMatchObject({ partitions_count: 2, replication_factor: 2 });
     const t = uniqueTopic('v3-defaults');
     await createTopic(t);
     const r = await http(proxy.url, 'GET', `${base()}/topics/${t}`);

@@ -185,14 +185,25 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     if (typeof name !== 'string' || !isLegalTopicName(name)) {
       throw new RestError(RestErrorCode.KAFKA_BAD_REQUEST, `topic_name ${JSON.stringify(String(name).slice(0, 300))} is not a legal topic name: 1 to 249 characters of a-z, A-Z, 0-9, '.', '_' and '-', and not '.' or '..'`);
     }
-    const count = optionalInt(body.partitions_count, 'partitions_count') ?? config.numPartitions;
-    const rf = optionalInt(body.replication_factor, 'replication_factor') ?? config.defaultReplicationFactor;
+    // Absent or -1: the cluster's num.partitions / default.replication.factor, which the
+    // controller applies (KIP-464), as Kafka's CreateTopics does.
+    const count = optionalInt(body.partitions_count, 'partitions_count') ?? -1;
+    const rf = optionalInt(body.replication_factor, 'replication_factor') ?? -1;
     const configs = configList(body.configs);
     const validateOnly = body.validate_only === true;
-    await v3(admin.createTopics([{ name, numPartitions: count, replicationFactor: rf, configs: Object.fromEntries(configs.map((e) => [e.name, e.value ?? ''])) }], { validateOnly }));
+    const [created] = await v3(admin.createTopics([{ name, numPartitions: count, replicationFactor: rf, configs: Object.fromEntries(configs.map((e) => [e.name, e.value ?? ''])) }], { validateOnly }));
     view.forget(name);
     const info: TopicInfo = validateOnly
-      ? { name, partitions: Array.from({ length: count }, (_, partition) => ({ partition, leader: -1, leaderEpoch: 0, replicas: Array.from({ length: rf }, () => -1), isr: [] })) }
+      ? {
+          name,
+          partitions: Array.from({ length: created!.numPartitions }, (_, partition) => ({
+            partition,
+            leader: -1,
+            leaderEpoch: 0,
+            replicas: Array.from({ length: created!.replicationFactor }, () => -1),
+            isr: [],
+          })),
+        }
       : await describeTopic(name);
     return sendJson(reply, 201, topicJson(c, info));
   });

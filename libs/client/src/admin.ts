@@ -29,9 +29,9 @@ import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, MAX_TIMESTAMP, listOffsets, tpKey
 /** A topic to create. */
 export interface NewTopic {
   name: string;
-  /** Partitions (default 1). */
+  /** Partitions (default: the cluster's num.partitions, KIP-464). */
   numPartitions?: number;
-  /** Copies of each partition, at most the number of live brokers (default 1). */
+  /** Copies of each partition, at most the number of live brokers (default: the cluster's default.replication.factor). */
   replicationFactor?: number;
   /** Topic config overrides by Kafka name (`retention.ms`, `cleanup.policy`, ...). */
   configs?: Record<string, string>;
@@ -297,8 +297,8 @@ export class Admin {
       return {
         topics: topics.map((t) => ({
           name: t.name,
-          numPartitions: t.numPartitions ?? 1,
-          replicationFactor: t.replicationFactor ?? 1,
+          numPartitions: t.numPartitions ?? -1,
+          replicationFactor: t.replicationFactor ?? -1,
           configs: t.configs ?? {},
         })),
         validateOnly: options.validateOnly ?? false,

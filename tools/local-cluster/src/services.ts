@@ -61,8 +61,10 @@ export const SERVICES: readonly ServiceSpec[] = [
     defaultApiPort: (i) => 7100 + i,
     defaultAdminPort: (i) => 8100 + i,
     api: 'grpc',
+    // Topics created without a replication factor (CLI, SDK, REST proxy) get min(3, brokers).
     args: (i, ctx, grpc, admin) => [
       '--node-id', String(i), '--coordination', ctx.coordination,
+      '--default-replication-factor', String(Math.max(1, Math.min(3, ctx.options.brokers))),
       '--grpc-port', String(grpc), '--admin-port', String(admin),
     ],
   },
@@ -94,7 +96,6 @@ export const SERVICES: readonly ServiceSpec[] = [
     ],
   },
   // apps/rest-proxy: the Confluent REST Proxy API over the SDK, last (it needs the brokers).
-  // Topics created through it without counts get 1 partition and min(3, brokers) replicas.
   {
     app: 'rest-proxy',
     instances: () => 1,
@@ -104,7 +105,6 @@ export const SERVICES: readonly ServiceSpec[] = [
     api: 'http',
     args: (_i, ctx, http, admin) => [
       '--bootstrap', ctx.bootstrap,
-      '--default-replication-factor', String(Math.max(1, Math.min(3, ctx.options.brokers))),
       '--port', String(http), '--admin-port', String(admin),
     ],
   },
