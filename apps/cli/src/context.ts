@@ -3,7 +3,8 @@
  * process) and the global options turned into SDK client options.
  */
 import type { Readable, Writable } from 'node:stream';
-import type { Admin, ClientOptions } from '@tributary/client';
+import { Admin } from '@tributary/client';
+import type { ClientOptions } from '@tributary/client';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { OperationError } from './errors';
 
@@ -34,6 +35,16 @@ export function clientOptions(global: GlobalOptions): ClientOptions {
     requestTimeoutMs: global.requestTimeoutMs,
     metadataWaitMs: global.requestTimeoutMs,
   };
+}
+
+/** Runs `run` with an Admin client for the global options, closing it afterwards. */
+export async function withAdmin<T>(global: GlobalOptions, run: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = new Admin(clientOptions(global));
+  try {
+    return await run(admin);
+  } finally {
+    await admin.close();
+  }
 }
 
 /** Whether `e` (or, for a multi-topic failure, every per-topic error) has `code`. */

@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { Admin, ErrorCode } from '@tributary/client';
 import type { GroupDescription, TopicPartition } from '@tributary/client';
 import type { GlobalOptions, Io } from '../context';
-import { clientOptions, noSuchTopic, topicPartitions, writeOut } from '../context';
+import { withAdmin, noSuchTopic, topicPartitions, writeOut } from '../context';
 import { OperationError, UsageError } from '../errors';
 import type { PartitionState, PlannedOffset, TopicScope } from '../groups-plan';
 import { formatTable, parsePlanCsv, planCsv, planReset, resetSpecOf } from '../groups-plan';
@@ -25,15 +25,6 @@ const byTopicPartition = (a: TopicPartition, b: TopicPartition): number => (a.to
 
 /** States a group may be reset in: nobody consumes it (Kafka's rule). */
 const INACTIVE_STATES = new Set(['Empty', 'Dead']);
-
-async function withAdmin<T>(global: GlobalOptions, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin(clientOptions(global));
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 /** The description of one group, failing with a clear message when the coordinator answered an error. */
 async function describeOne(admin: Admin, groupId: string): Promise<GroupDescription> {

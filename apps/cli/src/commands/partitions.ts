@@ -24,7 +24,7 @@ import { Admin } from '@tributary/client';
 import type { OngoingReassignment, TopicInfo } from '@tributary/client';
 import { ErrorCode } from '@tributary/records';
 import type { GlobalOptions, Io } from '../context';
-import { clientOptions, hasCode, noSuchTopic, writeOut } from '../context';
+import { withAdmin, hasCode, noSuchTopic, writeOut } from '../context';
 import { OperationError, UsageError } from '../errors';
 import type { PartitionReplicas } from '../reassign-plan';
 import { formatPlan, parseReassignment, parseTopicsToMove, proposeAssignment } from '../reassign-plan';
@@ -47,15 +47,6 @@ export interface ReassignOptions {
 }
 
 const ACTIONS = ['generate', 'execute', 'verify', 'cancel', 'list'] as const;
-
-async function withAdmin<T>(global: GlobalOptions, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin(clientOptions(global));
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 function readFile(path: string | undefined, option: string): string {
   if (path === undefined) throw new UsageError(`${option} <file> is required with this action`);

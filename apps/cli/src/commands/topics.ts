@@ -3,21 +3,11 @@
  * controller's Admin API through the SDK's Admin (which finds the active controller through
  * broker metadata). Output and messages follow kafka-topics.sh.
  */
-import { Admin } from '@tributary/client';
 import type { TopicConfigs, TopicInfo } from '@tributary/client';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { GlobalOptions, Io } from '../context';
-import { clientOptions, hasCode, noSuchTopic, writeOut } from '../context';
+import { withAdmin, hasCode, noSuchTopic, writeOut } from '../context';
 import { OperationError, UsageError } from '../errors';
-
-async function withAdmin<T>(global: GlobalOptions, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin(clientOptions(global));
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 export interface CreateOptions {
   partitions?: number;
