@@ -15,7 +15,7 @@
  * concurrent calls are batched by the Producer (no serial awaits per record).
  */
 import type { Admin, Consumer, Producer } from '@tributary/client';
-import { ConsumerGroup, CONSUMER_OFFSETS_TOPIC, MAX_STRING_BYTES, encodeGroupMetadataKey, encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, partitionFor } from '@tributary/groups';
+import { ConsumerGroup, CONSUMER_OFFSETS_TOPIC, MAX_STRING_BYTES, encodeGroupMetadataKey, encodeGroupMetadataValue, encodeOffsetCommitKey, encodeOffsetCommitValue, joinGroupInput, partitionFor, syncGroupInput } from '@tributary/groups';
 import type { GroupConfig, GroupMetadataValue, GroupState, GroupTimers, JoinGroupResult, SyncGroupResult } from '@tributary/groups';
 import type {
   DeleteGroupsRequest,
@@ -430,19 +430,7 @@ export class GroupCoordinator {
     }
     const group = entry.group;
     const result = await new Promise<JoinGroupResult>((resolve) => {
-      group.join(
-        {
-          memberId: req.memberId,
-          groupInstanceId: req.groupInstanceId,
-          clientId: req.clientId,
-          clientHost: clientHost(ctx.peer),
-          sessionTimeoutMs: req.sessionTimeoutMs,
-          rebalanceTimeoutMs: req.rebalanceTimeoutMs > 0 ? req.rebalanceTimeoutMs : req.sessionTimeoutMs,
-          protocolType: req.protocolType,
-          protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-        },
-        resolve,
-      );
+      group.join(joinGroupInput(req, clientHost(ctx.peer)), resolve);
     });
     // A new group whose first join failed holds nothing: forget it.
     if (group.state === 'Empty' && group.size === 0 && offsetCount(entry.offsets) === 0 && group.generationId === 0 && r.st.groups.get(req.groupId) === entry) {
@@ -458,17 +446,7 @@ export class GroupCoordinator {
     const entry = r.st.groups.get(req.groupId);
     if (!entry) return fail(ErrorCode.UNKNOWN_MEMBER_ID, `group ${req.groupId} does not exist here; join again`);
     return new Promise<SyncGroupResult>((resolve) => {
-      entry.group.sync(
-        {
-          generationId: req.generationId,
-          memberId: req.memberId,
-          groupInstanceId: req.groupInstanceId,
-          protocolType: req.protocolType,
-          protocolName: req.protocolName,
-          assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
-        },
-        resolve,
-      );
+      entry.group.sync(syncGroupInput(req), resolve);
     });
   }
 

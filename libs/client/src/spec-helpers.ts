@@ -11,7 +11,7 @@
  * Not a broker: no durability, no replication, offsets assigned by rewriting baseOffset as a
  * real leader does. Integration tests against real processes live in tools/e2e.
  */
-import { ConsumerGroup, decodeAssignment } from '@tributary/groups';
+import { ConsumerGroup, decodeAssignment, joinGroupInput, syncGroupInput } from '@tributary/groups';
 import type { GroupConfig, GroupTimers, JoinGroupResult } from '@tributary/groups';
 import {
   AdminServiceService,
@@ -252,16 +252,7 @@ export class FakeCluster {
         if (code !== ErrorCode.NONE) return { ...none, errorCode: code };
         return new Promise<JoinGroupResult>((resolve) =>
           this.group(req.groupId).join(
-            {
-              memberId: req.memberId,
-              groupInstanceId: req.groupInstanceId,
-              clientId: req.clientId,
-              clientHost: host(ctx.peer),
-              sessionTimeoutMs: req.sessionTimeoutMs,
-              rebalanceTimeoutMs: req.rebalanceTimeoutMs,
-              protocolType: req.protocolType,
-              protocols: req.protocols.map((p) => ({ name: p.name, metadata: Buffer.from(p.metadata) })),
-            },
+            joinGroupInput(req, host(ctx.peer)),
             resolve,
           ),
         );
@@ -271,14 +262,7 @@ export class FakeCluster {
         if (code !== ErrorCode.NONE) return { errorCode: code, errorMessage: '', protocolType: '', protocolName: '', assignment: Buffer.alloc(0) };
         return new Promise((resolve) =>
           this.group(req.groupId).sync(
-            {
-              generationId: req.generationId,
-              memberId: req.memberId,
-              groupInstanceId: req.groupInstanceId,
-              protocolType: req.protocolType,
-              protocolName: req.protocolName,
-              assignments: req.assignments.map((a) => ({ memberId: a.memberId, assignment: Buffer.from(a.assignment) })),
-            },
+            syncGroupInput(req),
             resolve,
           ),
         );

@@ -24,6 +24,7 @@ export {
 export type { GroupMemberMetadata, GroupMetadataValue, OffsetCommitValue, OffsetsRecordKey } from './offsets-records';
 export { DEFAULT_OFFSETS_TOPIC_PARTITIONS, javaStringHashCode, kafkaAbs, partitionFor } from './partition';
 export { ConsumerGroup, DEFAULT_GROUP_CONFIG } from './group';
+export { joinGroupInput, syncGroupInput } from './requests';
 export type {
   ConsumerGroupOptions,
   GroupAnswer,

@@ -1,5 +1,6 @@
 import { ErrorCode, GroupCoordinatorServiceService, JoinGroupRequest, SyncGroupResponse } from '@tributary/proto';
 import { decodeAssignment, decodeSubscription, encodeAssignment, encodeSubscription } from './consumer-protocol';
+import { joinGroupInput, syncGroupInput } from './requests';
 
 // The ConsumerProtocol bytes ride in group.proto's opaque `bytes` fields unchanged.
 describe('ConsumerProtocol bytes inside the GroupCoordinatorService messages (group.proto)', () => {
@@ -39,5 +40,44 @@ describe('ConsumerProtocol bytes inside the GroupCoordinatorService messages (gr
     expect(ErrorCode.GROUP_ID_NOT_FOUND).toBe(69);
     expect(ErrorCode.UNSTABLE_OFFSET_COMMIT).toBe(88);
     expect(ErrorCode.MEMBER_ID_REQUIRED).toBe(79);
+  });
+});
+
+describe('JoinGroup / SyncGroup requests as ConsumerGroup inputs', () => {
+  const join = (rebalanceTimeoutMs: number): JoinGroupRequest => ({
+    groupId: 'g',
+    sessionTimeoutMs: 10_000,
+    rebalanceTimeoutMs,
+    memberId: 'm1',
+    groupInstanceId: 'i1',
+    protocolType: 'consumer',
+    protocols: [{ name: 'range', metadata: Buffer.from([1, 2, 3]) }],
+    reason: '',
+    clientId: 'c1',
+  });
+
+  it('copies every field, reads a missing rebalance timeout as the session timeout, and copies the metadata bytes', () => {
+    const req = join(300_000);
+    const input = joinGroupInput(req, '10.0.0.1');
+    expect(input).toEqual({
+      memberId: 'm1',
+      groupInstanceId: 'i1',
+      clientId: 'c1',
+      clientHost: '10.0.0.1',
+      sessionTimeoutMs: 10_000,
+      rebalanceTimeoutMs: 300_000,
+      protocolType: 'consumer',
+      protocols: [{ name: 'range', metadata: Buffer.from([1, 2, 3]) }],
+    });
+    req.protocols[0]!.metadata[0] = 9;
+    expect(input.protocols[0]!.metadata[0]).toBe(1);
+    expect(joinGroupInput(join(0), 'h').rebalanceTimeoutMs).toBe(10_000);
+  });
+
+  it('copies the leader assignments of a SyncGroup request', () => {
+    const assignment = Buffer.from([7]);
+    const input = syncGroupInput({ groupId: 'g', generationId: 2, memberId: 'm1', groupInstanceId: '', protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: 'm2', assignment }] });
+    assignment[0] = 0;
+    expect(input).toEqual({ generationId: 2, memberId: 'm1', groupInstanceId: '', protocolType: 'consumer', protocolName: 'range', assignments: [{ memberId: 'm2', assignment: Buffer.from([7]) }] });
   });
 });
