@@ -534,8 +534,11 @@ export class FakeCluster {
             if (this.topics.has(t.name)) {
               return { name: t.name, errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `topic '${t.name}' already exists`, numPartitions: 0, replicationFactor: 0 };
             }
-            if (!req.validateOnly) this.createTopic(t.name, t.numPartitions);
-            return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: '', numPartitions: t.numPartitions, replicationFactor: t.replicationFactor };
+            // -1: the cluster defaults (KIP-464), 1 and 1 here as in Kafka's broker defaults.
+            const numPartitions = t.numPartitions === -1 ? 1 : t.numPartitions;
+            const replicationFactor = t.replicationFactor === -1 ? 1 : t.replicationFactor;
+            if (!req.validateOnly) this.createTopic(t.name, numPartitions);
+            return { name: t.name, errorCode: ErrorCode.NONE, errorMessage: '', numPartitions, replicationFactor };
           }),
         };
       },
