@@ -18,8 +18,9 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Readable } from 'node:stream';
-import { fromGrpcError } from './grpc-errors';
+import { fromGrpcError, toGrpcStatus } from './grpc-errors';
 import { iterateStream } from './stream-iterator';
+import { clientCredentials, clientTlsChannelOptions, type ClientTlsOptions } from './security/tls';
 
 /** Client channel defaults, in one place. */
 export const GRPC_CLIENT_DEFAULTS = {
@@ -63,8 +64,15 @@ export type ClientConstructor<C> = new (address: string, credentials: grpc.Chann
 
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
-  /** Transport credentials (default plaintext; the TLS work passes its own). */
+  /** Transport credentials (default plaintext). Prefer `tls`. */
   credentials?: grpc.ChannelCredentials;
+  /** TLS from files (read when the client is created), optionally with a client certificate. */
+  tls?: ClientTlsOptions;
+  /**
+   * Session token source: its answer goes on every call as `authorization: Bearer <token>`
+   * (none when it answers undefined). Called once per call, so keep it cheap (cache).
+   */
+  authToken?: () => string | undefined | Promise<string | undefined>;
   /** Overrides of {@link GRPC_CLIENT_DEFAULTS}. */
   settings?: GrpcClientSettings;
   /** Extra grpc-js channel options, applied last. */
@@ -73,10 +81,41 @@ export interface CreateClientOptions {
 
 /** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
 export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
-  return new ctor(address, options.credentials ?? grpc.credentials.createInsecure(), {
+  const credentials = options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure());
+  return new ctor(address, credentials, {
     ...clientChannelOptions(options.settings),
+    ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
     ...options.channelOptions,
+    ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken)] } : {}),
   });
+}
+
+/**
+ * A client interceptor adding `authorization: Bearer <token>` to every call (plaintext or
+ * TLS alike: grpc-js call credentials refuse plaintext channels, Kafka's SASL_PLAINTEXT
+ * does not). The call starts once the token is known; a failing token source fails the call
+ * with its error (a SASL_AUTHENTICATION_FAILED TributaryError stays one).
+ */
+function bearerTokenInterceptor(source: () => string | undefined | Promise<string | undefined>): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        Promise.resolve()
+          .then(source)
+          .then(
+            (token) => {
+              if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+              next(metadata, listener);
+            },
+            (e: unknown) => {
+              // The call never starts: it ends with the token source's failure, carried as
+              // the status a server would send (so callers get the same TributaryError).
+              const status = toGrpcStatus(e);
+              listener.onReceiveStatus({ code: status.code, details: status.details, metadata: status.metadata });
+            },
+          );
+      },
+    });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
+import type { Principal as CallPrincipal } from '../grpc-server';
+
 /**
  * A Kafka-style principal: `User:<name>`. Shared by authentication (who is calling) and the
  * authorizer (what they may do). Kept a plain string so it travels through logs, ACL entries
@@ -20,4 +22,12 @@ export function userPrincipal(name: string): Principal {
 export function principalName(principal: Principal): string | undefined {
   const prefix = `${USER_PRINCIPAL_TYPE}:`;
   return principal.startsWith(prefix) ? principal.slice(prefix.length) : undefined;
+}
+
+/**
+ * The `User:<name>` principal of a call, from its handler context (`principalOf(ctx)`):
+ * authenticated users and services by name, `User:ANONYMOUS` otherwise.
+ */
+export function principalOf(ctx: { readonly principal: CallPrincipal }): Principal {
+  return ctx.principal.kind === 'anonymous' ? ANONYMOUS_PRINCIPAL : userPrincipal(ctx.principal.name);
 }

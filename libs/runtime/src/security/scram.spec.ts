@@ -66,7 +66,7 @@ describe('SCRAM test vectors', () => {
   }
 
   it('server side reproduces RFC 7677 SCRAM-SHA-256 from the stored credential only', async () => {
-    const v = VECTORS[0];
+    const v = VECTORS[0] as (typeof VECTORS)[number];
     const credential = scramCredential('SCRAM-SHA-256', 'pencil', { salt: Buffer.from(v.salt, 'base64'), iterations: 4096 });
     const server = new ScramServerExchange('SCRAM-SHA-256', lookupOf({ user: credential }), { serverNonce: v.serverNonce });
     expect(await server.clientFirst(v.clientFirst)).toBe(v.serverFirst);

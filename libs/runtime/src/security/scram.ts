@@ -64,7 +64,7 @@ function digest(hash: ScramHash, data: Buffer): Buffer {
 
 function xor(a: Buffer, b: Buffer): Buffer {
   const out = Buffer.alloc(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i] ^ b[i];
+  for (let i = 0; i < a.length; i++) out[i] = (a[i] as number) ^ (b[i] as number);
   return out;
 }
 
@@ -183,8 +183,9 @@ function decodeSaslName(name: string): string {
 function parseAttributes(message: string, what: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of message.split(',')) {
-    if (part.length < 2 || part[1] !== '=' || !/^[a-zA-Z]$/.test(part[0])) throw authFailed(`malformed SCRAM ${what} message`);
-    if (!out.has(part[0])) out.set(part[0], part.slice(2));
+    const name = part[0];
+    if (name === undefined || part[1] !== '=' || !/^[a-zA-Z]$/.test(name)) throw authFailed(`malformed SCRAM ${what} message`);
+    if (!out.has(name)) out.set(name, part.slice(2));
   }
   return out;
 }

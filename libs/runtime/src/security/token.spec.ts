@@ -34,12 +34,12 @@ describe('session tokens', () => {
 
   it('refuses a token whose claims or signature were changed', () => {
     const { token } = issueToken(ring, 'User:alice', 60_000, now);
-    const [body, sig] = token.split('.');
+    const [body = '', sig = ''] = token.split('.');
     const claims = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
     const forgedBody = Buffer.from(JSON.stringify({ ...claims, sub: 'User:admin' })).toString('base64url');
     expect(failure(() => verifyToken(ring, `${forgedBody}.${sig}`, now)).message).toMatch(/signature/);
     const flipped = Buffer.from(sig, 'base64url');
-    flipped[0] ^= 1;
+    flipped[0] = (flipped[0] as number) ^ 1;
     expect(failure(() => verifyToken(ring, `${body}.${flipped.toString('base64url')}`, now)).code).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);
     for (const junk of ['', 'abc', 'a.b.c', `${body}.`, '.x', 'e30.AAAA']) {
       expect(failure(() => verifyToken(ring, junk, now)).code).toBe(ErrorCode.SASL_AUTHENTICATION_FAILED);

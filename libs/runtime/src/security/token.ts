@@ -48,13 +48,13 @@ export function newTokenKey(): TokenKey {
  * `{"version":1,"keys":[{"id":"…","secret":"<base64>"}, …]}`, newest first.
  */
 export class TokenKeyRing {
-  constructor(readonly keys: readonly TokenKey[]) {
-    if (keys.length === 0) throw new Error('a token key ring needs at least one key');
-  }
-
   /** The signing key. */
-  get current(): TokenKey {
-    return this.keys[0];
+  readonly current: TokenKey;
+
+  constructor(readonly keys: readonly TokenKey[]) {
+    const first = keys[0];
+    if (first === undefined) throw new Error('a token key ring needs at least one key');
+    this.current = first;
   }
 
   /** The key with `id`, if still in the ring. */
@@ -64,7 +64,7 @@ export class TokenKeyRing {
 
   /** A ring with a new signing key, keeping the previous current one for verification only. */
   rotate(next: TokenKey = newTokenKey()): TokenKeyRing {
-    return new TokenKeyRing([next, this.keys[0]]);
+    return new TokenKeyRing([next, this.current]);
   }
 
   /** The stored JSON form. */
