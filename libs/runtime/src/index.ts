@@ -124,3 +124,5 @@ export {
   DEFAULT_TLS_RELOAD_INTERVAL_MS,
 } from './security/tls';
 export type { ServerTlsOptions, ClientTlsOptions } from './security/tls';
+export { scramLogin } from './security/login';
+export type { LoginResult } from './security/login';
