@@ -18,7 +18,10 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Readable } from 'node:stream';
-import { fromGrpcError, toGrpcStatus } from './grpc-errors';
+import { ERROR_CODE_METADATA_KEY, fromGrpcError, toGrpcStatus } from './grpc-errors';
+
+/** Kafka's SASL_AUTHENTICATION_FAILED, as it travels in `tributary-error-code`. */
+const SASL_AUTHENTICATION_FAILED_CODE = '58';
 import { iterateStream } from './stream-iterator';
 import { clientCredentials, clientTlsChannelOptions, type ClientTlsOptions } from './security/tls';
 
@@ -73,6 +76,11 @@ export interface CreateClientOptions {
    * (none when it answers undefined). Called once per call, so keep it cheap (cache).
    */
   authToken?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * Called when a server refuses the call's token (SASL_AUTHENTICATION_FAILED: expired,
+   * revoked, rotated out), so the token source can drop it and log in again.
+   */
+  onTokenRejected?: () => void;
   /** Overrides of {@link GRPC_CLIENT_DEFAULTS}. */
   settings?: GrpcClientSettings;
   /** Extra grpc-js channel options, applied last. */
@@ -86,7 +94,7 @@ export function createClient<C>(ctor: ClientConstructor<C>, address: string, opt
     ...clientChannelOptions(options.settings),
     ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
     ...options.channelOptions,
-    ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken)] } : {}),
+    ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken, options.onTokenRejected)] } : {}),
   });
 }
 
@@ -96,26 +104,43 @@ export function createClient<C>(ctor: ClientConstructor<C>, address: string, opt
  * does not). The call starts once the token is known; a failing token source fails the call
  * with its error (a SASL_AUTHENTICATION_FAILED TributaryError stays one).
  */
-function bearerTokenInterceptor(source: () => string | undefined | Promise<string | undefined>): grpc.Interceptor {
-  return (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
+function bearerTokenInterceptor(source: () => string | undefined | Promise<string | undefined>, onRejected: (() => void) | undefined): grpc.Interceptor {
+  return (options, nextCall) => {
+    const inner = nextCall(options);
+    return new grpc.InterceptingCall(inner, {
       start(metadata, listener, next) {
         Promise.resolve()
           .then(source)
           .then(
             (token) => {
               if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
-              next(metadata, listener);
+              if (token === undefined || onRejected === undefined) {
+                next(metadata, listener);
+                return;
+              }
+              // A next-style partial listener: grpc-js fills in the rest and chains it to ours.
+              next(metadata, {
+                onReceiveStatus(status, nextStatus) {
+                  if (status.code === grpc.status.UNAUTHENTICATED && status.metadata.get(ERROR_CODE_METADATA_KEY)[0] === SASL_AUTHENTICATION_FAILED_CODE) onRejected();
+                  nextStatus(status);
+                },
+              });
             },
             (e: unknown) => {
-              // The call never starts: it ends with the token source's failure, carried as
-              // the status a server would send (so callers get the same TributaryError).
+              // No token: the request must not go out (it would run as anonymous). Cancel the
+              // inner call BEFORE starting it (grpc-js then never opens a stream and clears
+              // its deadline timer), start it with a listener that swallows its CANCELLED,
+              // and end the call with the token source's failure as the status a server
+              // would send (callers get the same TributaryError).
+              inner.cancelWithStatus(grpc.status.CANCELLED, 'no session token: authentication failed');
+              next(metadata, { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} });
               const status = toGrpcStatus(e);
               listener.onReceiveStatus({ code: status.code, details: status.details, metadata: status.metadata });
             },
           );
       },
     });
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@
  * the interceptor gives them `{ kind: 'service' }`.
  *
  * State kept in the coordination store (store.ts): the token key ring (created once by CAS,
- * re-read when a token names a key this process does not know: rotation), and revoked token
+ * followed by watch, and re-read when a token names a key this process does not know:
+ * rotation), and revoked token
  * ids (followed by a children watch when the store offers one, else polled; expired entries
  * are deleted by whichever service sees them first).
  *
@@ -115,7 +116,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   let ring: TokenKeyRing | undefined;
   let lastRingReload = 0;
-  let watch: { cancel(): void } | undefined;
+  let watches: Array<{ cancel(): void }> = [];
   let timer: NodeJS.Timeout | undefined;
 
   async function loadRing(): Promise<TokenKeyRing> {
@@ -290,7 +291,22 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       await store.ensurePath(REVOKED_TOKENS_PATH);
       await refreshRevocations();
       if (store.watch) {
-        watch = store.watch(REVOKED_TOKENS_PATH, {
+        // Key rotation: sign with the new key as soon as it is stored.
+        watches.push(
+          store.watch(TOKEN_KEY_PATH, {
+            onEvent: () => {
+              loadRing().then(
+                (next) => {
+                  if (ring?.current.id !== next.current.id) logger.info({ keyId: next.current.id }, 'token key rotated');
+                  ring = next;
+                },
+                (e: unknown) => logger.warn({ err: (e as Error).message }, 'cannot read the token key ring'),
+              );
+            },
+            onError: (e) => logger.warn({ err: e.message }, 'token key watch failed'),
+          }),
+        );
+        watches.push(store.watch(REVOKED_TOKENS_PATH, {
           children: true,
           // Any change: re-read the children (one read per revocation; events of other
           // types carry no children list).
@@ -298,7 +314,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
             refreshRevocations().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cannot read revoked tokens'));
           },
           onError: (e) => logger.warn({ err: e.message }, 'revoked-token watch failed'),
-        });
+        }));
       }
       // Polling: the only source without a watch; with one, it prunes expired entries.
       const pollMs = store.watch ? 60_000 : (options.revocationPollMs ?? 5_000);
@@ -310,8 +326,8 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       logger.info({ keyId: ring.current.id, tokenLifetimeMs: lifetimeMs, superUsers: [...superUsers] }, 'authenticator started');
     },
     stop() {
-      watch?.cancel();
-      watch = undefined;
+      for (const w of watches) w.cancel();
+      watches = [];
       if (timer) clearInterval(timer);
       timer = undefined;
       pending.clear();

@@ -31,7 +31,7 @@ export interface SecurityStore {
   ensurePath(path: string): Promise<void>;
   /** Read-modify-write with CAS: `update` returns new data, `null` to delete, `undefined` to keep. */
   cas(path: string, update: (current: { data: Buffer } | undefined) => Buffer | null | undefined | Promise<Buffer | null | undefined>): Promise<unknown>;
-  /** Follows a node's children (optional: without it, revocations are polled). */
+  /** Follows a node or its children (optional: without it, revocations are polled and key rotation is noticed on use). */
   watch?(path: string, handlers: { children?: boolean; onEvent: (event: { children: string[] }) => void; onError?: (e: Error) => void }): { cancel(): void };
 }
 

@@ -43,14 +43,20 @@ export interface ServerTlsOptions {
   reloadIntervalMs?: number;
 }
 
-/** TLS of a client. */
+/** TLS of a client: each of CA, certificate and key as a file path or as PEM bytes. */
 export interface ClientTlsOptions {
-  /** PEM CA bundle the server's certificate must chain to (default: Node's public roots). */
+  /** PEM CA bundle file the server's certificate must chain to (default: Node's public roots). */
   caFile?: string;
-  /** PEM client certificate, for mutual TLS. */
+  /** PEM client certificate file, for mutual TLS. */
   certFile?: string;
-  /** PEM client private key, for mutual TLS. */
+  /** PEM client private key file, for mutual TLS. */
   keyFile?: string;
+  /** The CA bundle as PEM bytes (instead of `caFile`). */
+  ca?: Buffer;
+  /** The client certificate as PEM bytes (instead of `certFile`). */
+  cert?: Buffer;
+  /** The client key as PEM bytes (instead of `keyFile`). */
+  key?: Buffer;
   /**
    * Name to check the server's certificate against, when it differs from the host dialled
    * (e.g. dialling an IP whose certificate names `broker-0.tributary`).
@@ -183,13 +189,15 @@ export class ReloadingServerTls {
   }
 }
 
-/** grpc-js channel credentials from client TLS files (read now). */
+/** grpc-js channel credentials from client TLS options (files read now). */
 export function clientCredentials(options: ClientTlsOptions): grpc.ChannelCredentials {
-  if ((options.certFile === undefined) !== (options.keyFile === undefined)) {
-    throw new Error('TLS client certificate and key go together: give both files or neither');
+  const read = (bytes: Buffer | undefined, file: string | undefined): Buffer | null => bytes ?? (file ? readFileSync(file) : null);
+  const cert = read(options.cert, options.certFile);
+  const key = read(options.key, options.keyFile);
+  if ((cert === null) !== (key === null)) {
+    throw new Error('TLS client certificate and key go together: give both or neither');
   }
-  const read = (f: string | undefined): Buffer | null => (f ? readFileSync(f) : null);
-  return grpc.credentials.createSsl(read(options.caFile), read(options.keyFile), read(options.certFile));
+  return grpc.credentials.createSsl(read(options.ca, options.caFile), key, cert);
 }
 
 /** grpc-js channel options a client TLS configuration needs (the server name override). */
