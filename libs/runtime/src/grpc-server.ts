@@ -212,6 +212,9 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const interceptors = [...(options.authenticator ? [options.authenticator.interceptor] : []), ...(options.interceptors ?? [])];
   const tls = options.tls === undefined || options.tls instanceof ReloadingServerTls ? options.tls : new ReloadingServerTls(options.tls, logger);
   const ownsTls = tls !== undefined && tls !== options.tls;
+  // Client certificates exist only on mutual TLS (or custom credentials): skip the per-call
+  // lookup otherwise.
+  const peerCertificates = tls?.mutual === true || options.credentials !== undefined;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes,
     'grpc.max_send_message_length': options.maxSendMessageBytes ?? GRPC_SERVER_DEFAULTS.maxSendMessageBytes,
@@ -253,7 +256,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         if (streaming) activeStreams.set({ method }, 0);
         const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
         if (handler === undefined) continue;
-        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments };
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates };
         implementation[name] = wrapHandler(def, env);
       }
       server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
@@ -317,6 +320,8 @@ interface CallEnv {
   interceptors: readonly Interceptor[];
   logger: Logger;
   instruments: Instruments;
+  /** Whether callers may present certificates (look them up for the interceptors). */
+  peerCertificates: boolean;
 }
 
 /** The grpc-js call object of any kind, as far as the wrapper uses it. */
@@ -387,7 +392,7 @@ async function runCall(
   try {
     const peer = call.getPeer();
     let principal: Principal = ANONYMOUS;
-    const peerCertificate = env.interceptors.length > 0 ? verifiedPeerCertificate(call) : undefined;
+    const peerCertificate = env.peerCertificates && env.interceptors.length > 0 ? verifiedPeerCertificate(call) : undefined;
     for (const interceptor of env.interceptors) {
       const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}) });
       if (result) principal = result;

@@ -1,6 +1,6 @@
 /**
  * TLS for every listener and client, from PEM files (certificate, key, CA), with reload:
- * the files are checked every `reloadIntervalMs` (default 10 s; mtime, size and inode) and,
+ * the files are checked every `reloadIntervalMs` (default 10 s; a digest of their contents) and,
  * when they changed and still make a valid key pair, NEW connections use them; connections
  * already open keep theirs. A change that does not load (half-written file, key not matching
  * the certificate) is logged and the previous material stays in use until the next check.
@@ -21,7 +21,8 @@
  * channel picks up rotated files.
  */
 import * as grpc from '@grpc/grpc-js';
-import { readFileSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createSecureContext, type PeerCertificate, type SecureContextOptions } from 'node:tls';
 import type { Logger } from '../logger';
 import { userPrincipal, type Principal } from './principal';
@@ -81,17 +82,21 @@ function readMaterial(o: ServerTlsOptions): Material {
   return material;
 }
 
+/**
+ * A digest of the files' contents (a few KB, read every check): unlike mtimes, it sees a
+ * change made within the file system's timestamp granularity, and ignores a touch.
+ */
 function fingerprint(files: readonly string[]): string {
-  return files
-    .map((f) => {
-      try {
-        const s = statSync(f);
-        return `${s.ino}:${s.size}:${s.mtimeMs}`;
-      } catch {
-        return 'missing';
-      }
-    })
-    .join('|');
+  const hash = createHash('sha256');
+  for (const f of files) {
+    try {
+      hash.update(readFileSync(f));
+    } catch {
+      hash.update('missing');
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
 }
 
 /** Checks and validates `options` once (tells the user what is wrong at start-up). */
