@@ -126,3 +126,5 @@ export {
 export type { ServerTlsOptions, ClientTlsOptions } from './security/tls';
 export { scramLogin } from './security/login';
 export type { LoginResult } from './security/login';
+export { securityConfigShape, securityFromConfig } from './security/config';
+export type { SecurityConfig, ServiceSecurity } from './security/config';

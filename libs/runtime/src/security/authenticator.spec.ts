@@ -137,6 +137,15 @@ describe('authenticator', () => {
     expect(e.code).toBe(ErrorCode.UNSUPPORTED_SASL_MECHANISM);
   });
 
+  it('accepts only the enabled mechanisms', async () => {
+    const only512 = createAuthenticator({ store, logger, mechanisms: ['SCRAM-SHA-512'] });
+    await only512.start();
+    const e = await failure(only512.authServiceHandlers.scramAuthenticateFirst({ mechanism: 'SCRAM-SHA-256', authBytes: Buffer.from('n,,n=alice,r=abc') }, ctx({ kind: 'anonymous' })));
+    expect(e.code).toBe(ErrorCode.UNSUPPORTED_SASL_MECHANISM);
+    expect(e.message).toMatch(/accepts SCRAM-SHA-512/);
+    only512.stop();
+  });
+
   it('tokens expire with the configured lifetime', async () => {
     const { token, sessionLifetimeMs } = await login(auth, 'alice', 'alice-pw');
     expect(sessionLifetimeMs).toBe(60_000n);

@@ -31,7 +31,7 @@ import type { Logger } from '../logger';
 import { getOrCreateCounter } from '../metrics';
 import type { Interceptor, Principal as CallPrincipal, ServiceHandlers } from '../grpc-server';
 import { principalName, principalOf, userPrincipal, type Principal } from './principal';
-import { ScramServerExchange, isScramMechanism, SCRAM_MECHANISMS } from './scram';
+import { ScramServerExchange, isScramMechanism, SCRAM_MECHANISMS, type ScramMechanism } from './scram';
 import { REVOKED_TOKENS_PATH, TOKEN_KEY_PATH, getScramCredential, type SecurityStore } from './store';
 import { DEFAULT_TOKEN_LIFETIME_MS, TokenKeyRing, TokenRevocations, issueToken, newTokenKey, verifyToken, type TokenClaims } from './token';
 import { principalFromCertificate } from './tls';
@@ -51,6 +51,8 @@ export interface AuthenticatorOptions {
   logger: Logger;
   /** Registers `tributary_authentications_total`. */
   registry?: Registry;
+  /** SCRAM mechanisms clients may use (`--sasl-enabled-mechanisms`), default both. */
+  mechanisms?: readonly ScramMechanism[];
   /** Token lifetime (`--token-lifetime-ms`), default 1 h. */
   tokenLifetimeMs?: number;
   /** Kafka's `super.users`: principals (`User:<name>`) that are services or administrators. */
@@ -103,6 +105,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const superUsers = new Set(options.superUsers ?? []);
   const allowAnonymous = options.allowAnonymous ?? true;
   const certificatePrincipals = options.certificatePrincipals ?? true;
+  const mechanisms: readonly ScramMechanism[] = options.mechanisms ?? SCRAM_MECHANISMS;
   const revocations = new TokenRevocations();
   const pending = new Map<string, { exchange: ScramServerExchange; expires: number }>();
   const counter = options.registry
@@ -218,9 +221,14 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
 
   const authServiceHandlers: ServiceHandlers<typeof AuthServiceService> = {
     async scramAuthenticateFirst(request) {
-      if (!isScramMechanism(request.mechanism)) {
+      if (!isScramMechanism(request.mechanism) || !mechanisms.includes(request.mechanism)) {
         count('unsupported', false);
-        throw new TributaryError(ErrorCode.UNSUPPORTED_SASL_MECHANISM, `unsupported SASL mechanism "${request.mechanism.slice(0, 50)}": use ${SCRAM_MECHANISMS.join(' or ')}`);
+        throw new TributaryError(
+          ErrorCode.UNSUPPORTED_SASL_MECHANISM,
+          mechanisms.length === 0
+            ? 'SASL authentication is not enabled on this server: use a client certificate'
+            : `unsupported SASL mechanism "${request.mechanism.slice(0, 50)}": this server accepts ${mechanisms.join(', ')}`,
+        );
       }
       prunePending();
       if (pending.size >= MAX_PENDING_SCRAM_EXCHANGES) {
