@@ -43,6 +43,12 @@ export const AUTHORIZATION_METADATA_KEY = 'authorization';
 export const SCRAM_EXCHANGE_TIMEOUT_MS = 30_000;
 /** Most SCRAM exchanges pending at once per process (bounds memory under a login flood). */
 export const MAX_PENDING_SCRAM_EXCHANGES = 10_000;
+/**
+ * Tokens whose signature was checked, kept so a call costs a map lookup instead of a base64 +
+ * JSON + HMAC pass (~7 µs); expiry and revocation are still checked on every call. Cleared
+ * when the key ring changes, and when full.
+ */
+const MAX_VERIFIED_TOKENS = 10_000;
 
 /** Options of {@link createAuthenticator}. */
 export interface AuthenticatorOptions {
@@ -118,6 +124,11 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
   const count = (mechanism: string, ok: boolean): void => counter?.inc({ mechanism, result: ok ? 'success' : 'failure' });
 
   let ring: TokenKeyRing | undefined;
+  const verified = new Map<string, TokenClaims>();
+  const setRing = (next: TokenKeyRing): void => {
+    ring = next;
+    verified.clear();
+  };
   let lastRingReload = 0;
   let watches: Array<{ cancel(): void }> = [];
   let timer: NodeJS.Timeout | undefined;
@@ -165,13 +176,18 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     if (!ring) throw new TributaryError(ErrorCode.UNKNOWN_SERVER_ERROR, 'the authenticator is not started');
     // A token signed with a key we do not know: the ring may have been rotated. Re-read it,
     // at most once a second.
-    if (kid !== undefined && !ring.find(kid) && now() - lastRingReload >= 1000) ring = await loadRing();
+    if (kid !== undefined && !ring.find(kid) && now() - lastRingReload >= 1000) setRing(await loadRing());
     return ring;
   }
 
   async function verify(token: string): Promise<TokenClaims> {
-    const kid = peekKid(token);
-    const claims = verifyToken(await currentRing(kid), token, now());
+    let claims = verified.get(token);
+    if (claims === undefined || now() >= claims.exp) {
+      verified.delete(token);
+      claims = verifyToken(await currentRing(peekKid(token)), token, now());
+      if (verified.size >= MAX_VERIFIED_TOKENS) verified.clear();
+      verified.set(token, claims);
+    }
     if (revocations.has(claims.jti)) throw authFailed('Authentication failed: the token has been revoked; authenticate again (SCRAM) to get a new token');
     return claims;
   }
@@ -295,7 +311,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
     isServicePrincipal: (principal) => superUsers.has(principal),
     verify,
     async start() {
-      ring = await loadRing();
+      setRing(await loadRing());
       await store.ensurePath(REVOKED_TOKENS_PATH);
       await refreshRevocations();
       if (store.watch) {
@@ -306,7 +322,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
               loadRing().then(
                 (next) => {
                   if (ring?.current.id !== next.current.id) logger.info({ keyId: next.current.id }, 'token key rotated');
-                  ring = next;
+                  setRing(next);
                 },
                 (e: unknown) => logger.warn({ err: (e as Error).message }, 'cannot read the token key ring'),
               );
@@ -331,7 +347,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
         refreshRevocations().catch((e: unknown) => logger.warn({ err: (e as Error).message }, 'cannot read revoked tokens'));
       }, pollMs);
       timer.unref();
-      logger.info({ keyId: ring.current.id, tokenLifetimeMs: lifetimeMs, superUsers: [...superUsers] }, 'authenticator started');
+      logger.info({ keyId: ring?.current.id, tokenLifetimeMs: lifetimeMs, superUsers: [...superUsers] }, 'authenticator started');
     },
     stop() {
       for (const w of watches) w.cancel();
@@ -339,6 +355,7 @@ export function createAuthenticator(options: AuthenticatorOptions): Authenticato
       if (timer) clearInterval(timer);
       timer = undefined;
       pending.clear();
+      verified.clear();
     },
   };
 }

@@ -28,6 +28,7 @@ test('defaults: no TLS, no authentication — plaintext and anonymous as before'
   const security = securityFromConfig(config, { logger });
   expect(security.tls).toBeUndefined();
   expect(security.authenticator).toBeUndefined();
+  expect(security.clientTls).toBeUndefined();
 });
 
 test("Kafka-named flags: mechanisms, super users, mutual TLS", () => {
@@ -38,6 +39,7 @@ test("Kafka-named flags: mechanisms, super users, mutual TLS", () => {
   expect(config.superUsers).toEqual(['User:broker', 'User:admin']);
   const security = securityFromConfig(config, { logger, store: new MemorySecurityStore() });
   expect(security.tls?.mutual).toBe(true);
+  expect(security.clientTls).toEqual({ caFile: ca.certFile, certFile: cert.certFile, keyFile: cert.keyFile });
   expect(security.authenticator?.isServicePrincipal('User:broker')).toBe(true);
   security.close();
 });

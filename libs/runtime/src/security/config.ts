@@ -16,7 +16,7 @@ import { createAuthenticator, type Authenticator } from './authenticator';
 import { SCRAM_MECHANISMS } from './scram';
 import type { SecurityStore } from './store';
 import { DEFAULT_TOKEN_LIFETIME_MS } from './token';
-import { DEFAULT_TLS_RELOAD_INTERVAL_MS, ReloadingServerTls } from './tls';
+import { DEFAULT_TLS_RELOAD_INTERVAL_MS, ReloadingServerTls, type ClientTlsOptions } from './tls';
 
 /** Security settings (spread into a service's schema). */
 export const securityConfigShape = {
@@ -41,6 +41,11 @@ export type SecurityConfig = z.output<z.ZodObject<typeof securityConfigShape>>;
 export interface ServiceSecurity {
   /** TLS of every listener (shared by the gRPC and admin servers), or undefined for plaintext. */
   tls: ReloadingServerTls | undefined;
+  /**
+   * TLS of this service's own calls to other services (same CA; its certificate as the
+   * client certificate, for mutual TLS), or undefined for plaintext.
+   */
+  clientTls: ClientTlsOptions | undefined;
   /** Authentication, or undefined when off (start it before serving). */
   authenticator: Authenticator | undefined;
   /** Stops the reload timer and the store watches. */
@@ -94,8 +99,13 @@ export function securityFromConfig(config: SecurityConfig, deps: { logger: Logge
       authenticator = createAuthenticator({ store: deps.store, logger: deps.logger, mechanisms: [], superUsers: config.superUsers, allowAnonymous: false, ...(deps.registry ? { registry: deps.registry } : {}) });
     }
   }
+  const clientTls: ClientTlsOptions | undefined =
+    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? { ...(config.tlsCaFile !== undefined ? { caFile: config.tlsCaFile } : {}), certFile: config.tlsCertFile, keyFile: config.tlsKeyFile }
+      : undefined;
   return {
     tls,
+    clientTls,
     authenticator,
     close() {
       tls?.close();
