@@ -20,8 +20,8 @@ import type { Client } from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerServiceFastClient, GroupCoordinatorServiceClient } from '@tributary/proto';
 import type { BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
-import type { ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind } from '@tributary/runtime';
-import { SessionAuth } from './auth';
+import type { ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind, TokenSession } from '@tributary/runtime';
+import { createSession } from './auth';
 import type { ResolvedClientOptions } from './config';
 
 /**
@@ -38,12 +38,12 @@ export class ConnectionPool {
   private readonly admins = new Map<string, AdminServiceClient>();
   private readonly groupCoordinators = new Map<string, GroupCoordinatorServiceClient>();
   private closed = false;
-  private readonly auth: SessionAuth | undefined;
+  private readonly auth: TokenSession | undefined;
 
   constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'> & Partial<Pick<ResolvedClientOptions, 'tls' | 'sasl' | 'logger'>>) {
     if (options.sasl) {
       const silent = { debug() {}, info() {}, warn() {}, error() {} };
-      this.auth = new SessionAuth(options.sasl, options.tls, options.grpc, options.requestTimeoutMs, options.logger ?? silent);
+      this.auth = createSession(options.sasl, options.tls, options.grpc, options.requestTimeoutMs, options.logger ?? silent);
     }
   }
 

@@ -128,3 +128,5 @@ export { scramLogin } from './security/login';
 export type { LoginResult } from './security/login';
 export { securityConfigShape, securityFromConfig } from './security/config';
 export type { SecurityConfig, ServiceSecurity } from './security/config';
+export { TokenSession, REAUTHENTICATE_AT_LIFETIME_FRACTION } from './security/session';
+export type { SessionCredentials, TokenSessionOptions } from './security/session';

@@ -25,6 +25,7 @@ import { principalOf } from '../principal';
 import { setScramCredential } from '../store';
 import { ReloadingServerTls } from '../tls';
 import { TokenKeyRing, issueToken, newTokenKey } from '../token';
+import { TokenSession } from '../session';
 import { makeCa, makeCert, type TestCa, type TestCert } from './certs';
 
 jest.setTimeout(60_000);
@@ -301,6 +302,47 @@ describe('SCRAM and session tokens', () => {
     const service = createClient(AuthServiceClient, addressB, { tls: { caFile: caA.certFile, certFile: serviceCert.certFile, keyFile: serviceCert.keyFile } });
     expect((await unary(service, 'revokeToken', { token })).tokenId).toMatch(/\S/);
     service.close();
+  });
+});
+
+describe('TokenSession (what clients and services plug into createClient)', () => {
+  it('logs in once for concurrent calls, renews after 80 % of the lifetime, and again after a refusal', async () => {
+    const session = new TokenSession({ mechanism: 'SCRAM-SHA-512', username: 'alice', password: PASSWORD }, { tls: { caFile: caA.certFile } });
+    const client = createClient(CoordinationServiceClient, addressA, {
+      tls: { caFile: caA.certFile },
+      authToken: () => session.token(addressA),
+      onTokenRejected: () => session.invalidate(),
+    });
+    try {
+      const [a, b] = await Promise.all([session.token(addressA), session.token(addressA)]);
+      expect(a).toBe(b);
+      tokensSeen.push(a);
+      expect((await whoAmI(client)).principal).toBe('User:alice');
+      expect(await session.token(addressA)).toBe(a);
+      // 81 % of the lifetime later (the whole process's clock, servers included): a new login.
+      const realNow = Date.now.bind(Date);
+      const spy = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + Math.ceil(TOKEN_LIFETIME_MS * 0.81));
+      let renewed: string;
+      try {
+        renewed = await session.token(addressA);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(renewed).not.toBe(a);
+      tokensSeen.push(renewed);
+      // The server refuses the cached token (revoked): the call fails, the next one logs in again.
+      const auth = createClient(AuthServiceClient, addressA, { tls: { caFile: caA.certFile }, authToken: () => renewed });
+      await unary(auth, 'revokeToken', { token: '' });
+      auth.close();
+      expectAuthFailed(await failure(whoAmI(client)));
+      expect((await whoAmI(client)).principal).toBe('User:alice');
+      const fresh = await session.token(addressA);
+      expect(fresh).not.toBe(renewed);
+      tokensSeen.push(fresh);
+    } finally {
+      client.close();
+      session.close();
+    }
   });
 });
 
