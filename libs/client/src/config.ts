@@ -6,7 +6,7 @@
  * brokers, partition leaders, the active controller's Admin API — is learnt from broker
  * Metadata.
  */
-import type { GrpcClientSettings } from '@tributary/runtime';
+import type { ClientTlsOptions, GrpcClientSettings, ScramMechanism } from '@tributary/runtime';
 
 /** Environment variable the CLI (and {@link defaultBootstrap}) reads the bootstrap list from. */
 export const BOOTSTRAP_ENV = 'TRIBUTARY_BOOTSTRAP';
@@ -22,6 +22,26 @@ export interface ClientLogger {
   info(fields: object, message: string): void;
   warn(fields: object, message: string): void;
   error(fields: object, message: string): void;
+}
+
+/**
+ * TLS to every service (Kafka's `security.protocol=SSL`/`SASL_SSL`): each of `ca`, `cert`,
+ * `key` as a PEM file path (string) or PEM bytes (Buffer). `cert` + `key`: a client
+ * certificate for mutual TLS. `serverName`: the name to check the servers' certificates
+ * against when it is not the host dialled.
+ */
+export interface TlsOptions {
+  ca?: string | Buffer;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  serverName?: string;
+}
+
+/** SCRAM login (Kafka's `sasl.mechanism` with the ScramLoginModule's username and password). */
+export interface SaslOptions {
+  mechanism: ScramMechanism;
+  username: string;
+  password: string;
 }
 
 /** Options shared by {@link Producer}, {@link Consumer} and {@link Admin}. */
@@ -53,6 +73,10 @@ export interface ClientOptions {
   logger?: ClientLogger;
   /** gRPC channel overrides (keepalive, message size limits, reconnect backoff). */
   grpc?: GrpcClientSettings;
+  /** TLS to the cluster (default: plaintext). */
+  tls?: TlsOptions;
+  /** SCRAM authentication (default: none, calls are anonymous). */
+  sasl?: SaslOptions;
 }
 
 /** Defaults of {@link ClientOptions}. */
@@ -76,6 +100,9 @@ export interface ResolvedClientOptions {
   metadataWaitMs: number;
   logger: ClientLogger;
   grpc: GrpcClientSettings;
+  /** TLS in the runtime's form, or undefined for plaintext. */
+  tls: ClientTlsOptions | undefined;
+  sasl: SaslOptions | undefined;
 }
 
 const SILENT: ClientLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -125,7 +152,32 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
     metadataWaitMs: checkMs('metadataWaitMs', 'max.block.ms', options.metadataWaitMs ?? d.metadataWaitMs, 0),
     logger: options.logger ?? SILENT,
     grpc: options.grpc ?? {},
+    tls: options.tls === undefined ? undefined : resolveTls(options.tls),
+    sasl: options.sasl === undefined ? undefined : checkSasl(options.sasl),
   };
+}
+
+function resolveTls(tls: TlsOptions): ClientTlsOptions {
+  const out: ClientTlsOptions = {};
+  const put = (value: string | Buffer | undefined, file: 'caFile' | 'certFile' | 'keyFile', bytes: 'ca' | 'cert' | 'key'): void => {
+    if (typeof value === 'string') out[file] = value;
+    else if (value !== undefined) out[bytes] = value;
+  };
+  put(tls.ca, 'caFile', 'ca');
+  put(tls.cert, 'certFile', 'cert');
+  put(tls.key, 'keyFile', 'key');
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new RangeError('tls.cert and tls.key go together: give both for mutual TLS, or neither');
+  if (tls.serverName !== undefined) out.serverName = tls.serverName;
+  return out;
+}
+
+function checkSasl(sasl: SaslOptions): SaslOptions {
+  if (sasl.mechanism !== 'SCRAM-SHA-256' && sasl.mechanism !== 'SCRAM-SHA-512') {
+    throw new RangeError(`sasl.mechanism must be SCRAM-SHA-256 or SCRAM-SHA-512, got ${String(sasl.mechanism)}`);
+  }
+  if (!sasl.username) throw new RangeError('sasl.username is empty');
+  if (typeof sasl.password !== 'string') throw new RangeError('sasl.password must be a string');
+  return { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password };
 }
 
 /**

@@ -11,13 +11,17 @@
  * failed status into a `TributaryError` (Kafka code from the `tributary-error-code` trailer)
  * or a `GrpcStatusError`; see `@tributary/runtime` grpc-client.ts.
  *
+ * Security: with `tls` every channel is TLS; with `sasl` every call carries the client's
+ * session token (auth.ts: SCRAM login against the service called, token cached and renewed).
+ *
  * Concurrency: single-threaded; `close()` closes every channel, after which calls fail.
  */
 import type { Client } from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerServiceFastClient, GroupCoordinatorServiceClient } from '@tributary/proto';
 import type { BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
-import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
+import type { ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind, TokenSession } from '@tributary/runtime';
+import { createSession } from './auth';
 import type { ResolvedClientOptions } from './config';
 
 /**
@@ -34,15 +38,30 @@ export class ConnectionPool {
   private readonly admins = new Map<string, AdminServiceClient>();
   private readonly groupCoordinators = new Map<string, GroupCoordinatorServiceClient>();
   private closed = false;
+  private readonly auth: TokenSession | undefined;
 
-  constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'>) {}
+  constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'> & Partial<Pick<ResolvedClientOptions, 'tls' | 'sasl' | 'logger'>>) {
+    if (options.sasl) {
+      const silent = { debug() {}, info() {}, warn() {}, error() {} };
+      this.auth = createSession(options.sasl, options.tls, options.grpc, options.requestTimeoutMs, options.logger ?? silent);
+    }
+  }
+
+  /** TLS and token options of a channel to `address`. */
+  private security(address: string): Pick<CreateClientOptions, 'tls' | 'authToken' | 'onTokenRejected'> {
+    const auth = this.auth;
+    return {
+      ...(this.options.tls ? { tls: this.options.tls } : {}),
+      ...(auth ? { authToken: () => auth.token(address), onTokenRejected: () => auth.invalidate() } : {}),
+    };
+  }
 
   /** The BrokerService client of `address` (`host:port`), created on first use. */
   broker(address: string): BrokerServiceClient {
     let client = this.brokers.get(address);
     if (client === undefined) {
       this.checkOpen();
-      client = createClient(BrokerServiceFastClient, address, { settings: this.options.grpc, channelOptions: BROKER_CHANNEL_OPTIONS });
+      client = createClient(BrokerServiceFastClient, address, { settings: this.options.grpc, channelOptions: BROKER_CHANNEL_OPTIONS, ...this.security(address) });
       this.brokers.set(address, client);
     }
     return client;
@@ -53,7 +72,7 @@ export class ConnectionPool {
     let client = this.admins.get(address);
     if (client === undefined) {
       this.checkOpen();
-      client = createClient(AdminServiceClient, address, { settings: this.options.grpc });
+      client = createClient(AdminServiceClient, address, { settings: this.options.grpc, ...this.security(address) });
       this.admins.set(address, client);
     }
     return client;
@@ -64,7 +83,7 @@ export class ConnectionPool {
     let client = this.groupCoordinators.get(address);
     if (client === undefined) {
       this.checkOpen();
-      client = createClient(GroupCoordinatorServiceClient, address, { settings: this.options.grpc });
+      client = createClient(GroupCoordinatorServiceClient, address, { settings: this.options.grpc, ...this.security(address) });
       this.groupCoordinators.set(address, client);
     }
     return client;
@@ -95,6 +114,7 @@ export class ConnectionPool {
     this.brokers.clear();
     this.admins.clear();
     this.groupCoordinators.clear();
+    this.auth?.close();
   }
 
   private checkOpen(): void {

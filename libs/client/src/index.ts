@@ -58,7 +58,7 @@ export type {
   GroupMetadata,
 } from './consumer-options';
 export { CLIENT_DEFAULTS, BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP, defaultBootstrap, parseBootstrap } from './config';
-export type { ClientOptions, ClientLogger } from './config';
+export type { ClientOptions, ClientLogger, TlsOptions, SaslOptions } from './config';
 export {
   NoBrokerAvailableError,
   ClientClosedError,

@@ -8,5 +8,6 @@ export * from './gen/tributary/v1/coordination';
 export * from './gen/tributary/v1/controller';
 export * from './gen/tributary/v1/broker_control';
 export * from './gen/tributary/v1/group';
+export * from './gen/tributary/v1/security';
 export { encodeFetchResponse, encodeProduceRequest, encodeProduceStreamRequest } from './fast/exact-size-encoders';
 export { BrokerServiceFastClient, BrokerServiceFastService } from './fast/broker-service-fast';

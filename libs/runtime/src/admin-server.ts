@@ -5,13 +5,17 @@
  * - `GET /readyz`: 200 `ready` when `isReady()` says so, else 503 with the reason
  *   (readiness: send me traffic only if this succeeds);
  * - anything else 404, a method other than GET/HEAD 405 (with `Allow`).
+ * With `tls` it serves HTTPS (optionally mutual) and follows certificate changes (new
+ * connections use the new files, security/tls.ts); without it, plain HTTP as before.
  * Query strings are ignored. Malformed requests get a 400 from the parser's error hook and
  * the connection is closed; nothing a client sends can throw out of the server.
  */
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger';
+import { ReloadingServerTls, type ServerTlsOptions } from './security/tls';
 
 /** What `isReady` may answer: a boolean, or `{ ready, reason }` to explain a 503. */
 export type Readiness = boolean | { ready: boolean; reason?: string };
@@ -27,6 +31,8 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Readiness probe (default: always ready). A throw counts as not ready. */
   isReady?: () => Readiness | Promise<Readiness>;
+  /** HTTPS from files (optionally mutual), reloaded on change; absent: plain HTTP. */
+  tls?: ServerTlsOptions | ReloadingServerTls;
 }
 
 /** A running admin server. */
@@ -42,13 +48,24 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const logger = options.logger.child({ component: 'admin-server' });
   const isReady = options.isReady ?? (() => true);
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       logger.error({ err, url: req.url }, 'admin request failed');
       if (!res.headersSent) reply(res, 500, 'internal error\n');
       else res.destroy();
     });
-  });
+  };
+  const tls = options.tls === undefined || options.tls instanceof ReloadingServerTls ? options.tls : new ReloadingServerTls(options.tls, logger);
+  const ownsTls = tls !== undefined && tls !== options.tls;
+  let server: http.Server;
+  let stopFollowing: (() => void) | undefined;
+  if (tls) {
+    const secure = https.createServer({ ...tls.secureContextOptions(), requestCert: tls.mutual, rejectUnauthorized: tls.mutual }, onRequest);
+    stopFollowing = tls.onChange((o) => secure.setSecureContext(o));
+    server = secure;
+  } else {
+    server = http.createServer(onRequest);
+  }
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
@@ -103,13 +120,15 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   server.on('error', (err) => logger.error({ err }, 'admin server error'));
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: options.host, port }, 'admin server listening');
+  logger.info({ host: options.host, port, tls: tls ? (tls.mutual ? 'mutual' : 'server') : 'plaintext' }, 'admin server listening');
 
   let closing: Promise<void> | undefined;
   return {
     port,
     close() {
       closing ??= new Promise<void>((resolve) => {
+        stopFollowing?.();
+        if (ownsTls) tls?.close();
         server.close(() => resolve());
         server.closeAllConnections();
       });

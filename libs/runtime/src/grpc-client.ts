@@ -18,8 +18,12 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Readable } from 'node:stream';
-import { fromGrpcError } from './grpc-errors';
+import { ERROR_CODE_METADATA_KEY, fromGrpcError, toGrpcStatus } from './grpc-errors';
+
+/** Kafka's SASL_AUTHENTICATION_FAILED, as it travels in `tributary-error-code`. */
+const SASL_AUTHENTICATION_FAILED_CODE = '58';
 import { iterateStream } from './stream-iterator';
+import { clientCredentials, clientTlsChannelOptions, type ClientTlsOptions } from './security/tls';
 
 /** Client channel defaults, in one place. */
 export const GRPC_CLIENT_DEFAULTS = {
@@ -63,8 +67,20 @@ export type ClientConstructor<C> = new (address: string, credentials: grpc.Chann
 
 /** Options of {@link createClient}. */
 export interface CreateClientOptions {
-  /** Transport credentials (default plaintext; the TLS work passes its own). */
+  /** Transport credentials (default plaintext). Prefer `tls`. */
   credentials?: grpc.ChannelCredentials;
+  /** TLS from files (read when the client is created), optionally with a client certificate. */
+  tls?: ClientTlsOptions;
+  /**
+   * Session token source: its answer goes on every call as `authorization: Bearer <token>`
+   * (none when it answers undefined). Called once per call, so keep it cheap (cache).
+   */
+  authToken?: () => string | undefined | Promise<string | undefined>;
+  /**
+   * Called when a server refuses the call's token (SASL_AUTHENTICATION_FAILED: expired,
+   * revoked, rotated out), so the token source can drop it and log in again.
+   */
+  onTokenRejected?: () => void;
   /** Overrides of {@link GRPC_CLIENT_DEFAULTS}. */
   settings?: GrpcClientSettings;
   /** Extra grpc-js channel options, applied last. */
@@ -73,10 +89,58 @@ export interface CreateClientOptions {
 
 /** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
 export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
-  return new ctor(address, options.credentials ?? grpc.credentials.createInsecure(), {
+  const credentials = options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure());
+  return new ctor(address, credentials, {
     ...clientChannelOptions(options.settings),
+    ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
     ...options.channelOptions,
+    ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken, options.onTokenRejected)] } : {}),
   });
+}
+
+/**
+ * A client interceptor adding `authorization: Bearer <token>` to every call (plaintext or
+ * TLS alike: grpc-js call credentials refuse plaintext channels, Kafka's SASL_PLAINTEXT
+ * does not). The call starts once the token is known; a failing token source fails the call
+ * with its error (a SASL_AUTHENTICATION_FAILED TributaryError stays one).
+ */
+function bearerTokenInterceptor(source: () => string | undefined | Promise<string | undefined>, onRejected: (() => void) | undefined): grpc.Interceptor {
+  return (options, nextCall) => {
+    const inner = nextCall(options);
+    return new grpc.InterceptingCall(inner, {
+      start(metadata, listener, next) {
+        Promise.resolve()
+          .then(source)
+          .then(
+            (token) => {
+              if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+              if (token === undefined || onRejected === undefined) {
+                next(metadata, listener);
+                return;
+              }
+              // A next-style partial listener: grpc-js fills in the rest and chains it to ours.
+              next(metadata, {
+                onReceiveStatus(status, nextStatus) {
+                  if (status.code === grpc.status.UNAUTHENTICATED && status.metadata.get(ERROR_CODE_METADATA_KEY)[0] === SASL_AUTHENTICATION_FAILED_CODE) onRejected();
+                  nextStatus(status);
+                },
+              });
+            },
+            (e: unknown) => {
+              // No token: the request must not go out (it would run as anonymous). Cancel the
+              // inner call BEFORE starting it (grpc-js then never opens a stream and clears
+              // its deadline timer), start it with a listener that swallows its CANCELLED,
+              // and end the call with the token source's failure as the status a server
+              // would send (callers get the same TributaryError).
+              inner.cancelWithStatus(grpc.status.CANCELLED, 'no session token: authentication failed');
+              next(metadata, { onReceiveMetadata() {}, onReceiveMessage() {}, onReceiveStatus() {} });
+              const status = toGrpcStatus(e);
+              listener.onReceiveStatus({ code: status.code, details: status.details, metadata: status.metadata });
+            },
+          );
+      },
+    });
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,13 @@
 /**
  * The ONE way Tributary creates gRPC servers (ARCHITECTURE.md §10). `createGrpcServer` wraps a
  * grpc-js `Server` so that every call, whatever its service:
- * - runs the interceptor chain first, which yields the call's {@link Principal} (anonymous
- *   until the security work adds SCRAM/mTLS authentication and ACL authorization as
- *   interceptors) or rejects the call;
+ * - runs the interceptor chain first, which yields the call's {@link Principal} or rejects
+ *   the call: with `authenticator` (security/authenticator.ts) its interceptor comes first
+ *   and names the caller from a session token or an mTLS certificate (the server then also
+ *   serves AuthService); without it every call is anonymous. `principalOf(ctx)`
+ *   (security/principal.ts) gives the Kafka form `User:<name>`;
+ * - listens with TLS when `tls` is given (certificate/key/CA files, optional mutual TLS,
+ *   reloaded on change: security/tls.ts), else plaintext;
  * - reaches an ASYNC handler typed from the generated service definition, with a
  *   {@link CallContext} (principal, metadata, peer, logger, deadline, AbortSignal);
  * - turns what the handler throws into a status (grpc-errors.ts: TributaryError → mapped
@@ -27,11 +31,15 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type { Readable } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
 import type { Registry } from 'prom-client';
+import { AuthServiceService } from '@tributary/proto';
 import type { Logger } from './logger';
 import { DURATION_BUCKETS_SECONDS, getOrCreateCounter, getOrCreateGauge, getOrCreateHistogram } from './metrics';
 import { GrpcStatusError, Status, toGrpcStatus } from './grpc-errors';
 import { iterateStream } from './stream-iterator';
+import type { Authenticator } from './security/authenticator';
+import { ReloadingServerTls, type ServerTlsOptions } from './security/tls';
 
 // ---------------------------------------------------------------------------------------------
 // Principals and interceptors
@@ -53,6 +61,8 @@ export interface InterceptorInfo {
   method: string;
   /** The principal set by the interceptors before this one (anonymous at first). */
   principal: Principal;
+  /** The client's verified certificate on a mutual-TLS connection, else undefined. */
+  peerCertificate?: PeerCertificate;
 }
 
 /**
@@ -166,8 +176,19 @@ export interface GrpcServerOptions {
   keepaliveTimeMs?: number;
   /** Default {@link GRPC_SERVER_DEFAULTS.keepaliveTimeoutMs}. */
   keepaliveTimeoutMs?: number;
-  /** Transport credentials (default plaintext; the TLS work passes its own). */
+  /** Transport credentials (default plaintext). Prefer `tls`, which also reloads. */
   credentials?: grpc.ServerCredentials;
+  /**
+   * TLS from files, optionally mutual, reloaded on change (security/tls.ts). Absent (and no
+   * `credentials`): plaintext. Pass a `ReloadingServerTls` to share one with the admin server.
+   */
+  tls?: ServerTlsOptions | ReloadingServerTls;
+  /**
+   * Authentication (security/authenticator.ts): its interceptor runs before `interceptors`
+   * and names the caller of every call; the server also serves AuthService (SCRAM login,
+   * token revocation). Absent: every call is anonymous, as before.
+   */
+  authenticator?: Authenticator;
   /** Extra grpc-js channel options, applied last. */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -188,7 +209,12 @@ export interface GrpcServer {
 /** Creates a gRPC server (see the file header). */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const logger = options.logger.child({ component: 'grpc-server' });
-  const interceptors = options.interceptors ?? [];
+  const interceptors = [...(options.authenticator ? [options.authenticator.interceptor] : []), ...(options.interceptors ?? [])];
+  const tls = options.tls === undefined || options.tls instanceof ReloadingServerTls ? options.tls : new ReloadingServerTls(options.tls, logger);
+  const ownsTls = tls !== undefined && tls !== options.tls;
+  // Client certificates exist only on mutual TLS (or custom credentials): skip the per-call
+  // lookup otherwise.
+  const peerCertificates = tls?.mutual === true || options.credentials !== undefined;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes,
     'grpc.max_send_message_length': options.maxSendMessageBytes ?? GRPC_SERVER_DEFAULTS.maxSendMessageBytes,
@@ -215,7 +241,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const instruments: Instruments = { requests, handling, activeStreams };
   let stopping: Promise<void> | undefined;
 
-  return {
+  const grpcServer: GrpcServer = {
     addService(definition, handlers) {
       for (const name of Object.keys(handlers)) {
         if (!(name in definition)) throw new Error(`addService: ${name} is not a method of the service`);
@@ -230,7 +256,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         if (streaming) activeStreams.set({ method }, 0);
         const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
         if (handler === undefined) continue;
-        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments };
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates };
         implementation[name] = wrapHandler(def, env);
       }
       server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
@@ -239,11 +265,12 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     listen(host, port) {
       const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
       return new Promise<number>((resolve, reject) => {
-        server.bindAsync(address, options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => {
+        const credentials = options.credentials ?? tls?.grpcCredentials() ?? grpc.ServerCredentials.createInsecure();
+        server.bindAsync(address, credentials, (err, bound) => {
           if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }));
           else {
             disableNagle(server);
-            logger.info({ host, port: bound }, 'grpc server listening');
+            logger.info({ host, port: bound, tls: tls ? (tls.mutual ? 'mutual' : 'server') : options.credentials ? 'custom' : 'plaintext' }, 'grpc server listening');
             resolve(bound);
           }
         });
@@ -261,10 +288,15 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
           clearTimeout(timer);
           resolve();
         });
-      }).then(() => logger.info('grpc server stopped'));
+      }).then(() => {
+        if (ownsTls) tls.close();
+        logger.info('grpc server stopped');
+      });
       return stopping;
     },
   };
+  if (options.authenticator) grpcServer.addService(AuthServiceService, options.authenticator.authServiceHandlers);
+  return grpcServer;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,6 +320,8 @@ interface CallEnv {
   interceptors: readonly Interceptor[];
   logger: Logger;
   instruments: Instruments;
+  /** Whether callers may present certificates (look them up for the interceptors). */
+  peerCertificates: boolean;
 }
 
 /** The grpc-js call object of any kind, as far as the wrapper uses it. */
@@ -358,8 +392,9 @@ async function runCall(
   try {
     const peer = call.getPeer();
     let principal: Principal = ANONYMOUS;
+    const peerCertificate = env.peerCertificates && env.interceptors.length > 0 ? verifiedPeerCertificate(call) : undefined;
     for (const interceptor of env.interceptors) {
-      const result = await interceptor(call.metadata, peer, { method, principal });
+      const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}) });
       if (result) principal = result;
     }
     if (controller.signal.aborted) return;
@@ -395,6 +430,16 @@ async function runCall(
   } catch (e) {
     sendError(e);
   }
+}
+
+/**
+ * The client certificate of a TLS connection, when the client sent one (the TLS server only
+ * completes the handshake with a certificate that chains to its CA when it asks for one).
+ */
+function verifiedPeerCertificate(call: AnyServerCall): PeerCertificate | undefined {
+  const context = (call as { getAuthContext?: () => { sslPeerCertificate?: PeerCertificate } | null }).getAuthContext?.();
+  const cert = context?.sslPeerCertificate;
+  return cert && cert.subject && Object.keys(cert).length > 0 ? cert : undefined;
 }
 
 function requestIterable(call: AnyServerCall, signal: AbortSignal): AsyncIterable<unknown> {

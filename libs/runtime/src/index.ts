@@ -75,3 +75,58 @@ export { retry, backoffDelayMs, isRetriableError, abortableSleep, RETRY_DEFAULTS
 export type { RetryOptions, RetryEvent } from './retry';
 export { installShutdown } from './shutdown';
 export type { Shutdown, ShutdownHook, ShutdownOptions } from './shutdown';
+
+// Security (ARCHITECTURE.md §10): TLS, SCRAM authentication, session tokens, principals.
+export { ANONYMOUS_PRINCIPAL, USER_PRINCIPAL_TYPE, userPrincipal, principalName, principalOf } from './security/principal';
+export type { Principal as UserPrincipal } from './security/principal';
+export {
+  SCRAM_MECHANISMS,
+  SCRAM_MIN_ITERATIONS,
+  SCRAM_MAX_ITERATIONS,
+  SCRAM_DEFAULT_ITERATIONS,
+  ScramClientExchange,
+  ScramServerExchange,
+  scramCredential,
+  formatScramCredential,
+  parseScramCredential,
+  isScramMechanism,
+} from './security/scram';
+export type { ScramMechanism, ScramCredential, ScramCredentialLookup } from './security/scram';
+export { DEFAULT_TOKEN_LIFETIME_MS, TokenKeyRing, TokenRevocations, issueToken, verifyToken, newTokenKey } from './security/token';
+export type { TokenClaims, TokenKey } from './security/token';
+export {
+  USERS_PATH,
+  TOKEN_KEY_PATH,
+  REVOKED_TOKENS_PATH,
+  userConfigPath,
+  sanitizeUserName,
+  desanitizeUserName,
+  setScramCredential,
+  deleteScramCredential,
+  getScramCredential,
+  listScramUsers,
+} from './security/store';
+export type { SecurityStore } from './security/store';
+export {
+  createAuthenticator,
+  rotateTokenKey,
+  bearerToken,
+  AUTHORIZATION_METADATA_KEY,
+  SCRAM_EXCHANGE_TIMEOUT_MS,
+} from './security/authenticator';
+export type { Authenticator, AuthenticatorOptions } from './security/authenticator';
+export {
+  ReloadingServerTls,
+  validateServerTls,
+  clientCredentials,
+  clientTlsChannelOptions,
+  principalFromCertificate,
+  DEFAULT_TLS_RELOAD_INTERVAL_MS,
+} from './security/tls';
+export type { ServerTlsOptions, ClientTlsOptions } from './security/tls';
+export { scramLogin } from './security/login';
+export type { LoginResult } from './security/login';
+export { securityConfigShape, securityFromConfig } from './security/config';
+export type { SecurityConfig, ServiceSecurity } from './security/config';
+export { TokenSession, REAUTHENTICATE_AT_LIFETIME_FRACTION } from './security/session';
+export type { SessionCredentials, TokenSessionOptions } from './security/session';
