@@ -75,3 +75,42 @@ export { retry, backoffDelayMs, isRetriableError, abortableSleep, RETRY_DEFAULTS
 export type { RetryOptions, RetryEvent } from './retry';
 export { installShutdown } from './shutdown';
 export type { Shutdown, ShutdownHook, ShutdownOptions } from './shutdown';
+export {
+  ACL_OPERATIONS,
+  RESOURCE_TYPES,
+  PATTERN_TYPES,
+  PERMISSION_TYPES,
+  WILDCARD_PRINCIPAL,
+  WILDCARD_HOST,
+  WILDCARD_RESOURCE,
+  CLUSTER_RESOURCE_NAME,
+  ACLS_ROOT,
+  ACL_CHANGES_PATH,
+  InvalidAclError,
+  impliedBy,
+  entryMatches,
+  patternApplies,
+  decide,
+  filterMatches,
+  validateBinding,
+  validatePrincipal,
+  escapeName,
+  unescapeName,
+  resourcePath,
+} from './security/acl';
+export type {
+  AclOperation,
+  ResourceType,
+  PatternType,
+  PatternTypeFilter,
+  PermissionType,
+  ResourcePattern,
+  AclEntry,
+  AclBinding,
+  AclBindingFilter,
+  Principal as AclPrincipal,
+} from './security/acl';
+export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
+export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
+export { Authorizer, hostOfPeer } from './security/authorizer';
+export type { AuthorizerOptions, AclSource } from './security/authorizer';
