@@ -10,3 +10,4 @@ export * from './gen/tributary/v1/broker_control';
 export * from './gen/tributary/v1/group';
 export { encodeFetchResponse, encodeProduceRequest, encodeProduceStreamRequest } from './fast/exact-size-encoders';
 export { BrokerServiceFastClient, BrokerServiceFastService } from './fast/broker-service-fast';
+export * from './gen/tributary/v1/acl';

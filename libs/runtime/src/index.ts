@@ -97,6 +97,7 @@ export {
   escapeName,
   unescapeName,
   resourcePath,
+  patternSortKey,
 } from './security/acl';
 export type {
   AclOperation,
@@ -114,3 +115,4 @@ export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
 export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
 export { Authorizer, hostOfPeer } from './security/authorizer';
 export type { AuthorizerOptions, AclSource } from './security/authorizer';
+export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';

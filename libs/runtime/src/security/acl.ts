@@ -285,3 +285,6 @@ export function decodeChange(data: Buffer): ResourcePattern | undefined {
     return undefined;
   }
 }
+
+/** Sort key of patterns: by type, then pattern type, then name (DescribeAcls' order). */
+export const patternSortKey = (p: ResourcePattern): string => `${p.resourceType}\u0000${p.patternType}\u0000${p.name}`;
