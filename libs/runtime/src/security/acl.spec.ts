@@ -16,6 +16,7 @@ import {
   validateBinding,
 } from './acl';
 import type { AclSource } from './authorizer';
+import { createMetrics } from '../metrics';
 import { Authorizer, hostOfPeer } from './authorizer';
 
 const binding = (
@@ -122,20 +123,16 @@ describe('Authorizer.authorize (Kafka AclAuthorizer rules)', () => {
     expect(authorizer(acls).authorize(A, '10.0.0.1', 'Read', 'Topic', 'payments')).toBe(false);
   });
 
-  it('counts denials and allowed checks by operation and resource type and logs denials without secrets', () => {
-    const counters = new Map<string, number>();
-    const metrics = {
-      counter: (o: { name: string }) => ({
-        inc: (labels: Record<string, string>) => counters.set(`${o.name}${JSON.stringify(labels)}`, (counters.get(`${o.name}${JSON.stringify(labels)}`) ?? 0) + 1),
-      }),
-    } as never;
+  it('counts denials and allowed checks by operation and resource type and logs denials without secrets', async () => {
+    const metrics = createMetrics({ service: 'test', nodeId: 0, defaultMetrics: false });
     const logged: object[] = [];
     const auth = new Authorizer({ acls: source([binding('Topic', 'orders', 'LITERAL', A, 'Allow', 'Read')]), metrics, logger: { info: (f) => logged.push(f) } });
     auth.authorize(A, '10.0.0.1', 'Read', 'Topic', 'orders');
     auth.authorize(A, '10.0.0.1', 'Write', 'Topic', 'orders');
     auth.authorize(A, '10.0.0.1', 'Write', 'Topic', 'orders');
-    expect(counters.get('tributary_authorizer_allowed_total{"operation":"Read","resource_type":"Topic"}')).toBe(1);
-    expect(counters.get('tributary_authorizer_denials_total{"operation":"Write","resource_type":"Topic"}')).toBe(2);
+    const text = await metrics.registry.metrics();
+    expect(text).toContain('tributary_authorizer_allowed_total{operation="Read",resource_type="Topic"} 1');
+    expect(text).toContain('tributary_authorizer_denials_total{operation="Write",resource_type="Topic"} 2');
     expect(logged).toEqual([
       { principal: A, host: '10.0.0.1', operation: 'Write', resourceType: 'Topic', resourceName: 'orders' },
       { principal: A, host: '10.0.0.1', operation: 'Write', resourceType: 'Topic', resourceName: 'orders' },

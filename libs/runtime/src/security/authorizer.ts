@@ -34,6 +34,8 @@ export class Authorizer {
   private readonly allowEveryone: boolean;
   private readonly denials: Counter<'operation' | 'resource_type'> | undefined;
   private readonly allowed: Counter<'operation' | 'resource_type'> | undefined;
+  private readonly denialChildren = new Map<string, { inc(): void }>();
+  private readonly allowedChildren = new Map<string, { inc(): void }>();
 
   constructor(private readonly options: AuthorizerOptions) {
     this.superUsers = new Set(options.superUsers ?? []);
@@ -48,6 +50,23 @@ export class Authorizer {
       help: 'Authorization checks allowed by the authorizer (super users included), by operation and resource type',
       labelNames: ['operation', 'resource_type'],
     });
+  }
+
+  /** The labelled series, created once per (operation, type): no label hashing per check. */
+  private child(
+    cache: Map<string, { inc(): void }>,
+    counter: Counter<'operation' | 'resource_type'> | undefined,
+    operation: AclOperation,
+    resourceType: ResourceType,
+  ): { inc(): void } | undefined {
+    if (!counter) return undefined;
+    const key = `${operation}/${resourceType}`;
+    let series = cache.get(key);
+    if (!series) {
+      series = counter.labels({ operation, resource_type: resourceType });
+      cache.set(key, series);
+    }
+    return series;
   }
 
   isSuperUser(principal: Principal): boolean {
@@ -102,10 +121,10 @@ export class Authorizer {
 
   private record(ok: boolean, principal: Principal, host: string, operation: AclOperation, resourceType: ResourceType, resourceName: string): void {
     if (ok) {
-      this.allowed?.inc({ operation, resource_type: resourceType });
+      this.child(this.allowedChildren, this.allowed, operation, resourceType)?.inc();
       return;
     }
-    this.denials?.inc({ operation, resource_type: resourceType });
+    this.child(this.denialChildren, this.denials, operation, resourceType)?.inc();
     this.options.logger?.info({ principal, host, operation, resourceType, resourceName }, 'authorization denied');
   }
 }
