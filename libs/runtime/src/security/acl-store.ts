@@ -343,9 +343,11 @@ export class AclCache {
     for (const c of changes) {
       if (c.parsed.sequence <= last) continue;
       const node = await this.client.tryGet(`${ACL_CHANGES_PATH}/${c.name}`);
-      const pattern = node && decodeChange(node.data);
+      // Purged between the event and this read: what it named is unknown.
+      if (!node) return this.reloadAllAt(newest);
+      const pattern = decodeChange(node.data);
       if (pattern) this.setEntries(pattern, await this.store.readResource(pattern));
-      else if (node) this.options.logger?.warn({ notification: c.name }, 'unreadable ACL change notification ignored');
+      else this.options.logger?.warn({ notification: c.name }, 'unreadable ACL change notification ignored');
       this.lastSequence = c.parsed.sequence;
     }
     this.notify();
