@@ -3,7 +3,7 @@
  * store) over gRPC: Kafka's JSON at Kafka-like paths, concurrent writers not losing each
  * other's entries (CAS), filtered deletes, and an Authorizer whose answers follow changes
  * made by another client without a restart (including after the notifications it last saw
- * were purged).
+ * were purged, and across a restart of the coordination service).
  */
 import { CoordinationClient } from '@tributary/coordination-client';
 import type { ServiceProcess } from '@tributary/testing';
@@ -16,6 +16,7 @@ import { Authorizer } from './authorizer';
 jest.setTimeout(60_000);
 
 let coordination: ServiceProcess;
+const dataDir = tempDir('acl-store');
 const clients: CoordinationClient[] = [];
 const newClient = (): CoordinationClient => {
   const c = new CoordinationClient({ address: coordination.address });
@@ -27,7 +28,7 @@ beforeAll(async () => {
   coordination = await startServiceProcess({
     name: 'acl-store-coordination',
     main: serviceMain('coordination'),
-    flags: { backend: 'embedded', 'data-dir': tempDir('acl-store'), 'node-id': 'acl-store-coordination', 'log-level': 'warn' },
+    flags: { backend: 'embedded', 'data-dir': dataDir, 'node-id': 'acl-store-coordination', 'log-level': 'warn' },
   });
 });
 afterAll(async () => {
@@ -124,5 +125,26 @@ it('reloads everything when the notifications it last applied were purged', asyn
   ]);
   await waitFor(() => authorizer.authorize('User:erin', '127.0.0.1', 'Read', 'Topic', 'missed'), { message: 'a full reload after missed notifications' });
   expect(authorizer.authorize('User:erin', '127.0.0.1', 'Read', 'Topic', 'purge-test')).toBe(true);
+  cache.stop();
+});
+
+it('keeps following changes after the coordination service restarts (the watch resumes)', async () => {
+  const cache = new AclCache(newClient());
+  const authorizer = new Authorizer({ acls: cache });
+  await cache.start();
+  const writer = new AclStore(newClient());
+  await writer.create([allow('restart-before', 'User:frank', 'Read')]);
+  await waitFor(() => authorizer.authorize('User:frank', '127.0.0.1', 'Read', 'Topic', 'restart-before'), { message: 'the change before the restart' });
+
+  await coordination.proc.killAndWait('SIGTERM');
+  coordination = await startServiceProcess({
+    name: 'acl-store-coordination',
+    main: serviceMain('coordination'),
+    ports: { grpcPort: coordination.grpcPort, adminPort: coordination.adminPort },
+    flags: { backend: 'embedded', 'data-dir': dataDir, 'node-id': 'acl-store-coordination', 'log-level': 'warn' },
+  });
+  await writer.create([allow('restart-after', 'User:frank', 'Read')]);
+  await waitFor(() => authorizer.authorize('User:frank', '127.0.0.1', 'Read', 'Topic', 'restart-after'), { timeoutMs: 20_000, message: 'the change after the restart' });
+  expect(authorizer.authorize('User:frank', '127.0.0.1', 'Read', 'Topic', 'restart-before')).toBe(true);
   cache.stop();
 });
