@@ -113,6 +113,6 @@ export type {
 } from './security/acl';
 export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
 export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
-export { Authorizer, hostOfPeer } from './security/authorizer';
+export { Authorizer, hostOfPeer, parseSuperUsers } from './security/authorizer';
 export type { AuthorizerOptions, AclSource } from './security/authorizer';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';

@@ -17,7 +17,7 @@ import {
 } from './acl';
 import type { AclSource } from './authorizer';
 import { createMetrics } from '../metrics';
-import { Authorizer, hostOfPeer } from './authorizer';
+import { Authorizer, hostOfPeer, parseSuperUsers } from './authorizer';
 
 const binding = (
   resourceType: ResourceType,
@@ -217,4 +217,11 @@ it('hostOfPeer takes the IP out of grpc-js peer strings', () => {
   expect(hostOfPeer('127.0.0.1:5342')).toBe('127.0.0.1');
   expect(hostOfPeer('ipv6:[::1]:5342')).toBe('::1');
   expect(hostOfPeer('[::1]:5342')).toBe('::1');
+});
+
+it("parseSuperUsers reads Kafka's super.users (`;`-separated) and refuses malformed or wildcard principals", () => {
+  expect(parseSuperUsers(' User:admin ; User:ops;')).toEqual(['User:admin', 'User:ops']);
+  expect(parseSuperUsers('')).toEqual([]);
+  expect(() => parseSuperUsers('admin')).toThrow(InvalidAclError);
+  expect(() => parseSuperUsers('User:*')).toThrow(/every user/);
 });

@@ -13,7 +13,7 @@
 import type { Counter } from 'prom-client';
 import type { Metrics } from '../metrics';
 import type { AclOperation, Principal, ResourceType } from './acl';
-import { WILDCARD_HOST, WILDCARD_PRINCIPAL, WILDCARD_RESOURCE, decide } from './acl';
+import { InvalidAclError, WILDCARD_HOST, WILDCARD_PRINCIPAL, WILDCARD_RESOURCE, decide, validatePrincipal } from './acl';
 import type { AclCache } from './acl-store';
 
 /** Where the authorizer finds ACLs (an AclCache, or a fixed index in unit tests). */
@@ -127,6 +127,22 @@ export class Authorizer {
     this.child(this.denialChildren, this.denials, operation, resourceType)?.inc();
     this.options.logger?.info({ principal, host, operation, resourceType, resourceName }, 'authorization denied');
   }
+}
+
+/**
+ * Kafka's `super.users` value: principals separated by `;` (`User:admin;User:ops`), blanks
+ * ignored. Throws InvalidAclError naming a malformed one, for the config loader to report.
+ */
+export function parseSuperUsers(value: string): Principal[] {
+  const principals = value
+    .split(';')
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
+  for (const p of principals) {
+    validatePrincipal(p);
+    if (p === WILDCARD_PRINCIPAL) throw new InvalidAclError('super.users cannot be User:* (that would make every user a super user; use allow.everyone.if.no.acl.found or ACLs)');
+  }
+  return principals;
 }
 
 /** The client IP of a grpc-js peer string (`ipv4:127.0.0.1:5342`, `ipv6:[::1]:5342`, `127.0.0.1:5342`). */
