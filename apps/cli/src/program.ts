@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_BOOTSTRAP, NoBrokerAvailableError } from '@tributary/client';
+import { addAcls, listAcls, removeAcls } from './commands/acls';
+import type { AclOptions } from './commands/acls';
 import { describeCluster } from './commands/cluster';
 import { consume } from './commands/consume';
 import { deleteGroups, describeGroups, listGroups, resetOffsets } from './commands/groups';
@@ -209,6 +211,37 @@ export function buildProgram(io: Io): Command {
     .option('--all-topic-partitions', 'elect for every partition of every topic')
     .option('--path-to-json-file <file>', 'elect for the partitions listed in this JSON file: {"partitions": [{"topic": "t", "partition": 0}, ...]}')
     .action((o: Parameters<typeof electLeaders>[2], cmd: Command) => electLeaders(io, globals(cmd), o));
+
+  // ---- acls ------------------------------------------------------------------------------
+  const acls = program.command('acls').description("access control lists: add, remove, list (kafka-acls.sh's flags)");
+  const aclResourceOptions = (cmd: Command): Command =>
+    cmd
+      .addOption(new Option('--topic <topic>', 'a topic (repeatable; * for every topic)').argParser(parse.collect))
+      .addOption(new Option('--group <group>', 'a consumer group (repeatable; * for every group)').argParser(parse.collect))
+      .addOption(new Option('--transactional-id <id>', 'a transactional id (repeatable; * for every one)').argParser(parse.collect))
+      .option('--cluster', 'the cluster resource (kafka-cluster)')
+      .addOption(new Option('--resource-pattern-type <type>', 'literal (default), prefixed; to remove and list also match (every ACL that applies to the name) or any'));
+  const aclPrincipalOptions = (cmd: Command): Command =>
+    cmd
+      .addOption(new Option('--allow-principal <principal>', 'User:<name> (or User:*) to allow (repeatable)').argParser(parse.collect))
+      .addOption(new Option('--deny-principal <principal>', 'User:<name> (or User:*) to deny (repeatable)').argParser(parse.collect))
+      .addOption(new Option('--allow-host <host>', 'IP address the allowed principals connect from (repeatable; default *)').argParser(parse.collect))
+      .addOption(new Option('--deny-host <host>', 'IP address the denied principals connect from (repeatable; default *)').argParser(parse.collect))
+      .addOption(
+        new Option('--operation <operation>', 'Read, Write, Create, Delete, Alter, Describe, ClusterAction, DescribeConfigs, AlterConfigs, IdempotentWrite or All (repeatable; default All)').argParser(parse.collect),
+      )
+      .option('--producer', 'producer role: Write, Describe, Create on the topics (Write, Describe on --transactional-id)')
+      .option('--idempotent', 'with --producer: IdempotentWrite on the cluster too')
+      .option('--consumer', 'consumer role: Read, Describe on the topics and Read on the --group');
+  aclPrincipalOptions(aclResourceOptions(acls.command('add').description('add ACLs (every principal x host x operation x resource)'))).action((o: AclOptions, cmd: Command) =>
+    addAcls(io, globals(cmd), o),
+  );
+  aclPrincipalOptions(aclResourceOptions(acls.command('remove').description('remove ACLs (without principals: every ACL of the resources); prints what it would remove unless --force')))
+    .option('--force', 'remove without asking (without it nothing is removed)')
+    .action((o: AclOptions, cmd: Command) => removeAcls(io, globals(cmd), o));
+  aclResourceOptions(acls.command('list').description('list ACLs, of the given resources or all'))
+    .addOption(new Option('--principal <principal>', 'only the ACLs of this principal'))
+    .action((o: AclOptions, cmd: Command) => listAcls(io, globals(cmd), o));
 
   // ---- cluster ---------------------------------------------------------------------------
   const cluster = program.command('cluster').description('cluster state');

@@ -4,9 +4,10 @@
  * `startController` with the loaded config; tests run the real process.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import { AdminServiceService, BrokerToControllerServiceService } from '@tributary/proto';
+import { AclServiceService, AdminServiceService, BrokerToControllerServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { AclStore, createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { aclHandlers } from './acls';
 import type { ControllerConfig } from './config';
 import { Controller } from './controller';
 import { CONTROLLER_ROOTS } from './store';
@@ -78,12 +79,15 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   });
   server.addService(AdminServiceService, controller.handlers);
   server.addService(BrokerToControllerServiceService, controller.brokerHandlers);
+  const aclStore = new AclStore(client);
+  server.addService(AclServiceService, aclHandlers({ store: aclStore, nodeId: config.nodeId, isActive: () => running.isActive, logger: logger.child({ component: 'acls' }) }));
   const grpcPort = await server.listen(config.host, config.grpcPort);
   // The port advertised in /controller must be the real one when 0 was asked for.
   controller.advertisedPort = grpcPort;
 
   // Ready once coordination answered (the standby serves too: it answers NOT_CONTROLLER).
   for (const root of CONTROLLER_ROOTS) await client.ensurePath(root);
+  await aclStore.ensurePaths();
   controller.start();
 
   let stopping = false;

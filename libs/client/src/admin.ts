@@ -16,6 +16,8 @@ import { AlterConfigOp_OpType, ElectionType as WireElectionType, type AdminServi
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { GrpcStatusError, Status, abortableSleep } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
+import type { AclBinding, AclBindingFilter } from './acl-admin';
+import { AclAdmin } from './acl-admin';
 import type { ClientOptions, ResolvedClientOptions } from './config';
 import { resolveClientOptions, retryDelayMs } from './config';
 import { ConnectionPool } from './connections';
@@ -276,6 +278,7 @@ export class Admin {
   private readonly pool: ConnectionPool;
   private readonly metadata: Metadata;
   private readonly groups: GroupCoordinators;
+  private readonly acls: AclAdmin;
   private closed = false;
 
   /** Creates an admin client; nothing connects until the first call. Throws RangeError on a bad option. */
@@ -284,6 +287,7 @@ export class Admin {
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
     this.groups = new GroupCoordinators(this.client, this.metadata, this.pool);
+    this.acls = new AclAdmin(this.client, (method, call) => this.onController(method, call));
   }
 
   /**
@@ -673,8 +677,24 @@ export class Admin {
   }
 
   /** Closes the connections. Idempotent. */
+  /** Creates ACL bindings (Kafka's createAcls; see acl-admin.ts). Rejects with AclOperationError naming the invalid ones. */
+  createAcls(bindings: readonly AclBinding[]): Promise<void> {
+    return this.acls.createAcls(bindings);
+  }
+
+  /** The ACL bindings matching `filter` (Kafka's describeAcls). */
+  describeAcls(filter: AclBindingFilter): Promise<AclBinding[]> {
+    return this.acls.describeAcls(filter);
+  }
+
+  /** Deletes the ACL bindings matching any filter; returns per filter what it deleted (Kafka's deleteAcls). */
+  deleteAcls(filters: readonly AclBindingFilter[]): Promise<AclBinding[][]> {
+    return this.acls.deleteAcls(filters);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
+    this.acls.close();
     this.metadata.close();
     this.pool.close();
   }
@@ -690,13 +710,18 @@ export class Admin {
    * controllers (see the file comment). `request` is built per attempt.
    */
   private async callController<M extends AdminMethod>(method: M, request: () => ClientRequest<AdminServiceClient, M>): Promise<ClientResponse<AdminServiceClient, M>> {
+    return this.onController(method, (address) => this.pool.call(this.pool.admin(address), method, request()));
+  }
+
+  /** Runs `call` against the active controller's address, following it (see the file comment). */
+  private async onController<T>(method: string, call: (address: string) => Promise<T>): Promise<T> {
     this.checkOpen();
     const deadline = Date.now() + this.client.metadataWaitMs;
     let lastError: unknown;
     for (let attempt = 0; ; attempt++) {
       try {
         const address = await this.metadata.controller(attempt > 0);
-        return await this.pool.call(this.pool.admin(address), method, request());
+        return await call(address);
       } catch (e) {
         if (this.closed) throw new ClientClosedError('admin client');
         // Never reached any broker: the cluster is not running; say so at once instead of waiting.

@@ -7,6 +7,8 @@ export { Producer } from './producer';
 export type { CloseOptions } from './producer';
 export { Consumer } from './consumer';
 export { Admin } from './admin';
+export { AclOperationError } from './acl-admin';
+export type { AclBinding, AclBindingFilter } from './acl-admin';
 export type {
   AdminOptions,
   NewTopic,

@@ -130,3 +130,46 @@ export { securityConfigShape, securityFromConfig } from './security/config';
 export type { SecurityConfig, ServiceSecurity } from './security/config';
 export { TokenSession, REAUTHENTICATE_AT_LIFETIME_FRACTION } from './security/session';
 export type { SessionCredentials, TokenSessionOptions } from './security/session';
+
+// Authorization: Kafka's ACL model, its store and cache in coordination, the authorizer.
+export {
+  ACL_OPERATIONS,
+  RESOURCE_TYPES,
+  PATTERN_TYPES,
+  PERMISSION_TYPES,
+  WILDCARD_PRINCIPAL,
+  WILDCARD_HOST,
+  WILDCARD_RESOURCE,
+  CLUSTER_RESOURCE_NAME,
+  ACLS_ROOT,
+  ACL_CHANGES_PATH,
+  InvalidAclError,
+  impliedBy,
+  entryMatches,
+  patternApplies,
+  decide,
+  filterMatches,
+  validateBinding,
+  validatePrincipal,
+  escapeName,
+  unescapeName,
+  resourcePath,
+  patternSortKey,
+} from './security/acl';
+export type {
+  AclOperation,
+  ResourceType,
+  PatternType,
+  PatternTypeFilter,
+  PermissionType,
+  ResourcePattern,
+  AclEntry,
+  AclBinding,
+  AclBindingFilter,
+  Principal as AclPrincipal,
+} from './security/acl';
+export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
+export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
+export { Authorizer, hostOfPeer, parseSuperUsers } from './security/authorizer';
+export type { AuthorizerOptions, AclSource } from './security/authorizer';
+export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
