@@ -14,11 +14,10 @@
  * DescribeConfigs (implication never applies to Deny).
  */
 
-/**
- * `User:<name>` (or `User:*`, every user). Local alias until libs/runtime/src/security/principal.ts
- * (the authentication work) lands; then import it from there.
- */
-export type Principal = string;
+import type { Principal } from './principal';
+
+/** `User:<name>` (or `User:*`, every user): the principal authentication resolves (principal.ts). */
+export type { Principal };
 
 export const WILDCARD_PRINCIPAL = 'User:*';
 export const WILDCARD_HOST = '*';
