@@ -12,10 +12,9 @@
  * - remove without principals removes every ACL of the resources; without `--force` it only
  *   prints what it would remove (we never prompt).
  */
-import { Admin } from '@tributary/client';
 import type { AclBinding, AclBindingFilter } from '@tributary/client';
 import type { GlobalOptions, Io } from '../context';
-import { clientOptions, writeOut } from '../context';
+import { withAdmin, writeOut } from '../context';
 import { UsageError } from '../errors';
 
 type Operation = AclBinding['entry']['operation'];
@@ -200,15 +199,6 @@ export function formatByResource(title: string, bindings: readonly AclBinding[])
 }
 
 // ---- commands ----------------------------------------------------------------------------
-
-async function withAdmin<T>(global: GlobalOptions, run: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin(clientOptions(global));
-  try {
-    return await run(admin);
-  } finally {
-    await admin.close();
-  }
-}
 
 export async function addAcls(io: Io, global: GlobalOptions, o: AclOptions): Promise<void> {
   const bindings = bindingsToAdd(o);
