@@ -87,7 +87,12 @@ test('NOT_LEADER_OR_FOLLOWER: metadata is refreshed and the batch goes to the ne
   const meta = await p.send({ topic: 'orders', value: 'after', partition: 0 });
   expect(meta.offset).toBe(1n);
   expect(cluster.metadataRequests).toBeGreaterThan(metadataBefore);
-  expect(cluster.produces.map((r) => r.brokerId)).toEqual([0, 0, 2]);
+  // The old leader, refused there (again, if a retry left before the refreshed metadata
+  // arrived on a loaded machine), then the new leader once.
+  const brokers = cluster.produces.map((r) => r.brokerId);
+  expect(brokers.length).toBeGreaterThanOrEqual(3);
+  expect(brokers.slice(0, -1).every((id) => id === 0)).toBe(true);
+  expect(brokers.at(-1)).toBe(2);
   expect(stored('orders', 0)).toEqual(['before', 'after']);
 });
 
