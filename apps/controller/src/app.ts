@@ -4,13 +4,14 @@
  * `startController` with the loaded config; tests run the real process.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import { AclServiceService, AdminServiceService, BrokerToControllerServiceService } from '@tributary/proto';
+import { AclServiceService, AdminServiceService, BrokerToControllerServiceService, UserAdminServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
 import { AclStore, createGrpcServer, startAdminServer } from '@tributary/runtime';
 import { aclHandlers } from './acls';
 import type { ControllerConfig } from './config';
 import { Controller } from './controller';
 import { CONTROLLER_ROOTS } from './store';
+import { userAdminHandlers } from './users';
 
 export interface RunningController {
   grpcPort: number;
@@ -81,6 +82,10 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   server.addService(BrokerToControllerServiceService, controller.brokerHandlers);
   const aclStore = new AclStore(client);
   server.addService(AclServiceService, aclHandlers({ store: aclStore, nodeId: config.nodeId, isActive: () => running.isActive, logger: logger.child({ component: 'acls' }) }));
+  server.addService(
+    UserAdminServiceService,
+    userAdminHandlers({ store: client, nodeId: config.nodeId, isActive: () => running.isActive, logger: logger.child({ component: 'users' }) }),
+  );
   const grpcPort = await server.listen(config.host, config.grpcPort);
   // The port advertised in /controller must be the real one when 0 was asked for.
   controller.advertisedPort = grpcPort;

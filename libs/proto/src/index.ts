@@ -12,3 +12,4 @@ export * from './gen/tributary/v1/security';
 export { encodeFetchResponse, encodeProduceRequest, encodeProduceStreamRequest } from './fast/exact-size-encoders';
 export { BrokerServiceFastClient, BrokerServiceFastService } from './fast/broker-service-fast';
 export * from './gen/tributary/v1/acl';
+export * from './gen/tributary/v1/users';

@@ -143,6 +143,9 @@ const STATUS_BY_ERROR_CODE: Record<ErrorCode, Status> = {
   [ErrorCode.FENCED_INSTANCE_ID]: Status.FAILED_PRECONDITION,
   [ErrorCode.INVALID_RECORD]: Status.INVALID_ARGUMENT,
   [ErrorCode.THROTTLING_QUOTA_EXCEEDED]: Status.RESOURCE_EXHAUSTED,
+  [ErrorCode.RESOURCE_NOT_FOUND]: Status.NOT_FOUND,
+  [ErrorCode.DUPLICATE_RESOURCE]: Status.INVALID_ARGUMENT,
+  [ErrorCode.UNACCEPTABLE_CREDENTIAL]: Status.INVALID_ARGUMENT,
 };
 
 /** The gRPC status a Kafka error code travels as (UNKNOWN for a code this build does not know). */

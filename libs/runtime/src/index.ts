@@ -90,6 +90,11 @@ export {
   formatScramCredential,
   parseScramCredential,
   isScramMechanism,
+  scramHash,
+  saltedPassword,
+  clientKey,
+  serverKey,
+  storedKey,
 } from './security/scram';
 export type { ScramMechanism, ScramCredential, ScramCredentialLookup } from './security/scram';
 export { DEFAULT_TOKEN_LIFETIME_MS, TokenKeyRing, TokenRevocations, issueToken, verifyToken, newTokenKey } from './security/token';
@@ -102,6 +107,7 @@ export {
   sanitizeUserName,
   desanitizeUserName,
   setScramCredential,
+  putScramCredential,
   deleteScramCredential,
   getScramCredential,
   listScramUsers,

@@ -81,7 +81,16 @@ export async function setScramCredential(
   password: string,
   iterations = SCRAM_DEFAULT_ITERATIONS,
 ): Promise<void> {
-  const text = formatScramCredential(scramCredential(mechanism, password, { iterations }));
+  await putScramCredential(store, user, mechanism, scramCredential(mechanism, password, { iterations }));
+}
+
+/**
+ * Creates or replaces `user`'s credential for `mechanism` with an already salted credential
+ * (Kafka's AlterUserScramCredentials, KIP-554: the client sends the salted password, so the
+ * password never reaches the server). Other keys of the user's node are kept.
+ */
+export async function putScramCredential(store: SecurityStore, user: string, mechanism: ScramMechanism, credential: ScramCredential): Promise<void> {
+  const text = formatScramCredential(credential);
   const path = userConfigPath(user);
   await store.ensurePath(USERS_PATH);
   await store.cas(path, (current) => {
