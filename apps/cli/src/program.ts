@@ -18,6 +18,8 @@ import { reassign } from './commands/partitions';
 import { perfConsume, perfProduce } from './commands/perf';
 import { produce } from './commands/produce';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
+import { createUser, deleteUser, listUsers } from './commands/users';
+import type { CreateUserOptions, DeleteUserOptions } from './commands/users';
 import type { GlobalOptions, Io } from './context';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
 import { dateTimeArg, durationArg, offsetArg, shiftArg, topicScope } from './groups-plan';
@@ -242,6 +244,30 @@ export function buildProgram(io: Io): Command {
   aclResourceOptions(acls.command('list').description('list ACLs, of the given resources or all'))
     .addOption(new Option('--principal <principal>', 'only the ACLs of this principal'))
     .action((o: AclOptions, cmd: Command) => listAcls(io, globals(cmd), o));
+
+  // ---- users -----------------------------------------------------------------------------
+  const users = program.command('users').description('SCRAM credentials: create, delete, list (kafka-configs.sh --entity-type users)');
+  users
+    .command('create')
+    .description('create or replace a SCRAM credential; the password is salted locally and never sent (KIP-554)')
+    .argument('<name>', 'user name (the principal User:<name>)')
+    .option('--password-file <file>', 'read the password from this file (one line)')
+    .option('--password-stdin', 'read the password from stdin')
+    .addOption(new Option('--password <password>', 'refused: a password on the command line leaks (process list, shell history)').hideHelp())
+    .addOption(new Option('--mechanism <mechanism>', 'SCRAM-SHA-256 (default) or SCRAM-SHA-512'))
+    .addOption(new Option('--iterations <n>', 'PBKDF2 iterations, 4096 (default) to 16384').argParser(parse.integer(1)))
+    .action((name: string, o: CreateUserOptions, cmd: Command) => createUser(io, globals(cmd), name, o));
+  users
+    .command('delete')
+    .description("delete a user's SCRAM credentials (all, or one --mechanism)")
+    .argument('<name>', 'user name')
+    .addOption(new Option('--mechanism <mechanism>', 'only this mechanism: SCRAM-SHA-256 or SCRAM-SHA-512'))
+    .action((name: string, o: DeleteUserOptions, cmd: Command) => deleteUser(io, globals(cmd), name, o));
+  users
+    .command('list')
+    .description('users with SCRAM credentials: mechanisms and iterations (never salts or keys)')
+    .option('--json', 'print a JSON array')
+    .action((o: { json?: boolean }, cmd: Command) => listUsers(io, globals(cmd), o));
 
   // ---- cluster ---------------------------------------------------------------------------
   const cluster = program.command('cluster').description('cluster state');

@@ -18,6 +18,8 @@ import { GrpcStatusError, Status, abortableSleep } from '@tributary/runtime';
 import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
 import type { AclBinding, AclBindingFilter } from './acl-admin';
 import { AclAdmin } from './acl-admin';
+import type { UserScramCredentialAlteration, UserScramCredentialsDescription } from './user-admin';
+import { UserAdmin } from './user-admin';
 import type { ClientOptions, ResolvedClientOptions } from './config';
 import { resolveClientOptions, retryDelayMs } from './config';
 import { ConnectionPool } from './connections';
@@ -279,6 +281,7 @@ export class Admin {
   private readonly metadata: Metadata;
   private readonly groups: GroupCoordinators;
   private readonly acls: AclAdmin;
+  private readonly users: UserAdmin;
   private closed = false;
 
   /** Creates an admin client; nothing connects until the first call. Throws RangeError on a bad option. */
@@ -288,6 +291,7 @@ export class Admin {
     this.metadata = new Metadata(this.client, this.pool);
     this.groups = new GroupCoordinators(this.client, this.metadata, this.pool);
     this.acls = new AclAdmin(this.client, (method, call) => this.onController(method, call));
+    this.users = new UserAdmin(this.client, (method, call) => this.onController(method, call));
   }
 
   /**
@@ -692,9 +696,20 @@ export class Admin {
     return this.acls.deleteAcls(filters);
   }
 
+  /** Users' SCRAM credentials: mechanisms and iterations (Kafka's describeUserScramCredentials; see user-admin.ts). Default: every user with one. */
+  describeUserScramCredentials(users?: readonly string[]): Promise<UserScramCredentialsDescription[]> {
+    return this.users.describeUserScramCredentials(users);
+  }
+
+  /** Creates, replaces and deletes SCRAM credentials; passwords are salted here and never sent (Kafka's alterUserScramCredentials, KIP-554). */
+  alterUserScramCredentials(alterations: readonly UserScramCredentialAlteration[]): Promise<void> {
+    return this.users.alterUserScramCredentials(alterations);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.acls.close();
+    this.users.close();
     this.metadata.close();
     this.pool.close();
   }
