@@ -39,6 +39,8 @@ import { DURATION_BUCKETS_SECONDS, getOrCreateCounter, getOrCreateGauge, getOrCr
 import { GrpcStatusError, Status, toGrpcStatus } from './grpc-errors';
 import { iterateStream } from './stream-iterator';
 import type { Authenticator } from './security/authenticator';
+import type { Authorizer } from './security/authorizer';
+import { authorizationInterceptor, callAuthorization, TRIBUTARY_AUTHORIZATION_TABLE, type AuthorizationTable, type CallAuthorization } from './security/enforce';
 import { ReloadingServerTls, type ServerTlsOptions } from './security/tls';
 
 // ---------------------------------------------------------------------------------------------
@@ -63,6 +65,12 @@ export interface InterceptorInfo {
   principal: Principal;
   /** The client's verified certificate on a mutual-TLS connection, else undefined. */
   peerCertificate?: PeerCertificate;
+  /**
+   * The request of a unary or server-streaming call (already decoded), for interceptors that
+   * look at what is asked (the authorization interceptor reads a group id); undefined for
+   * calls that stream their requests.
+   */
+  request?: unknown;
 }
 
 /**
@@ -91,6 +99,12 @@ export interface CallContext {
   readonly deadline: number | undefined;
   /** Aborted when the client cancels, the deadline passes or the server is force-stopped. */
   readonly signal: AbortSignal;
+  /**
+   * Per-resource authorization of this call's principal (security/enforce.ts), present when
+   * the server has an `authorizer`. Handlers use it through `authorize(ctx, ...)` /
+   * `filterAllowed(ctx, ...)`, which allow everything when it is absent.
+   */
+  readonly authorization?: CallAuthorization;
 }
 
 /** The response side of a server-streaming or bidi call. */
@@ -189,6 +203,20 @@ export interface GrpcServerOptions {
    * token revocation). Absent: every call is anonymous, as before.
    */
   authenticator?: Authenticator;
+  /**
+   * Authorization (security/enforce.ts): an interceptor after all the others refuses calls
+   * their rule in `authorizationTable` denies (PERMISSION_DENIED with the Kafka code), and
+   * handlers get `ctx.authorization` for per-resource checks. Absent: everything is allowed,
+   * as before.
+   */
+  authorizer?: Authorizer;
+  /** The RPC → (resource, operation) rules; default {@link TRIBUTARY_AUTHORIZATION_TABLE}. */
+  authorizationTable?: AuthorizationTable;
+  /**
+   * Which principals may call internal APIs; default: service principals (authenticated super
+   * users) and the authorizer's super users.
+   */
+  isServicePrincipal?: (principal: Principal) => boolean;
   /** Extra grpc-js channel options, applied last. */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -209,7 +237,20 @@ export interface GrpcServer {
 /** Creates a gRPC server (see the file header). */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const logger = options.logger.child({ component: 'grpc-server' });
-  const interceptors = [...(options.authenticator ? [options.authenticator.interceptor] : []), ...(options.interceptors ?? [])];
+  const authorizer = options.authorizer;
+  const interceptors = [
+    ...(options.authenticator ? [options.authenticator.interceptor] : []),
+    ...(options.interceptors ?? []),
+    ...(authorizer
+      ? [
+          authorizationInterceptor(authorizer, options.authorizationTable ?? TRIBUTARY_AUTHORIZATION_TABLE, {
+            ...(options.isServicePrincipal ? { isServicePrincipal: options.isServicePrincipal } : {}),
+            logger,
+            registry: options.registry,
+          }),
+        ]
+      : []),
+  ];
   const tls = options.tls === undefined || options.tls instanceof ReloadingServerTls ? options.tls : new ReloadingServerTls(options.tls, logger);
   const ownsTls = tls !== undefined && tls !== options.tls;
   // Client certificates exist only on mutual TLS (or custom credentials): skip the per-call
@@ -256,7 +297,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         if (streaming) activeStreams.set({ method }, 0);
         const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
         if (handler === undefined) continue;
-        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates };
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates, authorizer };
         implementation[name] = wrapHandler(def, env);
       }
       server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
@@ -322,6 +363,8 @@ interface CallEnv {
   instruments: Instruments;
   /** Whether callers may present certificates (look them up for the interceptors). */
   peerCertificates: boolean;
+  /** Gives handlers `ctx.authorization` when set. */
+  authorizer: Authorizer | undefined;
 }
 
 /** The grpc-js call object of any kind, as far as the wrapper uses it. */
@@ -393,8 +436,9 @@ async function runCall(
     const peer = call.getPeer();
     let principal: Principal = ANONYMOUS;
     const peerCertificate = env.peerCertificates && env.interceptors.length > 0 ? verifiedPeerCertificate(call) : undefined;
+    const request = kind === 'unary' || kind === 'serverStream' ? { request: call.request } : {};
     for (const interceptor of env.interceptors) {
-      const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}) });
+      const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}), ...request });
       if (result) principal = result;
     }
     if (controller.signal.aborted) return;
@@ -406,6 +450,7 @@ async function runCall(
       logger: env.logger,
       deadline: deadlineMs,
       signal: controller.signal,
+      ...(env.authorizer ? { authorization: callAuthorization(env.authorizer, principal, peer) } : {}),
     };
     const handler = env.handler as (...args: unknown[]) => Promise<unknown>;
     switch (kind) {

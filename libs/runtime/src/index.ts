@@ -172,4 +172,26 @@ export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
 export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
 export { Authorizer, hostOfPeer, parseSuperUsers } from './security/authorizer';
 export type { AuthorizerOptions, AclSource } from './security/authorizer';
+export {
+  TRIBUTARY_AUTHORIZATION_TABLE,
+  authorizationInterceptor,
+  authorizationError,
+  authorizationErrorCode,
+  authorize,
+  callAuthorization,
+  filterAllowed,
+  requestField,
+  requireAuthorized,
+  ruleFor,
+  startServiceAuthorizer,
+} from './security/enforce';
+export type {
+  AuthorizationContext,
+  AuthorizationInterceptorOptions,
+  AuthorizationRule,
+  AuthorizationTable,
+  CallAuthorization,
+  PerResourceCheck,
+  ServiceAuthorizer,
+} from './security/enforce';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
