@@ -6,6 +6,11 @@
  *   and names the caller from a session token or an mTLS certificate (the server then also
  *   serves AuthService); without it every call is anonymous. `principalOf(ctx)`
  *   (security/principal.ts) gives the Kafka form `User:<name>`;
+ * - with `authorizer` (security/enforce.ts), runs the authorization interceptor last: the
+ *   call's rule in the RPC → (resource, operation) table refuses whole-call denials
+ *   (PERMISSION_DENIED + the Kafka code) and internal APIs to non-service principals, and
+ *   handlers get `ctx.authorization` for per-resource checks (`filterAllowed(ctx, ...)`);
+ *   without it everything is allowed;
  * - listens with TLS when `tls` is given (certificate/key/CA files, optional mutual TLS,
  *   reloaded on change: security/tls.ts), else plaintext;
  * - reaches an ASYNC handler typed from the generated service definition, with a
@@ -40,7 +45,14 @@ import { GrpcStatusError, Status, toGrpcStatus } from './grpc-errors';
 import { iterateStream } from './stream-iterator';
 import type { Authenticator } from './security/authenticator';
 import type { Authorizer } from './security/authorizer';
-import { authorizationInterceptor, callAuthorization, TRIBUTARY_AUTHORIZATION_TABLE, type AuthorizationTable, type CallAuthorization } from './security/enforce';
+import {
+  authorizationInterceptor,
+  callAuthorization,
+  defaultIsServicePrincipal,
+  TRIBUTARY_AUTHORIZATION_TABLE,
+  type AuthorizationTable,
+  type CallAuthorization,
+} from './security/enforce';
 import { ReloadingServerTls, type ServerTlsOptions } from './security/tls';
 
 // ---------------------------------------------------------------------------------------------
@@ -238,13 +250,14 @@ export interface GrpcServer {
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const logger = options.logger.child({ component: 'grpc-server' });
   const authorizer = options.authorizer;
+  const isServicePrincipal = authorizer ? (options.isServicePrincipal ?? defaultIsServicePrincipal(authorizer)) : undefined;
   const interceptors = [
     ...(options.authenticator ? [options.authenticator.interceptor] : []),
     ...(options.interceptors ?? []),
     ...(authorizer
       ? [
           authorizationInterceptor(authorizer, options.authorizationTable ?? TRIBUTARY_AUTHORIZATION_TABLE, {
-            ...(options.isServicePrincipal ? { isServicePrincipal: options.isServicePrincipal } : {}),
+            ...(isServicePrincipal ? { isServicePrincipal } : {}),
             logger,
             registry: options.registry,
           }),
@@ -297,7 +310,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         if (streaming) activeStreams.set({ method }, 0);
         const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
         if (handler === undefined) continue;
-        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates, authorizer };
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates, authorizer, isServicePrincipal };
         implementation[name] = wrapHandler(def, env);
       }
       server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
@@ -365,6 +378,7 @@ interface CallEnv {
   peerCertificates: boolean;
   /** Gives handlers `ctx.authorization` when set. */
   authorizer: Authorizer | undefined;
+  isServicePrincipal: ((principal: Principal) => boolean) | undefined;
 }
 
 /** The grpc-js call object of any kind, as far as the wrapper uses it. */
@@ -450,7 +464,7 @@ async function runCall(
       logger: env.logger,
       deadline: deadlineMs,
       signal: controller.signal,
-      ...(env.authorizer ? { authorization: callAuthorization(env.authorizer, principal, peer) } : {}),
+      ...(env.authorizer ? { authorization: callAuthorization(env.authorizer, principal, peer, env.isServicePrincipal) } : {}),
     };
     const handler = env.handler as (...args: unknown[]) => Promise<unknown>;
     switch (kind) {

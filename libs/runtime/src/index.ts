@@ -179,9 +179,11 @@ export {
   authorizationErrorCode,
   authorize,
   callAuthorization,
+  defaultIsServicePrincipal,
   filterAllowed,
   requestField,
   requireAuthorized,
+  requireServicePrincipal,
   ruleFor,
   startServiceAuthorizer,
 } from './security/enforce';

@@ -12,6 +12,9 @@ import * as proto from '@tributary/proto';
 import {
   AdminServiceClient,
   AdminServiceService,
+  BrokerServiceClient,
+  BrokerServiceService,
+  FetchResponse,
   BrokerControlServiceClient,
   BrokerControlServiceService,
   CoordinationServiceClient,
@@ -34,7 +37,7 @@ import { createMetrics, type Metrics } from '../metrics';
 import type { AclBinding, AclOperation, PatternType, PermissionType, ResourceType } from './acl';
 import { patternApplies } from './acl';
 import { Authorizer, type AclSource } from './authorizer';
-import { TRIBUTARY_AUTHORIZATION_TABLE, authorize, filterAllowed, ruleFor, type AuthorizationTable } from './enforce';
+import { TRIBUTARY_AUTHORIZATION_TABLE, authorize, filterAllowed, requireServicePrincipal, ruleFor, type AuthorizationTable } from './enforce';
 
 const logLines: Array<Record<string, unknown>> = [];
 const logger = createLogger({
@@ -94,6 +97,7 @@ const principals: Interceptor = async (metadata) => {
 
 interface Clients {
   admin: AdminServiceClient;
+  broker: BrokerServiceClient;
   group: GroupCoordinatorServiceClient;
   control: BrokerControlServiceClient;
   coordination: CoordinationServiceClient;
@@ -110,6 +114,13 @@ async function startServer(options: { authorizer?: Authorizer; authorizationTabl
   server.addService(GroupCoordinatorServiceService, {
     joinGroup: async (request, ctx) => JoinGroupResponse.fromPartial({ memberId: `${request.groupId}:${authorize(ctx, 'Describe', 'Cluster', 'kafka-cluster')}` }),
   });
+  server.addService(BrokerServiceService, {
+    // As the broker's Fetch will: a follower's fetch (replica_id >= 0) needs a service principal.
+    fetch: async (request, ctx) => {
+      if (request.replicaId >= 0) requireServicePrincipal(ctx, 'Fetch with replica_id >= 0');
+      return FetchResponse.fromPartial({});
+    },
+  });
   server.addService(BrokerControlServiceService, { updateMetadata: async () => UpdateMetadataResponse.fromPartial({}) });
   server.addService(CoordinationServiceService, { get: async () => GetResponse.fromPartial({ data: Buffer.from('ok') }) });
   const port = await server.listen('127.0.0.1', 0);
@@ -118,6 +129,7 @@ async function startServer(options: { authorizer?: Authorizer; authorizationTabl
     server,
     clients: {
       admin: createClient(AdminServiceClient, address),
+      broker: createClient(BrokerServiceClient, address),
       group: createClient(GroupCoordinatorServiceClient, address),
       control: createClient(BrokerControlServiceClient, address),
       coordination: createClient(CoordinationServiceClient, address),
@@ -126,7 +138,7 @@ async function startServer(options: { authorizer?: Authorizer; authorizationTabl
 }
 
 type Who = 'anonymous' | 'alice' | 'mallory' | 'root' | 'service';
-type Rpc = 'describeCluster' | 'joinGroup orders-app' | 'joinGroup team-blue' | 'joinGroup other' | 'updateMetadata' | 'coordination get';
+type Rpc = 'describeCluster' | 'fetch as consumer' | 'fetch as replica' | 'joinGroup orders-app' | 'joinGroup team-blue' | 'joinGroup other' | 'updateMetadata' | 'coordination get';
 
 /** What a call answered: OK with its response, or the gRPC status and the Kafka code. */
 type Outcome = { ok: true; response: unknown } | { ok: false; status: Status; kafkaCode: number | undefined; details: string };
@@ -157,6 +169,10 @@ function call(clients: Clients, who: Who, rpc: Rpc): Promise<Outcome> {
       case 'joinGroup team-blue':
       case 'joinGroup other':
         clients.group.joinGroup(proto.JoinGroupRequest.fromPartial({ groupId: rpc.split(' ')[1] }), metadata, done);
+        return;
+      case 'fetch as consumer':
+      case 'fetch as replica':
+        clients.broker.fetch(proto.FetchRequest.fromPartial({ replicaId: rpc === 'fetch as replica' ? 1 : -1 }), metadata, done);
         return;
       case 'updateMetadata':
         clients.control.updateMetadata(proto.UpdateMetadataRequest.fromPartial({}), metadata, done);
@@ -216,6 +232,12 @@ describe('authorization enforcement (authorizer on)', () => {
     ['alice', 'coordination get', CLUSTER_DENIED],
     ['anonymous', 'coordination get', CLUSTER_DENIED],
     ['service', 'coordination get', OK],
+    // Fetch: per topic in the handler; as a replica (replica_id >= 0) service principals only.
+    ['alice', 'fetch as consumer', OK],
+    ['alice', 'fetch as replica', CLUSTER_DENIED],
+    ['anonymous', 'fetch as replica', CLUSTER_DENIED],
+    ['service', 'fetch as replica', OK],
+    ['root', 'fetch as replica', OK],
   ];
 
   it.each(matrix.map(([who, rpc, expected]) => [who, rpc, expected === OK ? OK : ErrorCode[expected], expected] as const))('%s calls %s → %s', async (who, rpc, _label, expected) => {
@@ -276,7 +298,7 @@ describe('authorization enforcement (no authorizer)', () => {
     const metrics = createMetrics({ service: 'test', nodeId: 1, defaultMetrics: false });
     const { server, clients } = await startServer({ metrics });
     try {
-      for (const rpc of ['describeCluster', 'joinGroup other', 'updateMetadata', 'coordination get'] as const) {
+      for (const rpc of ['describeCluster', 'joinGroup other', 'updateMetadata', 'coordination get', 'fetch as replica'] as const) {
         expect(await call(clients, 'anonymous', rpc)).toMatchObject({ ok: true });
       }
       expect(await call(clients, 'anonymous', 'joinGroup other')).toMatchObject({ ok: true, response: { memberId: 'other:true' } });

@@ -188,6 +188,11 @@ export function authorizationError(principal: Principal, operation: AclOperation
 // ---------------------------------------------------------------------------------------------
 // The interceptor
 
+/** Service principals (what the authenticator gives authenticated super users) and the authorizer's super users. */
+export function defaultIsServicePrincipal(authorizer: Authorizer): (principal: CallPrincipal) => boolean {
+  return (p) => p.kind === 'service' || authorizer.isSuperUser(principalOf({ principal: p }));
+}
+
 export interface AuthorizationInterceptorOptions {
   /**
    * May `principal` call internal APIs? Default: service principals (what the authenticator
@@ -205,7 +210,7 @@ export interface AuthorizationInterceptorOptions {
  * checks the principal the others settled on.
  */
 export function authorizationInterceptor(authorizer: Authorizer, table: AuthorizationTable, options: AuthorizationInterceptorOptions = {}): Interceptor {
-  const isService = options.isServicePrincipal ?? ((p: CallPrincipal) => p.kind === 'service' || authorizer.isSuperUser(principalOf({ principal: p })));
+  const isService = options.isServicePrincipal ?? defaultIsServicePrincipal(authorizer);
   const denials = options.registry
     ? getOrCreateCounter(options.registry, {
         name: 'tributary_authorizer_denials_total',
@@ -256,6 +261,8 @@ export interface CallAuthorization {
   readonly principal: Principal;
   /** The caller's IP. */
   readonly host: string;
+  /** Whether the caller is a service principal (may act as a replica: Fetch with replica_id >= 0). */
+  readonly servicePrincipal: boolean;
   /** Is the caller allowed `operation` on the resource? (Denials logged and counted.) */
   authorize(operation: AclOperation, resourceType: ResourceType, name: string): boolean;
   /** Is the caller allowed `operation` on some resource of the type? (KIP-679.) */
@@ -263,12 +270,18 @@ export interface CallAuthorization {
 }
 
 /** Builds `ctx.authorization` of one call. */
-export function callAuthorization(authorizer: Authorizer, principal: CallPrincipal, peer: string): CallAuthorization {
+export function callAuthorization(
+  authorizer: Authorizer,
+  principal: CallPrincipal,
+  peer: string,
+  isServicePrincipal: (principal: CallPrincipal) => boolean = defaultIsServicePrincipal(authorizer),
+): CallAuthorization {
   const user = principalOf({ principal });
   const host = hostOfPeer(peer);
   return {
     principal: user,
     host,
+    servicePrincipal: isServicePrincipal(principal),
     authorize: (operation, resourceType, name) => authorizer.authorize(user, host, operation, resourceType, name),
     authorizeByResourceType: (operation, resourceType) => authorizer.authorizeByResourceType(user, host, operation, resourceType),
   };
@@ -288,6 +301,17 @@ export function authorize(ctx: AuthorizationContext, operation: AclOperation, re
 export function requireAuthorized(ctx: AuthorizationContext, operation: AclOperation, resourceType: ResourceType, name: string): void {
   if (!authorize(ctx, operation, resourceType, name)) {
     throw authorizationError(ctx.authorization?.principal ?? 'User:ANONYMOUS', operation, resourceType, name);
+  }
+}
+
+/**
+ * Throws CLUSTER_AUTHORIZATION_FAILED unless the caller is a service principal (a Fetch or
+ * OffsetsForLeaderEpoch with replica_id >= 0, i.e. a follower); nothing with no authorizer.
+ */
+export function requireServicePrincipal(ctx: AuthorizationContext, what: string): void {
+  const authorization = ctx.authorization;
+  if (authorization && !authorization.servicePrincipal) {
+    throw new TributaryError(ErrorCode.CLUSTER_AUTHORIZATION_FAILED, `${what} is for replicas: only service principals may ask it, not ${authorization.principal}`, { retriable: false });
   }
 }
 
