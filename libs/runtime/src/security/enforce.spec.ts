@@ -356,17 +356,25 @@ describe('authorization table', () => {
     }
   });
 
-  it('a Group rule with no group id in the request answers GROUP_AUTHORIZATION_FAILED', async () => {
+  it('an empty group id is authorized like any name (Kafka); a rule that finds no name refuses the call', async () => {
     const metrics = createMetrics({ service: 'test', nodeId: 1, defaultMetrics: false });
     resetAcls();
     const authorizer = new Authorizer({ acls: source, superUsers: ['User:root'], metrics });
-    const { server, clients } = await startServer({ authorizer, metrics });
+    const table: AuthorizationTable = {
+      ...TRIBUTARY_AUTHORIZATION_TABLE,
+      'tributary.v1.AdminService/DescribeCluster': { kind: 'resource', resourceType: 'Group', operation: 'Describe', name: () => undefined },
+    };
+    const { server, clients } = await startServer({ authorizer, authorizationTable: table, metrics });
+    const join = (who: Who): Promise<grpc.ServiceError | null> =>
+      new Promise((resolve) => clients.group.joinGroup(proto.JoinGroupRequest.fromPartial({ groupId: '' }), metadataOf(who), (e) => resolve(e)));
     try {
-      const outcome = await new Promise<grpc.ServiceError | null>((resolve) =>
-        clients.group.joinGroup(proto.JoinGroupRequest.fromPartial({ groupId: '' }), metadataOf('alice'), (e) => resolve(e)),
-      );
-      expect(outcome?.code).toBe(Status.PERMISSION_DENIED);
-      expect(outcome?.metadata.get(ERROR_CODE_METADATA_KEY)).toEqual([String(GROUP_DENIED)]);
+      const alice = await join('alice');
+      expect(alice?.code).toBe(Status.PERMISSION_DENIED);
+      expect(alice?.metadata.get(ERROR_CODE_METADATA_KEY)).toEqual([String(GROUP_DENIED)]);
+      expect(await join('root')).toBeNull(); // reaches the handler (the coordinator answers INVALID_GROUP_ID)
+      const broken = await call(clients, 'root', 'describeCluster');
+      expect(broken).toMatchObject({ ok: false, status: Status.PERMISSION_DENIED, kafkaCode: GROUP_DENIED });
+      expect((broken as { details: string }).details).toMatch(/finds no Group name in the request/);
     } finally {
       for (const c of Object.values(clients)) c.close();
       await server.shutdown(100);

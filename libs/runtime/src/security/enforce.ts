@@ -241,9 +241,14 @@ export function authorizationInterceptor(authorizer: Authorizer, table: Authoriz
         );
       }
       case 'resource': {
+        // An empty name is authorized like any other (Kafka: the coordinator then answers
+        // INVALID_GROUP_ID to those allowed); no name at all is a table mistake (a rule reading
+        // a field of a request that streams): refused.
         const name = rule.resourceType === 'Cluster' ? CLUSTER_RESOURCE_NAME : rule.name?.(info.request);
-        if (name === undefined || name.length === 0) {
-          return Promise.reject(new TributaryError(authorizationErrorCode(rule.resourceType), `${info.method} names no ${rule.resourceType} to authorize`, { retriable: false }));
+        if (name === undefined) {
+          return Promise.reject(
+            new TributaryError(authorizationErrorCode(rule.resourceType), `${info.method}: its authorization rule finds no ${rule.resourceType} name in the request`, { retriable: false }),
+          );
         }
         if (authorizer.authorize(principal, hostOfPeer(peer), rule.operation, rule.resourceType, name)) return Promise.resolve();
         return Promise.reject(authorizationError(principal, rule.operation, rule.resourceType, name));
