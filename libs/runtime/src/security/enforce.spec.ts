@@ -12,6 +12,7 @@ import * as proto from '@tributary/proto';
 import {
   AdminServiceClient,
   AdminServiceService,
+  AuthServiceClient,
   BrokerServiceClient,
   BrokerServiceService,
   FetchResponse,
@@ -37,6 +38,10 @@ import { createMetrics, type Metrics } from '../metrics';
 import type { AclBinding, AclOperation, PatternType, PermissionType, ResourceType } from './acl';
 import { patternApplies } from './acl';
 import { Authorizer, type AclSource } from './authorizer';
+import { createAuthenticator } from './authenticator';
+import { scramLogin } from './login';
+import { MemorySecurityStore } from './memory-store';
+import { setScramCredential } from './store';
 import { TRIBUTARY_AUTHORIZATION_TABLE, authorize, filterAllowed, requireServicePrincipal, ruleFor, type AuthorizationTable } from './enforce';
 
 const logLines: Array<Record<string, unknown>> = [];
@@ -307,6 +312,53 @@ describe('authorization enforcement (no authorizer)', () => {
     } finally {
       for (const c of Object.values(clients)) c.close();
       await server.shutdown(100);
+    }
+  });
+});
+
+describe('authorization enforcement with the real authenticator', () => {
+  it('SCRAM users get what ACLs grant; super users (service principals) reach internal APIs; no token is refused first', async () => {
+    const store = new MemorySecurityStore();
+    await setScramCredential(store, 'alice', 'SCRAM-SHA-256', 'alice-secret');
+    await setScramCredential(store, 'broker', 'SCRAM-SHA-256', 'broker-secret');
+    const authenticator = createAuthenticator({ store, logger, superUsers: ['User:broker'], allowAnonymous: false });
+    await authenticator.start();
+    resetAcls();
+    const metrics = createMetrics({ service: 'test', nodeId: 1, defaultMetrics: false });
+    const authorizer = new Authorizer({ acls: source, superUsers: ['User:broker'], logger, metrics });
+    const server = createGrpcServer({ logger, registry: metrics.registry, authenticator, authorizer });
+    server.addService(AdminServiceService, { describeCluster: async () => DescribeClusterResponse.fromPartial({ controllerId: 7 }) });
+    server.addService(BrokerControlServiceService, { updateMetadata: async () => UpdateMetadataResponse.fromPartial({}) });
+    const address = `127.0.0.1:${await server.listen('127.0.0.1', 0)}`;
+    const auth = createClient(AuthServiceClient, address);
+    const admin = createClient(AdminServiceClient, address);
+    const control = createClient(BrokerControlServiceClient, address);
+    const bearer = (token: string | undefined): grpc.Metadata => {
+      const m = new grpc.Metadata();
+      if (token !== undefined) m.set('authorization', `Bearer ${token}`);
+      return m;
+    };
+    const statusOf = (e: grpc.ServiceError | null): string => (e === null ? 'OK' : `${Status[e.code]}/${String(e.metadata.get(ERROR_CODE_METADATA_KEY)[0])}`);
+    const describe = (token?: string): Promise<string> => new Promise((resolve) => admin.describeCluster({}, bearer(token), (e) => resolve(statusOf(e))));
+    const update = (token?: string): Promise<string> =>
+      new Promise((resolve) => control.updateMetadata(proto.UpdateMetadataRequest.fromPartial({}), bearer(token), (e) => resolve(statusOf(e))));
+    try {
+      // The login itself (AuthService) is public under the authorizer.
+      const alice = await scramLogin(auth, { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'alice-secret' });
+      const broker = await scramLogin(auth, { mechanism: 'SCRAM-SHA-256', username: 'broker', password: 'broker-secret' });
+      await expect(scramLogin(auth, { mechanism: 'SCRAM-SHA-256', username: 'alice', password: 'wrong' })).rejects.toMatchObject({ code: ErrorCode.SASL_AUTHENTICATION_FAILED });
+
+      expect(await describe(alice.token)).toBe('OK'); // Allow Describe on the cluster
+      expect(await update(alice.token)).toBe(`PERMISSION_DENIED/${CLUSTER_DENIED}`); // client credentials: internal API refused
+      expect(await describe(broker.token)).toBe('OK');
+      expect(await update(broker.token)).toBe('OK');
+      expect(await describe(undefined)).toBe(`UNAUTHENTICATED/${ErrorCode.SASL_AUTHENTICATION_FAILED}`); // authentication comes first
+    } finally {
+      auth.close();
+      admin.close();
+      control.close();
+      await server.shutdown(100);
+      authenticator.stop();
     }
   });
 });
