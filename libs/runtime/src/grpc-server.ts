@@ -6,6 +6,11 @@
  *   and names the caller from a session token or an mTLS certificate (the server then also
  *   serves AuthService); without it every call is anonymous. `principalOf(ctx)`
  *   (security/principal.ts) gives the Kafka form `User:<name>`;
+ * - with `authorizer` (security/enforce.ts), runs the authorization interceptor last: the
+ *   call's rule in the RPC → (resource, operation) table refuses whole-call denials
+ *   (PERMISSION_DENIED + the Kafka code) and internal APIs to non-service principals, and
+ *   handlers get `ctx.authorization` for per-resource checks (`filterAllowed(ctx, ...)`);
+ *   without it everything is allowed;
  * - listens with TLS when `tls` is given (certificate/key/CA files, optional mutual TLS,
  *   reloaded on change: security/tls.ts), else plaintext;
  * - reaches an ASYNC handler typed from the generated service definition, with a
@@ -39,6 +44,15 @@ import { DURATION_BUCKETS_SECONDS, getOrCreateCounter, getOrCreateGauge, getOrCr
 import { GrpcStatusError, Status, toGrpcStatus } from './grpc-errors';
 import { iterateStream } from './stream-iterator';
 import type { Authenticator } from './security/authenticator';
+import type { Authorizer } from './security/authorizer';
+import {
+  authorizationInterceptor,
+  callAuthorization,
+  defaultIsServicePrincipal,
+  TRIBUTARY_AUTHORIZATION_TABLE,
+  type AuthorizationTable,
+  type CallAuthorization,
+} from './security/enforce';
 import { ReloadingServerTls, type ServerTlsOptions } from './security/tls';
 
 // ---------------------------------------------------------------------------------------------
@@ -63,6 +77,12 @@ export interface InterceptorInfo {
   principal: Principal;
   /** The client's verified certificate on a mutual-TLS connection, else undefined. */
   peerCertificate?: PeerCertificate;
+  /**
+   * The request of a unary or server-streaming call (already decoded), for interceptors that
+   * look at what is asked (the authorization interceptor reads a group id); undefined for
+   * calls that stream their requests.
+   */
+  request?: unknown;
 }
 
 /**
@@ -91,6 +111,12 @@ export interface CallContext {
   readonly deadline: number | undefined;
   /** Aborted when the client cancels, the deadline passes or the server is force-stopped. */
   readonly signal: AbortSignal;
+  /**
+   * Per-resource authorization of this call's principal (security/enforce.ts), present when
+   * the server has an `authorizer`. Handlers use it through `authorize(ctx, ...)` /
+   * `filterAllowed(ctx, ...)`, which allow everything when it is absent.
+   */
+  readonly authorization?: CallAuthorization;
 }
 
 /** The response side of a server-streaming or bidi call. */
@@ -189,6 +215,20 @@ export interface GrpcServerOptions {
    * token revocation). Absent: every call is anonymous, as before.
    */
   authenticator?: Authenticator;
+  /**
+   * Authorization (security/enforce.ts): an interceptor after all the others refuses calls
+   * their rule in `authorizationTable` denies (PERMISSION_DENIED with the Kafka code), and
+   * handlers get `ctx.authorization` for per-resource checks. Absent: everything is allowed,
+   * as before.
+   */
+  authorizer?: Authorizer;
+  /** The RPC → (resource, operation) rules; default {@link TRIBUTARY_AUTHORIZATION_TABLE}. */
+  authorizationTable?: AuthorizationTable;
+  /**
+   * Which principals may call internal APIs; default: service principals (authenticated super
+   * users) and the authorizer's super users.
+   */
+  isServicePrincipal?: (principal: Principal) => boolean;
   /** Extra grpc-js channel options, applied last. */
   channelOptions?: grpc.ChannelOptions;
 }
@@ -209,7 +249,21 @@ export interface GrpcServer {
 /** Creates a gRPC server (see the file header). */
 export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const logger = options.logger.child({ component: 'grpc-server' });
-  const interceptors = [...(options.authenticator ? [options.authenticator.interceptor] : []), ...(options.interceptors ?? [])];
+  const authorizer = options.authorizer;
+  const isServicePrincipal = authorizer ? (options.isServicePrincipal ?? defaultIsServicePrincipal(authorizer)) : undefined;
+  const interceptors = [
+    ...(options.authenticator ? [options.authenticator.interceptor] : []),
+    ...(options.interceptors ?? []),
+    ...(authorizer
+      ? [
+          authorizationInterceptor(authorizer, options.authorizationTable ?? TRIBUTARY_AUTHORIZATION_TABLE, {
+            ...(isServicePrincipal ? { isServicePrincipal } : {}),
+            logger,
+            registry: options.registry,
+          }),
+        ]
+      : []),
+  ];
   const tls = options.tls === undefined || options.tls instanceof ReloadingServerTls ? options.tls : new ReloadingServerTls(options.tls, logger);
   const ownsTls = tls !== undefined && tls !== options.tls;
   // Client certificates exist only on mutual TLS (or custom credentials): skip the per-call
@@ -256,7 +310,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         if (streaming) activeStreams.set({ method }, 0);
         const handler = (handlers as Record<string, unknown>)[name] as AnyHandler | undefined;
         if (handler === undefined) continue;
-        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates };
+        const env: CallEnv = { method, streaming, handler, interceptors, logger: logger.child({ method }), instruments, peerCertificates, authorizer, isServicePrincipal };
         implementation[name] = wrapHandler(def, env);
       }
       server.addService(definition as unknown as grpc.ServiceDefinition, implementation);
@@ -322,6 +376,9 @@ interface CallEnv {
   instruments: Instruments;
   /** Whether callers may present certificates (look them up for the interceptors). */
   peerCertificates: boolean;
+  /** Gives handlers `ctx.authorization` when set. */
+  authorizer: Authorizer | undefined;
+  isServicePrincipal: ((principal: Principal) => boolean) | undefined;
 }
 
 /** The grpc-js call object of any kind, as far as the wrapper uses it. */
@@ -393,8 +450,9 @@ async function runCall(
     const peer = call.getPeer();
     let principal: Principal = ANONYMOUS;
     const peerCertificate = env.peerCertificates && env.interceptors.length > 0 ? verifiedPeerCertificate(call) : undefined;
+    const request = kind === 'unary' || kind === 'serverStream' ? { request: call.request } : {};
     for (const interceptor of env.interceptors) {
-      const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}) });
+      const result = await interceptor(call.metadata, peer, { method, principal, ...(peerCertificate ? { peerCertificate } : {}), ...request });
       if (result) principal = result;
     }
     if (controller.signal.aborted) return;
@@ -406,6 +464,7 @@ async function runCall(
       logger: env.logger,
       deadline: deadlineMs,
       signal: controller.signal,
+      ...(env.authorizer ? { authorization: callAuthorization(env.authorizer, principal, peer, env.isServicePrincipal) } : {}),
     };
     const handler = env.handler as (...args: unknown[]) => Promise<unknown>;
     switch (kind) {

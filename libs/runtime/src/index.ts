@@ -178,4 +178,28 @@ export { AclStore, AclCache, CHANGE_EXPIRATION_MS } from './security/acl-store';
 export type { AclStoreClient, AclCacheOptions, CreateAclResult } from './security/acl-store';
 export { Authorizer, hostOfPeer, parseSuperUsers } from './security/authorizer';
 export type { AuthorizerOptions, AclSource } from './security/authorizer';
+export {
+  TRIBUTARY_AUTHORIZATION_TABLE,
+  authorizationInterceptor,
+  authorizationError,
+  authorizationErrorCode,
+  authorize,
+  callAuthorization,
+  defaultIsServicePrincipal,
+  filterAllowed,
+  requestField,
+  requireAuthorized,
+  requireServicePrincipal,
+  ruleFor,
+  startServiceAuthorizer,
+} from './security/enforce';
+export type {
+  AuthorizationContext,
+  AuthorizationInterceptorOptions,
+  AuthorizationRule,
+  AuthorizationTable,
+  CallAuthorization,
+  PerResourceCheck,
+  ServiceAuthorizer,
+} from './security/enforce';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';

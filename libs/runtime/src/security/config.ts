@@ -32,6 +32,14 @@ export const securityConfigShape = {
     .describe("principals (User:<name>, comma-separated) that are services or administrators (Kafka's super.users)"),
   tokenLifetimeMs: z.number().int().min(1000).max(7 * 24 * 3_600_000).default(DEFAULT_TOKEN_LIFETIME_MS).describe('lifetime of the session tokens issued after a SCRAM login'),
   allowAnonymous: z.boolean().default(false).describe('with authentication on: let calls without a token or client certificate through as User:ANONYMOUS'),
+  authorizerEnable: z
+    .boolean()
+    .default(false)
+    .describe("check every call against the ACLs in the coordination store (Kafka's authorizer.class.name); internal APIs then accept service principals (--super-users) only"),
+  allowEveryoneIfNoAclFound: z
+    .boolean()
+    .default(false)
+    .describe("with --authorizer-enable: allow a resource that has no ACL at all to everyone (Kafka's allow.everyone.if.no.acl.found)"),
 };
 
 /** The parsed security settings. */
