@@ -144,6 +144,9 @@ export const TRIBUTARY_AUTHORIZATION_TABLE: AuthorizationTable = Object.freeze({
   [`${V1}.AclService/CreateAcls`]: cluster('Alter'),
   [`${V1}.AclService/DeleteAcls`]: cluster('Alter'),
   [`${V1}.AclService/DescribeAcls`]: cluster('Describe'),
+  // UserAdminService (KIP-554: AlterUserScramCredentials needs Alter, Describe… Describe on the cluster).
+  [`${V1}.UserAdminService/AlterUserScramCredentials`]: cluster('Alter'),
+  [`${V1}.UserAdminService/DescribeUserScramCredentials`]: cluster('Describe'),
 
   // GroupCoordinatorService.
   [`${V1}.GroupCoordinatorService/FindCoordinator`]: perResource({ resourceType: 'Group', operation: 'Describe', note: 'each key (a group id)' }),
