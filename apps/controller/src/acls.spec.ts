@@ -5,20 +5,18 @@
  * invalid bindings; the standby answers NOT_CONTROLLER; what is written is Kafka's JSON at
  * /acls/<literal|prefixed>/<Type>/<name>.
  */
-import { CoordinationClient } from '@tributary/coordination-client';
+import type { CoordinationClient } from '@tributary/coordination-client';
 import type { AclBinding as WireBinding } from '@tributary/proto';
 import { AclOperation, AclPatternType, AclPermissionType, AclResourceType, AclServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { createClient, unary } from '@tributary/runtime';
-import { stopAllProcesses, tempDir, waitFor } from '@tributary/testing';
-import { startControllerProcess, startCoordinationProcess } from './it/processes';
-import type { ServiceProcess } from './it/processes';
+import { startControllerPair } from './it/processes';
+import type { ControllerPair } from './it/processes';
 
 jest.setTimeout(40_000);
 
-let coordination: ServiceProcess;
 let store: CoordinationClient;
-const controllers = new Map<number, AclServiceClient>();
+let pair: ControllerPair<AclServiceClient>;
 let active: AclServiceClient;
 let standby: AclServiceClient;
 
@@ -40,33 +38,12 @@ const anyFilter = {
 };
 
 beforeAll(async () => {
-  coordination = await startCoordinationProcess({ backend: 'embedded', 'data-dir': tempDir('controller-acls'), 'node-id': 'coord-acls' });
-  store = new CoordinationClient({ address: coordination.address });
-  for (const id of [201, 202]) {
-    const proc = await startControllerProcess({ 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': 2000, 'log-level': 'warn' });
-    controllers.set(id, createClient(AclServiceClient, proc.address));
-  }
-  const activeId = await waitFor(
-    async () => {
-      for (const [id, c] of controllers) {
-        const ok = await unary(c, 'describeAcls', { filter: anyFilter }).then(
-          () => true,
-          () => false,
-        );
-        if (ok) return id;
-      }
-      return undefined;
-    },
-    { timeoutMs: 15_000, message: 'an active controller' },
-  );
-  active = controllers.get(activeId)!;
-  standby = [...controllers].find(([id]) => id !== activeId)![1];
+  pair = await startControllerPair('acls', [201, 202], (address) => createClient(AclServiceClient, address), (c) => unary(c, 'describeAcls', { filter: anyFilter }));
+  ({ store, active, standby } = pair);
 });
 
 afterAll(async () => {
-  for (const c of controllers.values()) c.close();
-  store?.close();
-  await stopAllProcesses();
+  await pair?.stop();
 });
 
 it('creates ACLs (Kafka JSON in the store), answering INVALID_REQUEST per invalid binding', async () => {

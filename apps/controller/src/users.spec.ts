@@ -7,20 +7,18 @@
  * match the password; the standby answers NOT_CONTROLLER.
  */
 import { randomBytes } from 'node:crypto';
-import { CoordinationClient } from '@tributary/coordination-client';
+import type { CoordinationClient } from '@tributary/coordination-client';
 import type { ScramCredentialUpsertion } from '@tributary/proto';
 import { UserAdminServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { createClient, scramCredential, formatScramCredential, saltedPassword, unary } from '@tributary/runtime';
-import { stopAllProcesses, tempDir, waitFor } from '@tributary/testing';
-import { startControllerProcess, startCoordinationProcess } from './it/processes';
-import type { ServiceProcess } from './it/processes';
+import { startControllerPair } from './it/processes';
+import type { ControllerPair } from './it/processes';
 
 jest.setTimeout(40_000);
 
-let coordination: ServiceProcess;
 let store: CoordinationClient;
-const controllers = new Map<number, UserAdminServiceClient>();
+let pair: ControllerPair<UserAdminServiceClient>;
 let active: UserAdminServiceClient;
 let standby: UserAdminServiceClient;
 
@@ -33,33 +31,12 @@ function upsertion(name: string, password: string, over: Partial<ScramCredential
 }
 
 beforeAll(async () => {
-  coordination = await startCoordinationProcess({ backend: 'embedded', 'data-dir': tempDir('controller-users'), 'node-id': 'coord-users' });
-  store = new CoordinationClient({ address: coordination.address });
-  for (const id of [211, 212]) {
-    const proc = await startControllerProcess({ 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': 2000, 'log-level': 'warn' });
-    controllers.set(id, createClient(UserAdminServiceClient, proc.address));
-  }
-  const activeId = await waitFor(
-    async () => {
-      for (const [id, c] of controllers) {
-        const ok = await unary(c, 'describeUserScramCredentials', { users: [] }).then(
-          () => true,
-          () => false,
-        );
-        if (ok) return id;
-      }
-      return undefined;
-    },
-    { timeoutMs: 15_000, message: 'an active controller' },
-  );
-  active = controllers.get(activeId)!;
-  standby = [...controllers].find(([id]) => id !== activeId)![1];
+  pair = await startControllerPair('users', [211, 212], (address) => createClient(UserAdminServiceClient, address), (c) => unary(c, 'describeUserScramCredentials', { users: [] }));
+  ({ store, active, standby } = pair);
 });
 
 afterAll(async () => {
-  for (const c of controllers.values()) c.close();
-  store?.close();
-  await stopAllProcesses();
+  await pair?.stop();
 });
 
 it('creates credentials from salted passwords: Kafka node at /config/users/<user>, keys derived as from the password', async () => {

@@ -1,15 +1,6 @@
 /** Content types and Accept negotiation (Confluent's rules), without a server. */
-import { RestError } from './errors';
+import { errorCodeOf as code } from './spec-helpers';
 import { JSON_TYPE, KAFKA_JSON, V2_JSON, mediaType, negotiateV2, v2EmbeddedFormat } from './media';
-
-function code(f: () => unknown): number | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return e instanceof RestError ? e.errorCode : -1;
-  }
-}
 
 describe('media types', () => {
   it('reads the media type without parameters, case-insensitively', () => {

@@ -7,6 +7,17 @@
 import { join } from 'node:path';
 import type { SpawnedProcess } from '@tributary/testing';
 import { freePorts, spawnProcess, waitFor } from '@tributary/testing';
+import { RestError } from './errors';
+
+/** The REST error code `f` throws (undefined when it does not throw, -1 for another error). */
+export function errorCodeOf(f: () => unknown): number | undefined {
+  try {
+    f();
+    return undefined;
+  } catch (e) {
+    return e instanceof RestError ? e.errorCode : -1;
+  }
+}
 
 export const PROXY_MAIN = join(__dirname, '..', 'dist', 'main.js');
 

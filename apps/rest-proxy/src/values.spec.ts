@@ -1,15 +1,6 @@
 /** Checks of client input: base64, JSON bodies, partition path segments, timestamps. */
-import { RestError } from './errors';
+import { errorCodeOf as code } from './spec-helpers';
 import { decodeBase64, parseJsonBody, parsePartitionParam, parseTimestamp, queryInteger } from './values';
-
-function code(f: () => unknown): number | undefined {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return e instanceof RestError ? e.errorCode : -1;
-  }
-}
 
 describe('values', () => {
   it('decodes strict base64 and refuses anything else with 422', () => {
