@@ -19,6 +19,7 @@ import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@trib
 import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
 import { createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } from '@tributary/runtime';
+import { authorizedFetch, authorizedListOffsets, authorizedMetadata, authorizedOffsetsForLeaderEpoch, authorizedProduce, initProducerIdRefusal } from './authorization';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
@@ -358,8 +359,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     onProducerId: () => producerIdsIssued.inc(),
   });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
-    produce: async (request) => countProduced(await replicaManager.produce(request)),
-    produceStream: async (requests, stream) => {
+    produce: async (request, ctx) => countProduced(await authorizedProduce(ctx, request, (r) => replicaManager.produce(r))),
+    produceStream: async (requests, stream, ctx) => {
       // Appended in arrival order (produce() appends before its first await), answered as
       // each completes; the stream ends once the client half-closed and all are answered.
       const pending = new Set<Promise<void>>();
@@ -367,8 +368,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       for await (const message of requests) {
         if (failed !== undefined) break;
         const { correlationId } = message;
-        const answered = replicaManager
-          .produce(message.request ?? { acks: 1, timeoutMs: 0, topics: [] })
+        const answered = authorizedProduce(ctx, message.request ?? { acks: 1, timeoutMs: 0, topics: [] }, (r) => replicaManager.produce(r))
           .then((response) => stream.write({ correlationId, response: countProduced(response) }))
           .catch((e: unknown) => {
             failed ??= e;
@@ -379,10 +379,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await Promise.all(pending);
       if (failed !== undefined) throw failed;
     },
-    initProducerId: (request) => producerIds.initProducerId(request),
-    fetch: async (request) => {
+    initProducerId: async (request, ctx) => initProducerIdRefusal(ctx, request) ?? producerIds.initProducerId(request),
+    fetch: async (request, ctx) => {
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
-      return countOut(await replicaManager.fetch({ ...request, maxBytes }));
+      return countOut(await authorizedFetch(ctx, { ...request, maxBytes }, (r) => replicaManager.fetch(r)));
     },
     replicaFetch: async (requests, stream) => {
       // One request at a time: the next comes once the follower has applied this answer.
@@ -392,9 +392,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
         await stream.write(countOut(await replicaManager.fetch({ ...request, maxBytes }), replicationBytesOut));
       }
     },
-    listOffsets: async (request) => replicaManager.listOffsets(request),
-    offsetsForLeaderEpoch: async (request) => replicaManager.offsetsForLeaderEpoch(request),
-    metadata: async (request) => control.describe(request),
+    listOffsets: async (request, ctx) => authorizedListOffsets(ctx, request, (r) => replicaManager.listOffsets(r)),
+    offsetsForLeaderEpoch: async (request, ctx) => authorizedOffsetsForLeaderEpoch(ctx, request, (r) => replicaManager.offsetsForLeaderEpoch(r)),
+    metadata: async (request, ctx) => authorizedMetadata(ctx, request, (r) => control.describe(r)),
   };
 
   const server = createGrpcServer({
