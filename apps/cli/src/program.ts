@@ -18,7 +18,7 @@ import { reassign } from './commands/partitions';
 import { perfConsume, perfProduce } from './commands/perf';
 import { produce } from './commands/produce';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
-import { createUser, deleteUser, listUsers } from './commands/users';
+import { createUser, deleteUser, hashUser, listUsers } from './commands/users';
 import type { CreateUserOptions, DeleteUserOptions } from './commands/users';
 import type { GlobalOptions, Io } from './context';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
@@ -268,6 +268,16 @@ export function buildProgram(io: Io): Command {
     .description('users with SCRAM credentials: mechanisms and iterations (never salts or keys)')
     .option('--json', 'print a JSON array')
     .action((o: { json?: boolean }, cmd: Command) => listUsers(io, globals(cmd), o));
+  users
+    .command('hash')
+    .description("print a salted SCRAM credential line for the coordination service's --scram-credentials-file (no cluster needed; the password never leaves this process)")
+    .argument('<name>', 'user name (the principal User:<name>)')
+    .option('--password-file <file>', 'read the password from this file (one line)')
+    .option('--password-stdin', 'read the password from stdin')
+    .addOption(new Option('--password <password>', 'refused: a password on the command line leaks (process list, shell history)').hideHelp())
+    .addOption(new Option('--mechanism <mechanism>', 'SCRAM-SHA-256 (default) or SCRAM-SHA-512'))
+    .addOption(new Option('--iterations <n>', 'PBKDF2 iterations, 4096 (default) to 16384').argParser(parse.integer(1)))
+    .action((name: string, o: CreateUserOptions) => hashUser(io, name, o));
 
   // ---- cluster ---------------------------------------------------------------------------
   const cluster = program.command('cluster').description('cluster state');

@@ -113,6 +113,8 @@ export {
   listScramUsers,
 } from './security/store';
 export type { SecurityStore } from './security/store';
+export { applyBootstrapCredentials, formatBootstrapCredential, parseBootstrapCredentials } from './security/bootstrap';
+export type { BootstrapCredential } from './security/bootstrap';
 export {
   createAuthenticator,
   rotateTokenKey,
