@@ -12,6 +12,7 @@ import type { ClientQuotaEntityComponent } from '@tributary/proto';
 import { ClientQuotaMatchType, ClientQuotaServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { createClient, setScramCredential, unary } from '@tributary/runtime';
+import { removeTempDirs } from '@tributary/testing';
 import { startControllerPair } from './it/processes';
 import type { ControllerPair } from './it/processes';
 
@@ -34,6 +35,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pair?.stop();
+  removeTempDirs();
 });
 
 it("writes Kafka's layout, keeps a user's SCRAM credential, and announces each change", async () => {
