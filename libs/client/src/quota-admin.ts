@@ -10,9 +10,10 @@
 import { ClientQuotaServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { ClientRequest, ClientResponse, MethodsOfKind, QuotaEntity, QuotaFilterComponent } from '@tributary/runtime';
-import { createClient, describeEntity, entityFromWire, entityToWire, quotaFilterToWire, unary } from '@tributary/runtime';
+import { describeEntity, entityFromWire, entityToWire, quotaFilterToWire, unary } from '@tributary/runtime';
 import type { OnController } from './acl-admin';
 import type { ResolvedClientOptions } from './config';
+import type { ConnectionPool } from './connections';
 
 export type { QuotaEntity as ClientQuotaEntity, QuotaFilterComponent as ClientQuotaFilterComponent } from '@tributary/runtime';
 
@@ -58,11 +59,10 @@ export class ClientQuotaAlterationError extends TributaryError {
 type QuotaMethod = MethodsOfKind<ClientQuotaServiceClient, 'unary'>;
 
 export class QuotaAdmin {
-  private readonly clients = new Map<string, ClientQuotaServiceClient>();
-
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly onController: OnController,
+    private readonly pool: ConnectionPool,
   ) {}
 
   /** Sets and removes quotas; rejects with ClientQuotaAlterationError naming the refused entities (each left unchanged). */
@@ -89,19 +89,8 @@ export class QuotaAdmin {
     return res.entries.map((e) => ({ entity: entityFromWire(e.entity), values: Object.fromEntries(e.values.map((v) => [v.key, v.value])) }));
   }
 
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
-  }
-
   private call<M extends QuotaMethod>(method: M, request: ClientRequest<ClientQuotaServiceClient, M>): Promise<ClientResponse<ClientQuotaServiceClient, M>> {
-    return this.onController(method, (address) => {
-      let client = this.clients.get(address);
-      if (!client) {
-        client = createClient(ClientQuotaServiceClient, address, { settings: this.options.grpc });
-        this.clients.set(address, client);
-      }
-      return unary(client, method, request, { deadlineMs: this.options.requestTimeoutMs });
-    });
+    // The pool's channel: the client's TLS, login and client id, closed with the pool.
+    return this.onController(method, (address) => unary(this.pool.service(ClientQuotaServiceClient, address), method, request, { deadlineMs: this.options.requestTimeoutMs }));
   }
 }

@@ -94,16 +94,30 @@ export const CLIENT_ID_METADATA_KEY = 'tributary-client-id';
 
 /** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
 export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
-  const credentials = options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure());
-  return new ctor(address, credentials, {
-    ...clientChannelOptions(options.settings),
-    ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
-    ...options.channelOptions,
-    ...interceptorsOf(options),
-  });
+  const secure = secureChannel(options);
+  return new ctor(address, secure.credentials, { ...clientChannelOptions(options.settings), ...options.channelOptions, ...secure.channelOptions });
 }
 
-function interceptorsOf(options: CreateClientOptions): { interceptors?: grpc.Interceptor[] } {
+/**
+ * The security half of {@link createClient}: credentials (TLS or plaintext) and the channel
+ * options that go with them (server name override, the bearer-token interceptor, and the
+ * interceptor adding `metadata` to every call), for clients built elsewhere with their own
+ * channel defaults (the CoordinationClient).
+ */
+export function secureChannel(options: Pick<CreateClientOptions, 'credentials' | 'tls' | 'authToken' | 'onTokenRejected' | 'metadata'>): {
+  credentials: grpc.ChannelCredentials;
+  channelOptions: Partial<grpc.ClientOptions>;
+} {
+  return {
+    credentials: options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure()),
+    channelOptions: {
+      ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
+      ...interceptorsOf(options),
+    },
+  };
+}
+
+function interceptorsOf(options: Pick<CreateClientOptions, 'authToken' | 'onTokenRejected' | 'metadata'>): { interceptors?: grpc.Interceptor[] } {
   const interceptors: grpc.Interceptor[] = [];
   const metadata = options.metadata;
   if (metadata && Object.keys(metadata).length > 0) interceptors.push(staticMetadataInterceptor(metadata));
