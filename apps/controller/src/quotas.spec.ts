@@ -11,7 +11,7 @@ import type { CoordinationClient } from '@tributary/coordination-client';
 import type { ClientQuotaEntityComponent } from '@tributary/proto';
 import { ClientQuotaMatchType, ClientQuotaServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
-import { createClient, setScramCredential, unary } from '@tributary/runtime';
+import { createClient, deleteScramCredential, setScramCredential, unary } from '@tributary/runtime';
 import { removeTempDirs } from '@tributary/testing';
 import { startControllerPair } from './it/processes';
 import type { ControllerPair } from './it/processes';
@@ -132,6 +132,16 @@ it('removes quotas, keeping the SCRAM credential and the node', async () => {
   expect(Object.keys((await node('/config/users/alice')).config)).toEqual(['SCRAM-SHA-256']);
   const res = await unary(active, 'describeClientQuotas', { components: [{ entityType: 'user', matchType: ClientQuotaMatchType.CLIENT_QUOTA_MATCH_TYPE_EXACT, match: 'alice' }], strict: true });
   expect(res.entries).toEqual([]);
+});
+
+it("deleting a user's last SCRAM credential keeps the node when it has client-id quota children", async () => {
+  expect(await deleteScramCredential(store, 'alice', 'SCRAM-SHA-256')).toBe(true);
+  expect((await node('/config/users/alice')).config).toEqual({});
+  expect((await node('/config/users/alice/clients/app')).config).toEqual({ consumer_byte_rate: '2048' });
+  // A user without children still goes away with its last credential.
+  await setScramCredential(store, 'carol', 'SCRAM-SHA-256', 'carol-pw', 4096);
+  expect(await deleteScramCredential(store, 'carol', 'SCRAM-SHA-256')).toBe(true);
+  expect(await store.tryGet('/config/users/carol')).toBeUndefined();
 });
 
 it('answers NOT_CONTROLLER on the standby', async () => {
