@@ -59,6 +59,22 @@ const codes = (response: { topics: Array<{ name: string; partitions: Array<{ err
   response.topics.map((t) => [t.name, t.partitions.map((p) => p.errorCode)]);
 
 describe('Produce', () => {
+  it('refuses clients writing an internal topic, whatever the ACLs say; services and super users write it', async () => {
+    allow('Topic', '__consumer_offsets', 'User:alice', 'All');
+    const stub = produceStub();
+    const answer = await authorizedProduce(as('alice'), produceRequest('orders-eu', '__consumer_offsets'), stub.produce);
+    expect(codes(answer)).toEqual([
+      ['orders-eu', [ErrorCode.NONE, ErrorCode.NONE]],
+      ['__consumer_offsets', [ErrorCode.INVALID_TOPIC_EXCEPTION, ErrorCode.INVALID_TOPIC_EXCEPTION]],
+    ]);
+    expect(stub.asked.map((r) => r.topics.map((t) => t.name))).toEqual([['orders-eu']]);
+    for (const ctx of [as('admin'), NO_AUTHORIZER]) {
+      const passed = produceStub();
+      await authorizedProduce(ctx, produceRequest('__consumer_offsets'), passed.produce);
+      expect(passed.asked.map((r) => r.topics.map((t) => t.name))).toEqual([['__consumer_offsets']]);
+    }
+  });
+
   it('passes the very request through with no authorizer, or when every topic is allowed', async () => {
     for (const ctx of [NO_AUTHORIZER, as('alice'), as('admin')]) {
       const stub = produceStub();

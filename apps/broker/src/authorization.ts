@@ -44,7 +44,8 @@ import type {
 } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
 import type { AclOperation, AuthorizationContext } from '@tributary/runtime';
-import { authorizationError, authorize, CLUSTER_RESOURCE_NAME, filterAllowed, mergeAuthorized, requireServicePrincipal, splitAuthorized } from '@tributary/runtime';
+import { authorizationError, authorize, CLUSTER_RESOURCE_NAME, filterAllowed, mergeAuthorized, requireServicePrincipal, splitAuthorized, type AuthorizedSplit } from '@tributary/runtime';
+import { INTERNAL_TOPICS } from './control';
 
 const TOPIC_DENIED = ErrorCode.TOPIC_AUTHORIZATION_FAILED;
 const nameOf = (t: { name: string }): string => t.name;
@@ -54,16 +55,31 @@ function deniedMessage(ctx: AuthorizationContext, operation: AclOperation, topic
   return authorizationError(ctx.authorization?.principal ?? 'User:ANONYMOUS', operation, 'Topic', topic).message;
 }
 
-/** Produce (and each request of ProduceStream): Write on each topic. */
+/**
+ * Produce (and each request of ProduceStream): Write on each topic. Internal topics
+ * (`__consumer_offsets`) take writes from service principals only (the group coordinator),
+ * whatever the ACLs say: a client gets INVALID_TOPIC_EXCEPTION, as Kafka answers appends to
+ * internal topics from clients.
+ */
 export async function authorizedProduce(ctx: AuthorizationContext, request: ProduceRequest, produce: (request: ProduceRequest) => Promise<ProduceResponse>): Promise<ProduceResponse> {
-  const split = splitAuthorized(ctx, 'Write', 'Topic', request.topics, nameOf);
+  const split = withInternalTopicsRefused(ctx, splitAuthorized(ctx, 'Write', 'Topic', request.topics, nameOf), request.topics);
   if (!split) return produce(request);
   const answered = split.allowed.length > 0 ? await produce({ ...request, topics: split.allowed }) : { topics: [], throttleTimeMs: 0 };
   const deny = (t: ProduceTopicData): ProduceTopicResponse => {
-    const errorMessage = deniedMessage(ctx, 'Write', t.name);
-    return { name: t.name, partitions: t.partitions.map((p) => ({ index: p.index, errorCode: TOPIC_DENIED, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n })) };
+    const internal = INTERNAL_TOPICS.has(t.name) && !ctx.authorization?.servicePrincipal;
+    const errorCode = internal ? ErrorCode.INVALID_TOPIC_EXCEPTION : TOPIC_DENIED;
+    const errorMessage = internal ? `${t.name} is an internal topic: only the group coordinator writes it (commit offsets through the group API)` : deniedMessage(ctx, 'Write', t.name);
+    return { name: t.name, partitions: t.partitions.map((p) => ({ index: p.index, errorCode, errorMessage, baseOffset: -1n, logAppendTimeMs: -1n, logStartOffset: -1n })) };
   };
   return { ...answered, topics: mergeAuthorized(request.topics, split, nameOf, answered.topics, deny) };
+}
+
+/** `split` with the internal topics of `topics` moved to the refused ones, for callers that are not services. */
+function withInternalTopicsRefused(ctx: AuthorizationContext, split: AuthorizedSplit<ProduceTopicData> | undefined, topics: readonly ProduceTopicData[]): AuthorizedSplit<ProduceTopicData> | undefined {
+  if (!ctx.authorization || ctx.authorization.servicePrincipal || !topics.some((t) => INTERNAL_TOPICS.has(t.name))) return split;
+  const denied = new Set(split?.denied ?? []);
+  for (const t of topics) if (INTERNAL_TOPICS.has(t.name)) denied.add(t.name);
+  return { allowed: topics.filter((t) => !denied.has(t.name)), denied };
 }
 
 /** Fetch: a follower's (replica_id >= 0) needs a service principal; a consumer's, Read on each topic. */
