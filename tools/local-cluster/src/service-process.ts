@@ -11,6 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Guardian } from './guardian';
+import { probe } from './probe';
+import type { ProbeTls } from './probe';
 import type { PlannedService } from './services';
 
 export interface ProcessExit {
@@ -41,6 +43,8 @@ export interface ServiceProcessOptions {
   /** Children's environment. */
   env: NodeJS.ProcessEnv;
   guardian: Guardian;
+  /** With --secure: the admin endpoints serve HTTPS; probes trust the CA and present the admin certificate. */
+  probeTls?: ProbeTls;
   /** Every output line of the child. */
   onLine(service: ServiceProcess, line: string): void;
   /** The child exited (whether asked to or not). */
@@ -86,7 +90,7 @@ export class ServiceProcess {
   }
 
   get readyzUrl(): string {
-    return `http://127.0.0.1:${this.spec.adminPort}/readyz`;
+    return `${this.options.probeTls ? 'https' : 'http'}://127.0.0.1:${this.spec.adminPort}/readyz`;
   }
 
   /** Spawns the process (it must not be running). */
@@ -156,8 +160,8 @@ export class ServiceProcess {
         throw new ServiceStartError(this, `${this.name} exited before it was ready (${describeExit(run.exit)})`, true);
       }
       try {
-        const res = await fetch(this.readyzUrl, { signal: AbortSignal.timeout(2_000) });
-        const body = await res.text();
+        const res = await probe(this.readyzUrl, this.options.probeTls, 2_000);
+        const body = res.body;
         if (res.status === 200 && run.exit === undefined) return;
         lastProblem = `HTTP ${res.status}${body ? `: ${body.trim().slice(0, 200)}` : ''}`;
       } catch (e) {
