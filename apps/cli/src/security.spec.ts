@@ -151,6 +151,14 @@ describe('run() against a real TLS listener', () => {
     expect(r.stderr).toMatch(new RegExp(`^tributary: TLS handshake with ${address} failed \\(.*certificate.*\\): check that --tls-ca-file ${otherCaFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} holds the CA`));
   });
 
+  it('a plaintext CLI against the TLS listener: exit 1, one line suggesting --tls-ca-file', async () => {
+    const r = await cli(['topics', 'list']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `tributary: no broker reachable at ${address}: something answers there but the connection failed (Failed to connect); if the cluster serves TLS (\`npm start -- --secure\`), give --tls-ca-file <its CA file>, else check --bootstrap\n`,
+    );
+  });
+
   it('--sasl-password on the command line: exit 2 before any connection', async () => {
     const r = await cli(['--sasl-username', 'admin', '--sasl-password', 'secret', 'topics', 'list']);
     expect(r.code).toBe(2);

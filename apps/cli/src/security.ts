@@ -196,14 +196,23 @@ export function describeSecurityFailure(e: unknown, security: SecuritySummary): 
         : "give --tls-ca-file <file> with the CA that signed the cluster's certificates";
     return `TLS handshake${where} failed (${oneLine(tlsDetail(text))}): ${ca}`;
   }
+  if (!security.tls && unreachable && PLAINTEXT_TO_TLS.test(text)) {
+    return `no broker reachable at ${e.addresses.join(',')}: something answers there but the connection failed (${oneLine(tlsDetail(text))}); if the cluster serves TLS (\`npm start -- --secure\`), give --tls-ca-file <its CA file>, else check --bootstrap`;
+  }
   return undefined;
 }
+
+/**
+ * grpc-js's words when a listener accepted the TCP connection but the HTTP/2 session failed:
+ * what a plaintext client gets from a TLS-only listener (nothing listening is ECONNREFUSED).
+ */
+const PLAINTEXT_TO_TLS = /Failed to connect|ECONNRESET|Connection dropped|Protocol error|socket hang up/;
 
 /** The most telling part of a TLS failure's messages (grpc-js: `... Last error: Error: <what>. Resolution note: ...`). */
 export function tlsDetail(text: string): string {
   const parts = text.split(' | ');
   const hit = [...parts].reverse().find((p) => TLS_FAILURE.test(p)) ?? parts[0] ?? text;
   const m = /Last error: (?:Error: )?(.*?)(?:\.? Resolution note:.*)?$/.exec(hit);
-  const detail = (m?.[1] ?? hit).trim();
+  const detail = (m?.[1] ?? hit).replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/, '').trim();
   return detail.length > 200 ? `${detail.slice(0, 200)}...` : detail;
 }
