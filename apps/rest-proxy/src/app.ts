@@ -11,10 +11,10 @@
  */
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { Admin, Producer } from '@tributary/client';
+import { Admin, Producer, tlsOptionsFromFiles } from '@tributary/client';
 import type { Acks } from '@tributary/client';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { startAdminServer } from '@tributary/runtime';
+import { serviceClientSecurity, startAdminServer } from '@tributary/runtime';
 import { readBody } from './body';
 import { ClusterView } from './cluster-view';
 import type { RestProxyConfig } from './config';
@@ -36,8 +36,13 @@ export interface RunningRestProxy {
 export async function startRestProxy(config: RestProxyConfig, logger: Logger, metrics: Metrics): Promise<RunningRestProxy> {
   const bootstrap = config.bootstrap.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const clientLogger = logger.child({ component: 'client' });
-  const admin = new Admin({ bootstrap, logger: clientLogger, requestTimeoutMs: config.requestTimeoutMs, metadataWaitMs: 10_000 });
+  // The proxy's own identity towards the cluster: its TLS certificate, or its SCRAM login.
+  const identity = serviceClientSecurity(config, { logger, ...(bootstrap[0] !== undefined ? { loginAddress: bootstrap[0] } : {}) });
+  const { tls: clientTls, sasl: clientSasl } = identity.clientOptions;
+  const clientSecurity = { ...(clientTls ? { tls: tlsOptionsFromFiles(clientTls) } : {}), ...(clientSasl ? { sasl: clientSasl } : {}) };
+  const admin = new Admin({ bootstrap, logger: clientLogger, requestTimeoutMs: config.requestTimeoutMs, metadataWaitMs: 10_000, ...clientSecurity });
   const producer = new Producer({
+    ...clientSecurity,
     bootstrap,
     logger: clientLogger,
     requestTimeoutMs: config.requestTimeoutMs,
@@ -129,6 +134,7 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
       await Promise.race([Promise.all([closingApp, instances.closeAll()]), deadline]);
       await producer.close({ timeoutMs: Math.max(100, graceMs / 2) }).catch((e: unknown) => logger.warn({ err: e }, 'producer close failed'));
       await admin.close().catch(() => undefined);
+      identity.close();
       await adminServer.close();
     },
   };

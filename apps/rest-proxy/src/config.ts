@@ -3,6 +3,7 @@
  * libs/runtime config.ts). Ports: the API on 8082 (Confluent's default), the admin HTTP
  * server (/metrics, /healthz, /readyz) on 9082 = API port + 1000 (ARCHITECTURE.md §7).
  */
+import { securityConfigShape } from '@tributary/runtime';
 import { z } from 'zod';
 
 export const restProxyConfigSchema = z.object({
@@ -33,6 +34,7 @@ export const restProxyConfigSchema = z.object({
   accessLog: z.boolean().default(true).describe('one JSON log line per request (method, route, status, duration; never bodies)'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  ...securityConfigShape,
 });
 
 export type RestProxyConfig = z.output<typeof restProxyConfigSchema>;
