@@ -17,6 +17,7 @@ import type { Lock } from './lock';
 import { logTail, parseLogLine } from './log-lines';
 import type { LauncherOptions } from './options';
 import { busyPorts } from './ports';
+import { servesTls } from './probe';
 import type { ProbeTls } from './probe';
 import { ADMIN_MECHANISMS, AdminBootstrapError, bootstrapAdmin } from './secure';
 import type { AdminOutcome } from './secure';
@@ -68,6 +69,8 @@ export class Launcher {
   /** With --secure: what the admin bootstrap did (printed with the endpoints). */
   private admin: AdminOutcome | undefined;
   private adminFailure: string | undefined;
+  /** With --secure: HTTP APIs (the REST proxy) found serving plaintext, by service name. */
+  private readonly plaintextApis = new Set<string>();
 
   constructor(
     private readonly options: LauncherOptions,
@@ -153,7 +156,15 @@ export class Launcher {
   /** With --secure, once every service is ready: the SCRAM user admin (secure.ts). */
   private async ensureAdmin(): Promise<void> {
     const security = this.plan.security;
-    if (security === undefined || this.plan.bootstrap === '') return;
+    if (security === undefined) return;
+    for (const s of this.services.filter((x) => x.spec.api === 'http')) {
+      if (!(await servesTls(s.spec.apiPort, this.probeTls!).catch(() => true))) this.plaintextApis.add(s.name);
+    }
+    if (this.plaintextApis.size > 0 || this.services.some((s) => !s.adminTls)) {
+      const plain = [...this.plaintextApis, ...this.services.filter((s) => !s.adminTls).map((s) => `${s.name} admin`)];
+      this.out.error(`  warning: --secure, but these listeners serve plaintext HTTP (the service does not take TLS there yet): ${plain.join(', ')}`);
+    }
+    if (this.plan.bootstrap === '') return;
     try {
       this.admin = await bootstrapAdmin({
         root: this.root,
@@ -235,6 +246,9 @@ export class Launcher {
   }
 
   private onLine(service: ServiceProcess, line: string): void {
+    // Node's warning when grpc-js dials an IP address over TLS (DEP0123): noise on every
+    // service; it stays in the service's log file.
+    if (/\[DEP0123\]|node --trace-deprecation/.test(line)) return;
     const parsed = parseLogLine(line);
     // While stopping, services warn about what stopping does (leadership lost, ...): noise.
     const minRank = this.options.verbose ? 0 : this.phase === 'stopping' ? 50 : 40;
@@ -338,8 +352,8 @@ export class Launcher {
     const http = security ? 'https' : 'http';
     const rows = this.services.map((s) => [
       s.name,
-      s.spec.api === 'grpc' ? `127.0.0.1:${s.spec.apiPort}` : `${http}://127.0.0.1:${s.spec.apiPort}`,
-      `${http}://127.0.0.1:${s.spec.adminPort}/metrics`,
+      s.spec.api === 'grpc' ? `127.0.0.1:${s.spec.apiPort}` : `${this.plaintextApis.has(s.name) ? 'http' : http}://127.0.0.1:${s.spec.apiPort}`,
+      `${s.adminTls ? http : 'http'}://127.0.0.1:${s.spec.adminPort}/metrics`,
     ]);
     const header = ['service', security ? 'API (gRPC over TLS unless https://)' : 'API (gRPC unless http://)', 'admin (/metrics /healthz /readyz)'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -368,7 +382,7 @@ export class Launcher {
     }
     out.line(`  logs: ${this.shown(path.join(this.dataDir, 'logs'))}/<service>.log (JSON); warnings and errors also appear here`);
     out.line('');
-    out.line('Ctrl-C stops the cluster; `npm start` again brings it back with its data.');
+    out.line(`Ctrl-C stops the cluster; \`npm start${security ? ' -- --secure' : ''}\` again brings it back with its data.`);
   }
 
   /** The secure-mode part of the banner: the admin password (once) and how to connect. */
@@ -401,7 +415,7 @@ export class Launcher {
     out.line(`  or as User:${ADMIN_USER} by client certificate (mutual TLS, no password):`);
     out.line(`  ${run} --tls-ca-file ${ca} --tls-cert-file ${this.shown(admin.certFile)} --tls-key-file ${this.shown(admin.keyFile)} topics list`);
     const proxy = this.services.find((s) => s.spec.app === 'rest-proxy');
-    if (proxy) out.line(`  REST proxy: curl --cacert ${ca} -u ${ADMIN_USER}:"$TRIBUTARY_SASL_PASSWORD" https://127.0.0.1:${proxy.spec.apiPort}/topics`);
+    if (proxy && !this.plaintextApis.has(proxy.name)) out.line(`  REST proxy: curl --cacert ${ca} -u ${ADMIN_USER}:"$TRIBUTARY_SASL_PASSWORD" https://127.0.0.1:${proxy.spec.apiPort}/topics`);
     out.line(`  more users and ACLs: \`tributary users create <name> --password-file <file>\`, \`tributary acls add --allow-principal User:<name> ...\``);
   }
 

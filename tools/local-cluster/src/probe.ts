@@ -35,3 +35,20 @@ export function probe(url: string, tls: ProbeTls | undefined, timeoutMs: number)
     req.on('error', reject);
   });
 }
+
+/** Whether `err` is a TLS client's failure against a plaintext HTTP listener. */
+export function isPlaintextPeer(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return e?.code === 'EPROTO' || /wrong version number|packet length too long/i.test(e?.message ?? '');
+}
+
+/** Whether the HTTP listener on 127.0.0.1:`port` serves TLS (any answer over HTTPS), or plaintext. */
+export async function servesTls(port: number, tls: ProbeTls): Promise<boolean> {
+  try {
+    await probe(`https://127.0.0.1:${port}/`, tls, 2_000);
+    return true;
+  } catch (e) {
+    if (isPlaintextPeer(e)) return false;
+    throw e;
+  }
+}
