@@ -438,6 +438,7 @@ export class Launcher {
         api: s.spec.api,
         apiPort: s.spec.apiPort,
         adminPort: s.spec.adminPort,
+        adminTls: s.adminTls,
         restarts: s.restarts,
         logFile: s.logFile,
       })),
@@ -469,6 +470,7 @@ export interface ClusterState {
   caFile?: string;
   tlsDir?: string;
   bootstrap: string;
-  services: { name: string; app: string; pid: number | null; api: 'grpc' | 'http'; apiPort: number; adminPort: number; restarts: number; logFile: string }[];
+  /** `adminTls`: the admin port serves HTTPS (--secure, a service that takes TLS there). */
+  services: { name: string; app: string; pid: number | null; api: 'grpc' | 'http'; apiPort: number; adminPort: number; adminTls: boolean; restarts: number; logFile: string }[];
   skipped: string[];
 }
