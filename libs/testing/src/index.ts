@@ -25,6 +25,7 @@ export type { StartOptions, ZooKeeperEnsemble, ZooKeeperMode, ZooKeeperOptions, 
 
 import { stopAllProcesses } from './process';
 import { removeTempDirs } from './temp';
+import { assertNoSecretsLogged } from './secrets';
 
 /**
  * Stops every process this harness started in this test file (ZooKeeper servers included)
@@ -33,6 +34,8 @@ import { removeTempDirs } from './temp';
 export async function cleanupAll(): Promise<void> {
   await stopAllProcesses();
   removeTempDirs();
+  assertNoSecretsLogged();
 }
+export { assertNoSecretsLogged, registerTestSecret } from './secrets';
 export { makeCa, makeCert } from './certs';
 export type { TestCa, TestCert } from './certs';

@@ -13,6 +13,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { scanOutputLine } from './secrets';
 
 export interface SpawnOptions {
   command: string;
@@ -78,6 +79,7 @@ class TrackedProcess implements SpawnedProcess {
       this.log?.write(chunk);
       const lines = (this.partial + chunk.toString('utf8')).split('\n');
       this.partial = lines.pop() ?? '';
+      for (const line of lines) scanOutputLine(this.name, line);
       this.tail.push(...lines);
       if (this.tail.length > tailLines) this.tail.splice(0, this.tail.length - tailLines);
     };

@@ -9,7 +9,7 @@
 import { mkdirSync } from 'node:fs';
 import { Admin, Consumer, ErrorCode, Producer, TributaryError } from '@tributary/client';
 import type { TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, makeCert, startCluster, tempDir, type TestCa } from '@tributary/testing';
+import { cleanupAll, registerTestSecret, makeCa, makeCert, startCluster, tempDir, type TestCa } from '@tributary/testing';
 
 jest.setTimeout(180_000);
 
@@ -21,6 +21,7 @@ const bootstrap = (): string[] => [...cluster.brokers.values()].map((b) => b.add
 const tls = (): { ca: string; serverName: string } => ({ ca: ca.certFile, serverName: 'localhost' });
 
 beforeAll(async () => {
+  for (const secret of ['alice-secret-1', 'not-her-password']) registerTestSecret(secret);
   dir = tempDir('secure-cluster-certs');
   mkdirSync(dir, { recursive: true });
   ca = makeCa(dir, 'cluster');

@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin, ErrorCode, Producer, TributaryError } from '@tributary/client';
 import type { TestCluster } from '@tributary/testing';
-import { WORKSPACE_ROOT, cleanupAll, startCluster, tempDir } from '@tributary/testing';
+import { WORKSPACE_ROOT, cleanupAll, registerTestSecret, startCluster, tempDir } from '@tributary/testing';
 
 jest.setTimeout(180_000);
 
@@ -29,6 +29,7 @@ function hash(user: string, password: string): string {
 }
 
 beforeAll(async () => {
+  for (const secret of [SERVICE_PASSWORD, ADMIN_PASSWORD, 'carol-pw-1', 'adm-pw-rotated']) registerTestSecret(secret);
   const dir = tempDir('secure-scram-services');
   credentialsFile = join(dir, 'scram-credentials');
   writeFileSync(credentialsFile, `# bootstrap users\n${hash('service', SERVICE_PASSWORD)}\n${hash('admin', ADMIN_PASSWORD)}\n`);

@@ -48,7 +48,7 @@ import { encodeBatch } from '@tributary/records';
 import type { AclBinding, AclOperation, PatternType, PermissionType, ResourceType } from '@tributary/runtime';
 import { bidi, bindingToWire, createClient, filterToWire, saltedPassword, scramHash, scramLogin, unary } from '@tributary/runtime';
 import type { TestCa, TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
+import { cleanupAll, makeCa, registerTestSecret, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
 
 jest.setTimeout(300_000);
 
@@ -512,6 +512,7 @@ const serviceLogs = (): string[] => {
 };
 
 beforeAll(async () => {
+  for (const secret of [...Object.values(PASSWORDS), WRONG_PASSWORD]) registerTestSecret(secret);
   certDir = tempDir('security-matrix-certs');
   mkdirSync(certDir, { recursive: true });
   ca = makeCa(certDir, 'matrix');
