@@ -33,7 +33,7 @@ export interface HttpAuthOptions {
   /** The proxy's own clients: used by every request when `users` is undefined. */
   shared: ClusterClients;
   /** Basic authentication: the users' clients; undefined: authentication off. */
-  users: PrincipalCache | undefined;
+  users: Pick<PrincipalCache, 'acquire'> | undefined;
 }
 
 /** Adds the onRequest hook that sets `request.clients` / `request.principal`. */
