@@ -38,6 +38,11 @@ export interface PrincipalCacheOptions {
   create: (principal: string, sasl: SaslOptions) => ClusterClients;
   /** Called with the outcome of each login (metrics). */
   onLogin?: (result: 'ok' | 'failed' | 'error') => void;
+  /**
+   * Checks credentials (default: a SCRAM login against the bootstrap brokers): 'ok',
+   * 'refused' (wrong credentials for this mechanism), or throws when nobody answered.
+   */
+  check?: (sasl: SaslOptions) => Promise<'ok' | 'refused'>;
 }
 
 interface Entry {
@@ -123,7 +128,7 @@ export class PrincipalCache {
   private async login(key: string, username: string, password: string): Promise<Entry> {
     for (const mechanism of this.options.mechanisms) {
       const sasl: SaslOptions = { mechanism, username, password };
-      const outcome = await this.tryLogin(sasl);
+      const outcome = await (this.options.check ?? ((c: SaslOptions) => this.tryLogin(c)))(sasl);
       if (outcome === 'ok') {
         this.options.onLogin?.('ok');
         const entry: Entry = { key, username, clients: this.options.create(`User:${username}`, sasl), refs: 0, lastUsedMs: Date.now(), evicted: false };
