@@ -18,6 +18,7 @@
  * no committed offsets) is 404.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ErrorCode, TributaryError } from '@tributary/client';
 import type { Admin, GroupDescription } from '@tributary/client';
 import { RestError, RestErrorCode } from './errors';
 import { JSON_TYPE } from './media';
@@ -72,6 +73,8 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   /** The group's description; 404 when the coordinators know nothing of it. */
   const describe = async (admin: Admin, group: string): Promise<{ d: GroupDescription; offsets: Awaited<ReturnType<Admin['listGroupOffsets']>> }> => {
     const [[d], offsets] = await Promise.all([v3(admin.describeGroups([group])), v3(admin.listGroupOffsets(group))]);
+    // A group the user may not Describe: 403 / 40301, not "not found".
+    if (d !== undefined && d.errorCode === ErrorCode.GROUP_AUTHORIZATION_FAILED) throw RestError.from(new TributaryError(d.errorCode, `not authorized to describe consumer group '${group.slice(0, 256)}'`), 'v3');
     const committed = offsets.filter((o) => o.offset >= 0n);
     if (d === undefined || ((d.state === 'Dead' || d.state === '') && committed.length === 0)) throw notFound(group);
     return { d, offsets: committed };
