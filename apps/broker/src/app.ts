@@ -18,7 +18,7 @@ import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@tributary/proto';
 import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
-import { createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } from '@tributary/runtime';
+import { createGrpcServer, GrpcStatusError, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, Status, unary, type StartedServiceSecurity } from '@tributary/runtime';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
@@ -42,6 +42,18 @@ export interface RunningBroker {
 
 export async function startBroker(config: BrokerConfig, logger: Logger, metrics: Metrics): Promise<RunningBroker> {
   const baseLogConfig: LogConfig = { ...DEFAULT_LOG_CONFIG, maxMessageBytes: config.messageMaxBytes };
+  // Security first: its settings fail fast, and the server below needs the authenticator and
+  // the ACLs loaded. The coordination client carries this broker's identity (service principal).
+  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
+  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
+  let security: StartedServiceSecurity;
+  try {
+    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
+  } catch (e) {
+    client.close();
+    identity.close();
+    throw e;
+  }
   const flushSeconds = metrics.histogram({
     name: 'tributary_log_flush_duration_seconds',
     help: "Time of each partition log flush (fsync of the segments past the recovery point; Kafka's LogFlushRateAndTimeMs): by flush.messages / flush.ms, and at roll and clean shutdown",
@@ -257,6 +269,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   });
   const fetchers = new ReplicaFetcherManager({
     brokerId: config.nodeId,
+    clientOptions: security.clientOptions,
     replicaManager,
     throttle,
     addressOf: (id) => control.brokerAddress(id),
@@ -302,6 +315,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const isr: IsrManager = new IsrManager({
     brokerId: config.nodeId,
     replicaManager,
+    clientOptions: security.clientOptions,
     controllerAddress: () => control.controllerAddress,
     lagTimeMaxMs: config.replicaLagTimeMaxMs,
     logger: logger.child({ component: 'isr' }),
@@ -353,6 +367,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const producerIdsIssued = metrics.counter({ name: 'tributary_broker_producer_ids_issued_total', help: 'Producer ids handed to idempotent producers (InitProducerId)' });
   const producerIds = new ProducerIdManager({
     brokerId: config.nodeId,
+    clientOptions: security.clientOptions,
     controllerAddress: () => control.controllerAddress,
     logger: logger.child({ component: 'producer-ids' }),
     onProducerId: () => producerIdsIssued.inc(),
@@ -400,6 +415,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const server = createGrpcServer({
     logger,
     registry: metrics.registry,
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security.authorizer ? { authorizer: security.authorizer } : {}),
     maxReceiveMessageBytes: config.socketRequestMaxBytes,
     // A fetch answer carries up to fetch.max.bytes of records plus per-partition framing (and
     // one batch above the limit at most, itself capped by max.message.bytes).
@@ -411,7 +429,6 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   server.addService(BrokerControlServiceService, control.handlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);
 
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
   let isRegistered = false;
   const registration = new BrokerRegistration(
     client,
@@ -433,6 +450,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     port: config.adminPort,
     registry: metrics.registry,
     logger,
+    ...(security.tls ? { tls: security.tls } : {}),
     isReady: () => {
       if (stopping) return { ready: false, reason: 'shutting down' };
       if (!isRegistered) return { ready: false, reason: `not registered under /brokers/ids yet (coordination at ${config.coordination})` };
@@ -477,7 +495,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       replicaManager.shutdown();
       await server.shutdown(Math.max(100, graceMs - (Date.now() - started)));
       await logManager.shutdown();
+      security.close();
       client.close();
+      identity.close();
       await admin.close();
     },
   };

@@ -7,6 +7,7 @@
  * 1 MiB + 12 bytes of log overhead) and `socket.request.max.bytes` (the largest request,
  * 100 MiB). A topic's `max.message.bytes` overrides the former per topic.
  */
+import { securityConfigShape } from '@tributary/runtime';
 import { z } from 'zod';
 
 export const brokerConfigSchema = z.object({
@@ -41,6 +42,7 @@ export const brokerConfigSchema = z.object({
   controlledShutdownRetryBackoffMs: z.number().int().min(0).max(600_000).default(5000).describe('controlled.shutdown.retry.backoff.ms: wait between controlled shutdown attempts'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  ...securityConfigShape,
 });
 
 export type BrokerConfigInput = z.output<typeof brokerConfigSchema>;

@@ -10,13 +10,15 @@
 import type { AlterPartitionPartitionResult } from '@tributary/proto';
 import { BrokerToControllerServiceClient } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
-import type { Logger } from '@tributary/runtime';
+import type { Logger, ServiceClientOptions } from '@tributary/runtime';
 import { createClient, unary } from '@tributary/runtime';
 import type { HostedPartition, ReplicaManager } from './replica-manager';
 import { partitionKey } from './replica-manager';
 
 export interface IsrManagerOptions {
   brokerId: number;
+  /** TLS and this broker's identity on its calls (ServiceSecurity.clientOptions). */
+  clientOptions?: ServiceClientOptions;
   replicaManager: ReplicaManager;
   /** `host:port` of the active controller, undefined while unknown. */
   controllerAddress(): string | undefined;
@@ -81,7 +83,7 @@ export class IsrManager {
     if (!address) return undefined;
     if (this.client?.address !== address) {
       this.client?.client.close();
-      this.client = { address, client: createClient(BrokerToControllerServiceClient, address) };
+      this.client = { address, client: createClient(BrokerToControllerServiceClient, address, this.options.clientOptions) };
     }
     return this.client.client;
   }

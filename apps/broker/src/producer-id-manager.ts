@@ -12,11 +12,13 @@
 import type { InitProducerIdRequest, InitProducerIdResponse } from '@tributary/proto';
 import { BrokerToControllerServiceClient } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
-import type { Logger } from '@tributary/runtime';
+import type { Logger, ServiceClientOptions } from '@tributary/runtime';
 import { createClient, unary } from '@tributary/runtime';
 
 export interface ProducerIdManagerOptions {
   brokerId: number;
+  /** TLS and this broker's identity on its calls (ServiceSecurity.clientOptions). */
+  clientOptions?: ServiceClientOptions;
   /** `host:port` of the active controller, undefined while unknown. */
   controllerAddress(): string | undefined;
   logger: Logger;
@@ -84,7 +86,7 @@ export class ProducerIdManager {
     if (!address) return;
     if (this.client?.address !== address) {
       this.client?.client.close();
-      this.client = { address, client: createClient(BrokerToControllerServiceClient, address) };
+      this.client = { address, client: createClient(BrokerToControllerServiceClient, address, this.options.clientOptions) };
     }
     try {
       const res = await unary(this.client.client, 'allocateProducerIds', { brokerId: this.options.brokerId, brokerEpoch: -1n }, { deadlineMs: 5_000 });

@@ -28,7 +28,7 @@
 import type { BrokerServiceClient, FetchRequest, FetchResponse, OffsetsForLeaderEpochRequest } from '@tributary/proto';
 import { BrokerServiceFastClient } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
-import type { BidiCall, Logger } from '@tributary/runtime';
+import type { BidiCall, Logger, ServiceClientOptions } from '@tributary/runtime';
 import { bidi, createClient, unary } from '@tributary/runtime';
 import type { HostedPartition, ReplicaManager } from './replica-manager';
 import { partitionKey } from './replica-manager';
@@ -38,6 +38,8 @@ import type { ReplicationThrottle } from './throttle';
 
 export interface ReplicaFetcherOptions {
   brokerId: number;
+  /** TLS and this broker's identity on its calls (ServiceSecurity.clientOptions). */
+  clientOptions?: ServiceClientOptions;
   replicaManager: ReplicaManager;
   /** `host:port` of a broker, from the controller's metadata; undefined when unknown. */
   addressOf(brokerId: number): string | undefined;
@@ -149,7 +151,7 @@ class LeaderFetcher {
       }
       if (this.client?.address !== address) {
         this.client?.client.close();
-        this.client = { address, client: createClient(BrokerServiceFastClient, address) };
+        this.client = { address, client: createClient(BrokerServiceFastClient, address, o.clientOptions) };
       }
       // Partitions not parked on an error: those still looking for their divergence point
       // ask the leader about epochs first; the others fetch.

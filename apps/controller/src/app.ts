@@ -6,7 +6,7 @@
 import { CoordinationClient } from '@tributary/coordination-client';
 import { AclServiceService, AdminServiceService, BrokerToControllerServiceService, UserAdminServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { AclStore, createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { AclStore, createGrpcServer, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
 import { aclHandlers } from './acls';
 import type { ControllerConfig } from './config';
 import { Controller } from './controller';
@@ -22,7 +22,16 @@ export interface RunningController {
 }
 
 export async function startController(config: ControllerConfig, logger: Logger, metrics: Metrics): Promise<RunningController> {
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
+  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
+  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
+  let security: StartedServiceSecurity;
+  try {
+    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
+  } catch (e) {
+    client.close();
+    identity.close();
+    throw e;
+  }
   const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
   const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
   const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last leadership change seen by the active controller (0 when standby)' });
@@ -46,12 +55,19 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   for (const type of ['clean', 'unclean', 'preferred', 'controlled_shutdown']) elections.inc({ type }, 0);
   epochGauge.set(0);
 
-  const server = createGrpcServer({ logger, registry: metrics.registry });
+  const server = createGrpcServer({
+    logger,
+    registry: metrics.registry,
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security.authorizer ? { authorizer: security.authorizer } : {}),
+  });
   let controller: Controller | undefined = new Controller({
     client,
     self: { id: config.nodeId, host: config.host, port: config.grpcPort },
     leaseTtlMs: config.leaseTtlMs,
     logger: logger.child({ component: 'controller' }),
+    clientOptions: security.clientOptions,
     onStateChange(isActive, epoch) {
       active.set(isActive ? 1 : 0);
       epochGauge.set(epoch === undefined ? 0 : Number(epoch));
@@ -101,6 +117,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     port: config.adminPort,
     registry: metrics.registry,
     logger,
+    ...(security.tls ? { tls: security.tls } : {}),
     isReady: () => (stopping ? { ready: false, reason: 'shutting down' } : true),
   });
   logger.info({ grpcPort, adminPort: admin.port, coordination: config.coordination }, 'controller ready');
@@ -113,7 +130,9 @@ export async function startController(config: ControllerConfig, logger: Logger, 
       await controller?.stop();
       controller = undefined;
       await server.shutdown(graceMs);
+      security.close();
       client.close();
+      identity.close();
       await admin.close();
     },
   };

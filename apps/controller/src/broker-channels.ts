@@ -19,7 +19,7 @@ import type { BrokerNode, LeaderAndIsrTopic, StopReplicaPartition, TopicMetadata
 import { BrokerControlServiceClient } from '@tributary/proto';
 import { ErrorCode } from '@tributary/records';
 import type { Logger } from '@tributary/runtime';
-import { createClient, unary } from '@tributary/runtime';
+import { createClient, unary, type CreateClientOptions } from '@tributary/runtime';
 import type { PartitionState } from './store';
 
 /** One topic as the controller holds it. */
@@ -77,6 +77,8 @@ export interface BrokerChannelsOptions {
   onReplicaDeleted?(topic: string, partition: number, brokerId: number): Promise<void>;
   /** Deadline of each request to a broker (default 30 s). */
   requestTimeoutMs?: number;
+  /** TLS and the controller's identity on these calls (its service principal). */
+  clientOptions?: Pick<CreateClientOptions, 'tls' | 'authToken' | 'onTokenRejected'>;
 }
 
 interface Channel {
@@ -123,7 +125,7 @@ export class BrokerChannels {
       if (existing) this.close(broker.id, existing, 'broker registered again');
       const channel: Channel = {
         broker,
-        client: createClient(BrokerControlServiceClient, `${broker.host}:${broker.port}`, { settings: { keepalivePermitWithoutCalls: false } }),
+        client: createClient(BrokerControlServiceClient, `${broker.host}:${broker.port}`, { ...this.options.clientOptions, settings: { keepalivePermitWithoutCalls: false } }),
         sent: -1,
         pumping: false,
         failures: 0,

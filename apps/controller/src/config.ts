@@ -2,6 +2,7 @@
  * The controller's settings (flags > TRIBUTARY_* env > --config JSON > defaults, see
  * libs/runtime config.ts). Ports follow ARCHITECTURE.md §7: gRPC 7100, admin 8100.
  */
+import { securityConfigShape } from '@tributary/runtime';
 import { z } from 'zod';
 
 export const controllerConfigSchema = z.object({
@@ -18,6 +19,7 @@ export const controllerConfigSchema = z.object({
   defaultReplicationFactor: z.number().int().min(1).max(100).default(1).describe('default.replication.factor: replicas of a topic created with replication_factor -1 (KIP-464)'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  ...securityConfigShape,
 });
 
 export type ControllerConfig = z.output<typeof controllerConfigSchema>;

@@ -46,7 +46,7 @@ import { partitionHealth, readPartitions } from './elections';
 import type { AutoRebalanceOptions } from './rebalance';
 import { AutoRebalancer } from './rebalance';
 import { Reassignments, pendingReplicaDeletions, reassignmentView } from './reassignment';
-import type { ClusterState, PendingDeletion, TopicState } from './broker-channels';
+import type { BrokerChannelsOptions, ClusterState, PendingDeletion, TopicState } from './broker-channels';
 import { BrokerChannels } from './broker-channels';
 import { describeTopicConfigs, validateTopicConfigs } from './topic-configs';
 import { collidingTopic, validateTopicName } from './topic-names';
@@ -82,6 +82,8 @@ export interface ControllerOptions {
   self: ControllerInfo;
   leaseTtlMs: number;
   logger: Logger;
+  /** TLS and the controller's identity on its calls to brokers (ServiceSecurity.clientOptions). */
+  clientOptions?: BrokerChannelsOptions['clientOptions'];
   /** Called whenever the controller becomes active or stops being active. */
   onStateChange?(active: boolean, epoch: bigint | undefined): void;
   /**
@@ -271,6 +273,7 @@ export class Controller {
           readState: () => this.readClusterState(),
           onDeleted: (topic, brokerId) => this.deletionConfirmed(topic, brokerId),
           onReplicaDeleted: (topic, partition, brokerId) => this.reassignments.replicaDeleted(topic, partition, brokerId),
+          ...(this.options.clientOptions ? { clientOptions: this.options.clientOptions } : {}),
         });
         this.logger.info({ epoch: term.toString() }, 'active controller');
         this.options.onStateChange?.(true, term);

@@ -4,7 +4,11 @@
  * cluster run the real process.
  */
 import type { Logger, Metrics } from '@tributary/runtime';
-import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoordinationClient } from '@tributary/coordination-client';
+import { createGrpcServer, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
 import type { Backend } from './backend';
 import type { CoordinationConfig } from './config';
 import { EmbeddedBackend } from './embedded-backend';
@@ -63,7 +67,25 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
     },
   });
 
-  const server = createGrpcServer({ logger, registry: metrics.registry });
+  // Credentials, the token key ring and the ACLs live in this service's own tree: it reads
+  // them through a CoordinationClient on a private unix socket (a 0700 directory, served
+  // without authentication, never advertised) so the authenticator and the authorizer are the
+  // same code as in every other service.
+  const internal = needsOwnStore(config) ? await startInternalListener(handlers, logger, metrics) : undefined;
+  let security: StartedServiceSecurity;
+  try {
+    security = await startServiceSecurity(config, { logger, registry: metrics.registry, ...(internal ? { store: internal.client } : {}) });
+  } catch (e) {
+    await internal?.close();
+    throw e;
+  }
+  const server = createGrpcServer({
+    logger,
+    registry: metrics.registry,
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security.authorizer ? { authorizer: security.authorizer } : {}),
+  });
   addCoordinationService(server, handlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);
   let stopping = false;
@@ -72,6 +94,7 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
     port: config.adminPort,
     registry: metrics.registry,
     logger,
+    ...(security.tls ? { tls: security.tls } : {}),
     isReady: () =>
       stopping
         ? { ready: false, reason: 'shutting down' }
@@ -88,6 +111,8 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
       stopping = true;
       handlers.closeStreams();
       await server.shutdown(graceMs);
+      security.close();
+      await internal?.close();
       // ZooKeeper: hand leases off instead of ending them — their sessions live on until
       // their TTL, so clients keeping them alive through another replica (or through this
       // one once restarted) adopt them. Ending them would cost every holder its ephemerals
@@ -95,6 +120,34 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
       if (backend instanceof ZooKeeperBackend) await backend.abandon();
       else await backend.close();
       await admin.close();
+    },
+  };
+}
+
+/** Whether the security settings read the store (credentials, token keys, ACLs). */
+function needsOwnStore(config: CoordinationConfig): boolean {
+  return config.saslEnabledMechanisms.length > 0 || config.tlsClientAuth !== 'none' || config.authorizerEnable;
+}
+
+/** The private listener and the client of it (see startCoordination). */
+async function startInternalListener(handlers: CoordinationHandlers, logger: Logger, metrics: Metrics): Promise<{ client: CoordinationClient; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tributary-coordination-'));
+  const socket = join(dir, 'internal.sock');
+  const server = createGrpcServer({ logger: logger.child({ component: 'internal-listener' }), registry: metrics.registry });
+  addCoordinationService(server, handlers);
+  try {
+    await server.listen(`unix:${socket}`, 0);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const client = new CoordinationClient({ address: `unix:${socket}`, logger: logger.child({ component: 'internal-client' }) });
+  return {
+    client,
+    async close() {
+      client.close();
+      await server.shutdown(1000);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

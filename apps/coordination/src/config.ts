@@ -2,6 +2,7 @@
  * The coordination service's settings (flags > TRIBUTARY_* env > --config JSON > defaults,
  * see libs/runtime config.ts). Ports follow ARCHITECTURE.md §7: gRPC 7000, admin 8000.
  */
+import { securityConfigShape } from '@tributary/runtime';
 import { z } from 'zod';
 
 export const coordinationConfigSchema = z.object({
@@ -16,6 +17,7 @@ export const coordinationConfigSchema = z.object({
   zookeeperSessionTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000).describe('zookeeper backend: session timeout of the main session'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  ...securityConfigShape,
 });
 
 export type CoordinationConfig = z.output<typeof coordinationConfigSchema>;

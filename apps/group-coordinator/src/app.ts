@@ -4,11 +4,11 @@
  * coordinator core (coordinator.ts) on a gRPC server, the admin HTTP server and metrics.
  * `main.ts` calls `startGroupCoordinator` with the loaded config; tests run the real process.
  */
-import { Admin, Consumer, Producer } from '@tributary/client';
+import { Admin, Consumer, Producer, tlsOptionsFromFiles } from '@tributary/client';
 import { CoordinationClient } from '@tributary/coordination-client';
 import { GroupCoordinatorServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { createGrpcServer, startAdminServer } from '@tributary/runtime';
+import { createGrpcServer, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
 import type { GroupCoordinatorConfig } from './config';
 import { GroupCoordinator } from './coordinator';
 import { ensureOffsetsTopic } from './offsets-topic';
@@ -25,16 +25,34 @@ export interface RunningGroupCoordinator {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export async function startGroupCoordinator(config: GroupCoordinatorConfig, logger: Logger, metrics: Metrics): Promise<RunningGroupCoordinator> {
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }) });
+  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
+  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
+  let security: StartedServiceSecurity;
+  try {
+    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
+  } catch (e) {
+    client.close();
+    identity.close();
+    throw e;
+  }
+  // The SDK clients (offsets topic) act as this service: its certificate or its SCRAM login.
+  const { tls, sasl } = security.clientOptions;
+  const clientSecurity = { ...(tls ? { tls: tlsOptionsFromFiles(tls) } : {}), ...(sasl ? { sasl } : {}) };
   const bootstrap = config.bootstrap.split(',').map((s) => s.trim()).filter(Boolean);
   const clientLogger = logger.child({ component: 'client' });
   const clientId = `group-coordinator-${config.nodeId}`;
-  const admin = new Admin({ bootstrap, clientId, logger: clientLogger });
-  const producer = new Producer({ bootstrap, clientId, logger: clientLogger, acks: 'all', idempotent: true, lingerMs: 1 });
-  const loader = new Consumer({ bootstrap, clientId, logger: clientLogger, autoOffsetReset: 'earliest' });
+  const admin = new Admin({ bootstrap, clientId, logger: clientLogger, ...clientSecurity });
+  const producer = new Producer({ bootstrap, clientId, logger: clientLogger, acks: 'all', idempotent: true, lingerMs: 1, ...clientSecurity });
+  const loader = new Consumer({ bootstrap, clientId, logger: clientLogger, autoOffsetReset: 'earliest', ...clientSecurity });
   const coordinator = new GroupCoordinator({ config, logger, metrics, producer, admin, loader });
 
-  const server = createGrpcServer({ logger, registry: metrics.registry });
+  const server = createGrpcServer({
+    logger,
+    registry: metrics.registry,
+    ...(security.tls ? { tls: security.tls } : {}),
+    ...(security.authenticator ? { authenticator: security.authenticator } : {}),
+    ...(security.authorizer ? { authorizer: security.authorizer } : {}),
+  });
   server.addService(GroupCoordinatorServiceService, coordinator.handlers);
   const grpcPort = await server.listen(config.host, config.grpcPort);
 
@@ -49,6 +67,7 @@ export async function startGroupCoordinator(config: GroupCoordinatorConfig, logg
     port: config.adminPort,
     registry: metrics.registry,
     logger,
+    ...(security.tls ? { tls: security.tls } : {}),
     isReady: () => {
       if (stopping) return { ready: false, reason: 'shutting down' };
       if (!ownership) return { ready: false, reason: `__consumer_offsets not ready yet (brokers at ${config.bootstrap})` };
@@ -112,6 +131,8 @@ export async function startGroupCoordinator(config: GroupCoordinatorConfig, logg
       await server.shutdown(graceMs);
       await Promise.allSettled([producer.close({ timeoutMs: 1000 }), loader.close(), admin.close()]);
       client.close();
+      security.close();
+      identity.close();
       await admin$.close();
     },
   };

@@ -3,6 +3,7 @@
  * libs/runtime config.ts). Ports follow ARCHITECTURE.md §7: gRPC 7300, admin 8300. Kafka's
  * broker configs of the group coordinator keep their names (in the descriptions).
  */
+import { securityConfigShape } from '@tributary/runtime';
 import { z } from 'zod';
 
 export const groupCoordinatorConfigSchema = z.object({
@@ -28,6 +29,7 @@ export const groupCoordinatorConfigSchema = z.object({
   lagRefreshIntervalMs: z.number().int().min(100).max(3_600_000).default(10_000).describe('how often log end offsets are read to refresh tributary_consumer_group_lag'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  ...securityConfigShape,
 });
 
 export type GroupCoordinatorConfigInput = z.output<typeof groupCoordinatorConfigSchema>;

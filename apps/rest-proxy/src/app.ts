@@ -20,7 +20,7 @@ import { ClusterClients } from './cluster-clients';
 import type { RestProxyConfig } from './config';
 import { WWW_AUTHENTICATE, installHttpAuth } from './http-auth';
 import { PrincipalCache } from './principals';
-import { PLAINTEXT_ANONYMOUS, type ProxySecurity } from './proxy-security';
+import { proxySecurityFromConfig, type ProxySecurity } from './proxy-security';
 import { ConsumerInstances } from './consumer-instances';
 import { RestError, RestErrorCode } from './errors';
 import { JSON_TYPE, V2_JSON } from './media';
@@ -36,7 +36,7 @@ export interface RunningRestProxy {
   stop(graceMs: number): Promise<void>;
 }
 
-export async function startRestProxy(config: RestProxyConfig, logger: Logger, metrics: Metrics, security: ProxySecurity = PLAINTEXT_ANONYMOUS): Promise<RunningRestProxy> {
+export async function startRestProxy(config: RestProxyConfig, logger: Logger, metrics: Metrics, security: ProxySecurity = proxySecurityFromConfig(config, logger)): Promise<RunningRestProxy> {
   const bootstrap = config.bootstrap.split(',').map((s) => s.trim()).filter((s) => s !== '');
   const clientLogger = logger.child({ component: 'client' });
   // The proxy's own identity to the cluster: every request without Basic authentication,
@@ -75,7 +75,8 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
   }
 
   const app = buildServer(config, logger, metrics, { tls: security.serverTls, basic: users !== undefined });
-  installHttpAuth(app, { shared, users });
+  const anonymous = users !== undefined && security.anonymous !== undefined ? new ClusterClients({ bootstrap, logger: clientLogger, settings: config, security: security.anonymous, principal: 'User:ANONYMOUS', clusterId }) : undefined;
+  installHttpAuth(app, { shared, users, anonymous });
   const produced = metrics.counter({
     name: 'tributary_rest_produced_records_total',
     help: 'Records produced through the REST proxy, by API (v2, v3) and result (ok: acknowledged; error: refused or failed, with its error in the answer)',
@@ -154,7 +155,7 @@ export async function startRestProxy(config: RestProxyConfig, logger: Logger, me
       // over at once; a records request waiting on one is woken and answers what it has.
       await Promise.race([Promise.all([closingApp, instances.closeAll()]), deadline]);
       // Flushes the producers (the proxy's and each user's) and closes the clients.
-      await Promise.all([shared.close(Math.max(100, graceMs / 2)), users?.closeAll(Math.max(100, graceMs / 2))]).catch((e: unknown) => logger.warn({ err: e }, 'closing the cluster clients failed'));
+      await Promise.all([shared.close(Math.max(100, graceMs / 2)), anonymous?.close(Math.max(100, graceMs / 2)), users?.closeAll(Math.max(100, graceMs / 2))]).catch((e: unknown) => logger.warn({ err: e }, 'closing the cluster clients failed'));
       await adminServer.close();
       security.close();
     },
@@ -176,7 +177,9 @@ export interface ServerSecurity {
 function serverFactory(tls: ReloadingServerTls | undefined): ((handler: http.RequestListener) => http.Server) | undefined {
   if (tls === undefined) return undefined;
   return (handler) => {
-    const server = https.createServer({ ...tls.secureContextOptions(), requestCert: tls.mutual, rejectUnauthorized: tls.mutual }, handler);
+    // --tls-client-auth: required refuses a client without a certificate from the CA at the
+    // handshake; requested asks and accepts anyway.
+    const server = https.createServer({ ...tls.secureContextOptions(), requestCert: tls.requestsClientCert, rejectUnauthorized: tls.mutual }, handler);
     const stop = tls.onChange((options) => server.setSecureContext(options));
     server.once('close', stop);
     // fastify takes it as its raw server; an https.Server serves the same request events.

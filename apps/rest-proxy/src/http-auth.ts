@@ -7,7 +7,9 @@
  * - With it: the `Authorization: Basic` credentials are checked by a SCRAM login against the
  *   cluster (principals.ts) before anything else is done — before the body is read — and the
  *   request uses that user's clients, so the brokers' ACLs decide (403 / 40301 when they
- *   refuse). Missing or wrong credentials: 401 / 40101 with `WWW-Authenticate: Basic
+ *   refuse). With --allow-anonymous, a request with no `Authorization` header at all acts
+ *   as the cluster's User:ANONYMOUS (its own clients: no login, no client certificate).
+ *   Missing or wrong credentials: 401 / 40101 with `WWW-Authenticate: Basic
  *   realm="tributary"` (added by the error handler to every 401). The header is never logged.
  */
 import type { FastifyInstance } from 'fastify';
@@ -34,11 +36,13 @@ export interface HttpAuthOptions {
   shared: ClusterClients;
   /** Basic authentication: the users' clients; undefined: authentication off. */
   users: Pick<PrincipalCache, 'acquire'> | undefined;
+  /** With Basic on and --allow-anonymous: the clients of requests WITHOUT credentials (the cluster's User:ANONYMOUS). */
+  anonymous?: ClusterClients | undefined;
 }
 
 /** Adds the onRequest hook that sets `request.clients` / `request.principal`. */
 export function installHttpAuth(app: FastifyInstance, options: HttpAuthOptions): void {
-  const { shared, users } = options;
+  const { shared, users, anonymous } = options;
   app.decorateRequest('clients', null as unknown as ClusterClients);
   app.decorateRequest('principal', undefined);
   if (users === undefined) {
@@ -50,6 +54,11 @@ export function installHttpAuth(app: FastifyInstance, options: HttpAuthOptions):
   }
   app.addHook('onRequest', async (request, reply) => {
     const credentials = parseBasicAuthorization(request.headers.authorization);
+    if ('problem' in credentials && credentials.problem === 'missing' && anonymous !== undefined) {
+      request.clients = anonymous;
+      request.principal = 'User:ANONYMOUS';
+      return;
+    }
     if ('problem' in credentials) throw new RestError(RestErrorCode.AUTHENTICATION_FAILED, basicAuthProblemMessage(credentials.problem));
     // The lease is released when the answer is sent or the connection drops, whichever comes
     // first — including a drop during the login itself.

@@ -9,8 +9,9 @@
 import { AclServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { AclBinding, AclBindingFilter, ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/runtime';
-import { bindingFromWire, bindingToWire, createClient, filterToWire, unary } from '@tributary/runtime';
+import { bindingFromWire, bindingToWire, filterToWire, unary } from '@tributary/runtime';
 import type { ResolvedClientOptions } from './config';
+import type { ConnectionPool } from './connections';
 
 export type { AclBinding, AclBindingFilter } from '@tributary/runtime';
 
@@ -33,11 +34,11 @@ export class AclOperationError extends TributaryError {
 }
 
 export class AclAdmin {
-  private readonly clients = new Map<string, AclServiceClient>();
 
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly onController: OnController,
+    private readonly pool: ConnectionPool,
   ) {}
 
   /** Creates ACL bindings (existing ones stay as they are). Rejects with AclOperationError naming the invalid ones; the others were created. */
@@ -68,19 +69,10 @@ export class AclAdmin {
     return filterResults.map((r) => r.matchingAcls.map(bindingFromWire));
   }
 
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
-  }
 
   private call<M extends AclMethod>(method: M, request: ClientRequest<AclServiceClient, M>): Promise<ClientResponse<AclServiceClient, M>> {
     return this.onController(method, (address) => {
-      let client = this.clients.get(address);
-      if (!client) {
-        client = createClient(AclServiceClient, address, { settings: this.options.grpc });
-        this.clients.set(address, client);
-      }
-      return unary(client, method, request, { deadlineMs: this.options.requestTimeoutMs });
+      return unary(this.pool.service(AclServiceClient, address), method, request, { deadlineMs: this.options.requestTimeoutMs });
     });
   }
 }

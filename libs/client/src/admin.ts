@@ -290,8 +290,8 @@ export class Admin {
     this.pool = new ConnectionPool(this.client);
     this.metadata = new Metadata(this.client, this.pool);
     this.groups = new GroupCoordinators(this.client, this.metadata, this.pool);
-    this.acls = new AclAdmin(this.client, (method, call) => this.onController(method, call));
-    this.users = new UserAdmin(this.client, (method, call) => this.onController(method, call));
+    this.acls = new AclAdmin(this.client, (method, call) => this.onController(method, call), this.pool);
+    this.users = new UserAdmin(this.client, (method, call) => this.onController(method, call), this.pool);
   }
 
   /**
@@ -708,8 +708,6 @@ export class Admin {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.acls.close();
-    this.users.close();
     this.metadata.close();
     this.pool.close();
   }

@@ -157,6 +157,16 @@ export function resolveClientOptions(options: ClientOptions): ResolvedClientOpti
   };
 }
 
+/** {@link TlsOptions} from the file-based TLS options services use (ServiceClientOptions.tls). */
+export function tlsOptionsFromFiles(files: ClientTlsOptions): TlsOptions {
+  return {
+    ...(files.caFile !== undefined ? { ca: files.caFile } : files.ca !== undefined ? { ca: files.ca } : {}),
+    ...(files.certFile !== undefined ? { cert: files.certFile } : files.cert !== undefined ? { cert: files.cert } : {}),
+    ...(files.keyFile !== undefined ? { key: files.keyFile } : files.key !== undefined ? { key: files.key } : {}),
+    ...(files.serverName !== undefined ? { serverName: files.serverName } : {}),
+  };
+}
+
 function resolveTls(tls: TlsOptions): ClientTlsOptions {
   const out: ClientTlsOptions = {};
   const put = (value: string | Buffer | undefined, file: 'caFile' | 'certFile' | 'keyFile', bytes: 'ca' | 'cert' | 'key'): void => {

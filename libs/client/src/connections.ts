@@ -20,7 +20,7 @@ import type { Client } from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerServiceFastClient, GroupCoordinatorServiceClient } from '@tributary/proto';
 import type { BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
-import type { ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind, TokenSession } from '@tributary/runtime';
+import type { ClientConstructor, ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind, TokenSession } from '@tributary/runtime';
 import { createSession } from './auth';
 import type { ResolvedClientOptions } from './config';
 
@@ -37,6 +37,7 @@ export class ConnectionPool {
   private readonly brokers = new Map<string, BrokerServiceClient>();
   private readonly admins = new Map<string, AdminServiceClient>();
   private readonly groupCoordinators = new Map<string, GroupCoordinatorServiceClient>();
+  private readonly others = new Map<ClientConstructor<Client>, Map<string, Client>>();
   private closed = false;
   private readonly auth: TokenSession | undefined;
 
@@ -89,6 +90,25 @@ export class ConnectionPool {
     return client;
   }
 
+  /**
+   * The client of another service (AclService, UserAdminService, ...) at `address`, created on
+   * first use with the pool's TLS and login, closed with the pool.
+   */
+  service<C extends Client>(ctor: ClientConstructor<C>, address: string): C {
+    let byAddress = this.others.get(ctor);
+    if (byAddress === undefined) {
+      byAddress = new Map();
+      this.others.set(ctor, byAddress);
+    }
+    let client = byAddress.get(address) as C | undefined;
+    if (client === undefined) {
+      this.checkOpen();
+      client = createClient(ctor, address, { settings: this.options.grpc, ...this.security(address) });
+      byAddress.set(address, client);
+    }
+    return client;
+  }
+
   /** A unary call with request.timeout.ms as deadline (unless `deadlineMs` is given); `signal` cancels it. */
   call<C extends Client, M extends MethodsOfKind<C, 'unary'>>(
     client: C,
@@ -111,6 +131,8 @@ export class ConnectionPool {
     for (const c of this.brokers.values()) c.close();
     for (const c of this.admins.values()) c.close();
     for (const c of this.groupCoordinators.values()) c.close();
+    for (const byAddress of this.others.values()) for (const c of byAddress.values()) c.close();
+    this.others.clear();
     this.brokers.clear();
     this.admins.clear();
     this.groupCoordinators.clear();

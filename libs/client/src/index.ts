@@ -61,7 +61,7 @@ export type {
   CommittedOffset,
   GroupMetadata,
 } from './consumer-options';
-export { CLIENT_DEFAULTS, BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP, defaultBootstrap, parseBootstrap } from './config';
+export { CLIENT_DEFAULTS, BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP, defaultBootstrap, parseBootstrap, tlsOptionsFromFiles } from './config';
 export type { ClientOptions, ClientLogger, TlsOptions, SaslOptions } from './config';
 export {
   NoBrokerAvailableError,

@@ -27,6 +27,9 @@ import { retryDelayMs } from './config';
 import type { ConnectionPool } from './connections';
 import { ClientClosedError, ClientTimeoutError, NoBrokerAvailableError, UnknownTopicError, explain } from './errors';
 
+/** Answers to a Metadata request that are the cluster refusing this client, not a failure. */
+const REFUSALS: ReadonlySet<number> = new Set([ErrorCode.SASL_AUTHENTICATION_FAILED, ErrorCode.CLUSTER_AUTHORIZATION_FAILED]);
+
 /** A broker as Metadata describes it. */
 export interface BrokerNode {
   id: number;
@@ -284,6 +287,9 @@ export class Metadata {
         this.apply(response, topics);
         return;
       } catch (e) {
+        // A broker that refused our credentials answered: the next one will too, and retrying
+        // cannot help (Kafka's clients fail with SaslAuthenticationException at once).
+        if (e instanceof TributaryError && REFUSALS.has(e.code)) throw e;
         lastError = e;
         this.options.logger.debug({ address, err: e }, 'metadata request failed');
       }

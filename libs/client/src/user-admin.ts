@@ -12,9 +12,10 @@ import type { ScramCredentialUpsertion } from '@tributary/proto';
 import { UserAdminServiceClient } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { ClientRequest, ClientResponse, MethodsOfKind, ScramMechanism } from '@tributary/runtime';
-import { SCRAM_DEFAULT_ITERATIONS, createClient, isScramMechanism, saltedPassword, scramHash, unary } from '@tributary/runtime';
+import { SCRAM_DEFAULT_ITERATIONS, isScramMechanism, saltedPassword, scramHash, unary } from '@tributary/runtime';
 import type { OnController } from './acl-admin';
 import type { ResolvedClientOptions } from './config';
+import type { ConnectionPool } from './connections';
 
 export type { ScramMechanism } from '@tributary/runtime';
 
@@ -81,11 +82,11 @@ export function saltedUpsertion(u: UserScramCredentialUpsertion): ScramCredentia
 }
 
 export class UserAdmin {
-  private readonly clients = new Map<string, UserAdminServiceClient>();
 
   constructor(
     private readonly options: ResolvedClientOptions,
     private readonly onController: OnController,
+    private readonly pool: ConnectionPool,
   ) {}
 
   /** The SCRAM credentials of `users` (default: every user that has one). Rejects with UserScramCredentialsError when a named user has none (RESOURCE_NOT_FOUND). */
@@ -112,19 +113,10 @@ export class UserAdmin {
     if (errors.size > 0) throw new UserScramCredentialsError('alterUserScramCredentials', errors);
   }
 
-  close(): void {
-    for (const c of this.clients.values()) c.close();
-    this.clients.clear();
-  }
 
   private call<M extends UserMethod>(method: M, request: ClientRequest<UserAdminServiceClient, M>): Promise<ClientResponse<UserAdminServiceClient, M>> {
     return this.onController(method, (address) => {
-      let client = this.clients.get(address);
-      if (!client) {
-        client = createClient(UserAdminServiceClient, address, { settings: this.options.grpc });
-        this.clients.set(address, client);
-      }
-      return unary(client, method, request, { deadlineMs: this.options.requestTimeoutMs });
+      return unary(this.pool.service(UserAdminServiceClient, address), method, request, { deadlineMs: this.options.requestTimeoutMs });
     });
   }
 }

@@ -60,7 +60,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   let server: http.Server;
   let stopFollowing: (() => void) | undefined;
   if (tls) {
-    const secure = https.createServer({ ...tls.secureContextOptions(), requestCert: tls.mutual, rejectUnauthorized: tls.mutual }, onRequest);
+    // Server authentication only, even when the gRPC listener requires client certificates:
+    // these endpoints carry no data, and Kubernetes probes and most scrapers present none.
+    const secure = https.createServer({ ...tls.secureContextOptions(), requestCert: false }, onRequest);
     stopFollowing = tls.onChange((o) => secure.setSecureContext(o));
     server = secure;
   } else {
@@ -120,7 +122,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   server.on('error', (err) => logger.error({ err }, 'admin server error'));
   const port = (server.address() as AddressInfo).port;
-  logger.info({ host: options.host, port, tls: tls ? (tls.mutual ? 'mutual' : 'server') : 'plaintext' }, 'admin server listening');
+  logger.info({ host: options.host, port, tls: tls ? 'server' : 'plaintext' }, 'admin server listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -89,13 +89,26 @@ export interface CreateClientOptions {
 
 /** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
 export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
-  const credentials = options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure());
-  return new ctor(address, credentials, {
-    ...clientChannelOptions(options.settings),
-    ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
-    ...options.channelOptions,
-    ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken, options.onTokenRejected)] } : {}),
-  });
+  const secure = secureChannel(options);
+  return new ctor(address, secure.credentials, { ...clientChannelOptions(options.settings), ...options.channelOptions, ...secure.channelOptions });
+}
+
+/**
+ * The security half of {@link createClient}: credentials (TLS or plaintext) and the channel
+ * options that go with them (server name override, the bearer-token interceptor), for clients
+ * built elsewhere with their own channel defaults (the CoordinationClient).
+ */
+export function secureChannel(options: Pick<CreateClientOptions, 'credentials' | 'tls' | 'authToken' | 'onTokenRejected'>): {
+  credentials: grpc.ChannelCredentials;
+  channelOptions: Partial<grpc.ClientOptions>;
+} {
+  return {
+    credentials: options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure()),
+    channelOptions: {
+      ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
+      ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken, options.onTokenRejected)] } : {}),
+    },
+  };
 }
 
 /**

@@ -237,7 +237,7 @@ export interface GrpcServerOptions {
 export interface GrpcServer {
   /** Registers a service; `handlers` may omit methods (they answer UNIMPLEMENTED). */
   addService<D extends ServiceDefinitionLike>(definition: D, handlers: Partial<ServiceHandlers<D>>): void;
-  /** Binds and starts serving; port 0 picks a free port. Resolves to the bound port. */
+  /** Binds and starts serving; port 0 picks a free port; host `unix:<path>` listens on a unix socket. Resolves to the bound port. */
   listen(host: string, port: number): Promise<number>;
   /**
    * Stops accepting calls and waits for running ones up to `graceMs` (default 10 s), then
@@ -268,7 +268,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
   const ownsTls = tls !== undefined && tls !== options.tls;
   // Client certificates exist only on mutual TLS (or custom credentials): skip the per-call
   // lookup otherwise.
-  const peerCertificates = tls?.mutual === true || options.credentials !== undefined;
+  const peerCertificates = tls?.requestsClientCert === true || options.credentials !== undefined;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes ?? GRPC_SERVER_DEFAULTS.maxReceiveMessageBytes,
     'grpc.max_send_message_length': options.maxSendMessageBytes ?? GRPC_SERVER_DEFAULTS.maxSendMessageBytes,
@@ -317,14 +317,15 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
     },
 
     listen(host, port) {
-      const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
+      // `unix:<path>` listens on a unix socket (port ignored).
+      const address = host.startsWith('unix:') ? host : host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
       return new Promise<number>((resolve, reject) => {
         const credentials = options.credentials ?? tls?.grpcCredentials() ?? grpc.ServerCredentials.createInsecure();
         server.bindAsync(address, credentials, (err, bound) => {
           if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }));
           else {
             disableNagle(server);
-            logger.info({ host, port: bound, tls: tls ? (tls.mutual ? 'mutual' : 'server') : options.credentials ? 'custom' : 'plaintext' }, 'grpc server listening');
+            logger.info({ host, port: bound, tls: tls ? (tls.mutual ? 'mutual' : tls.requestsClientCert ? 'requested' : 'server') : options.credentials ? 'custom' : 'plaintext' }, 'grpc server listening');
             resolve(bound);
           }
         });

@@ -60,7 +60,7 @@ export type {
   RequestOf,
   ResponseOf,
 } from './grpc-server';
-export { unary, serverStream, bidi, createClient, clientChannelOptions, GRPC_CLIENT_DEFAULTS } from './grpc-client';
+export { unary, serverStream, bidi, createClient, secureChannel, clientChannelOptions, GRPC_CLIENT_DEFAULTS } from './grpc-client';
 export type {
   BidiCall,
   CallOptions,
@@ -132,8 +132,8 @@ export {
 export type { ServerTlsOptions, ClientTlsOptions } from './security/tls';
 export { scramLogin } from './security/login';
 export type { LoginResult } from './security/login';
-export { securityConfigShape, securityFromConfig } from './security/config';
-export type { SecurityConfig, ServiceSecurity } from './security/config';
+export { securityConfigShape, securityFromConfig, serviceClientSecurity, startServiceSecurity } from './security/config';
+export type { SecurityConfig, ServiceSecurity, ServiceClientOptions, ServiceClientSecurity, StartedServiceSecurity } from './security/config';
 export { TokenSession, REAUTHENTICATE_AT_LIFETIME_FRACTION } from './security/session';
 export type { SessionCredentials, TokenSessionOptions } from './security/session';
 

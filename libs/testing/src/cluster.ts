@@ -34,6 +34,15 @@ export interface ClusterOptions {
   groupCoordinators?: number;
   /** Extra group coordinator flags (e.g. `{ 'group-min-session-timeout-ms': 500 }`). */
   groupCoordinatorFlags?: Record<string, string | number | boolean>;
+  /**
+   * Flags of EVERY service, coordination included (security: `tls-cert-file`,
+   * `sasl-enabled-mechanisms`, `authorizer-enable`, `super-users`, ...); the per-service flags
+   * above win. A function gets the service (`coordination`, `controller`, `broker`,
+   * `group-coordinator`) and its id, e.g. for a certificate per service.
+   */
+  commonFlags?: Record<string, string | number | boolean> | ((service: string, id: number) => Record<string, string | number | boolean>);
+  /** CA file the admin ports' HTTPS is verified with (set with TLS flags in `commonFlags`). */
+  adminCaFile?: string;
 }
 
 export interface TestCluster {
@@ -69,10 +78,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const dataDir = tempDir(name);
   const leaseTtlMs = options.leaseTtlMs ?? 3000;
   const logLevel = options.logLevel ?? 'info';
+  const common = (service: string, id: number): Record<string, string | number | boolean> =>
+    typeof options.commonFlags === 'function' ? options.commonFlags(service, id) : (options.commonFlags ?? {});
+  const admin = options.adminCaFile !== undefined ? { adminCaFile: options.adminCaFile } : {};
   const coordination = await startServiceProcess({
     name: `${name}-coordination`,
     main: serviceMain('coordination'),
-    flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel },
+    ...admin,
+    flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel, ...common('coordination', 0) },
   });
   const controllers = new Map<number, ServiceProcess>();
   const brokers = new Map<number, ServiceProcess>();
@@ -101,7 +114,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         name: `${name}-controller-${id}`,
         main: serviceMain('controller'),
         ports: controllerPorts.get(id),
-        flags: { 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...options.controllerFlags },
+        ...admin,
+        flags: { 'node-id': id, coordination: coordination.address, 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...common('controller', id), ...options.controllerFlags },
       });
       controllers.set(id, proc);
       return proc;
@@ -118,7 +132,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         ports: brokerPorts.get(id),
         // A restarted broker waits for its previous registration's lease to expire.
         readyTimeoutMs: 15_000 + 2 * leaseTtlMs,
-        flags: { 'node-id': id, coordination: coordination.address, 'log-dir': logDir(id), 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...options.brokerFlags },
+        ...admin,
+        flags: { 'node-id': id, coordination: coordination.address, 'log-dir': logDir(id), 'lease-ttl-ms': leaseTtlMs, 'log-level': logLevel, ...common('broker', id), ...options.brokerFlags },
       });
       brokers.set(id, proc);
       return proc;
@@ -140,12 +155,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         ports: groupCoordinatorPorts.get(id),
         // A restarted instance waits for its previous registration's lease to expire.
         readyTimeoutMs: 20_000 + 2 * leaseTtlMs,
+        ...admin,
         flags: {
           'node-id': id,
           coordination: coordination.address,
           bootstrap: cluster.bootstrap,
           'lease-ttl-ms': leaseTtlMs,
           'log-level': logLevel,
+          ...common('group-coordinator', id),
           ...options.groupCoordinatorFlags,
         },
       });

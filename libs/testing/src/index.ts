@@ -7,7 +7,7 @@ export type { ProcessExit, SpawnedProcess, SpawnOptions } from './process';
 export { startTcpProxy } from './proxy';
 export type { TcpProxy } from './proxy';
 export { removeDir, removeTempDirs, tempDir } from './temp';
-export { startServiceProcess } from './service';
+export { adminGet, startServiceProcess } from './service';
 export { serviceMain, startCluster, WORKSPACE_ROOT } from './cluster';
 export type { ClusterOptions, TestCluster } from './cluster';
 export type { ServiceProcess, ServiceProcessOptions } from './service';
@@ -34,3 +34,5 @@ export async function cleanupAll(): Promise<void> {
   await stopAllProcesses();
   removeTempDirs();
 }
+export { makeCa, makeCert } from './certs';
+export type { TestCa, TestCert } from './certs';

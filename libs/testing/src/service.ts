@@ -4,6 +4,9 @@
  * `--admin-port`; other settings go in `flags` (`{ 'data-dir': '/tmp/x' }` → `--data-dir /tmp/x`;
  * booleans: `{ x: true }` → `--x`, `{ x: false }` → `--no-x`).
  */
+import { readFileSync } from 'node:fs';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { freePorts } from './net';
 import { spawnProcess } from './process';
 import type { SpawnedProcess } from './process';
@@ -36,6 +39,26 @@ export interface ServiceProcessOptions {
   host?: string;
   /** Command the node process runs under, e.g. `['ip', 'netns', 'exec', 'ns1']`. */
   wrapper?: string[];
+  /** CA file of the service's admin port when it serves HTTPS (its TLS flags are set). */
+  adminCaFile?: string;
+}
+
+/** GET `path` on an admin port (HTTP, or HTTPS verified against `caFile`): status and body. */
+export function adminGet(host: string, port: number, path: string, caFile?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const done = (res: IncomingMessage): void => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    };
+    const req = caFile
+      ? httpsRequest({ host, port, path, ca: readFileSync(caFile), servername: host === '127.0.0.1' ? 'localhost' : host, timeout: 5000 }, done)
+      : httpRequest({ host, port, path, timeout: 5000 }, done);
+    req.on('timeout', () => req.destroy(new Error(`GET ${path} on ${host}:${port} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export async function startServiceProcess(options: ServiceProcessOptions): Promise<ServiceProcess> {
@@ -53,7 +76,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
   await waitFor(
     async () => {
       if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);
-      const res = await fetch(`http://${host}:${adminPort}/readyz`).catch(() => undefined);
+      const res = await adminGet(host, adminPort, '/readyz', options.adminCaFile).catch(() => undefined);
       return res?.status === 200;
     },
     { timeoutMs: options.readyTimeoutMs ?? 15_000, message: `${name} /readyz` },
@@ -63,6 +86,6 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     address: `${host}:${grpcPort}`,
     grpcPort: grpcPort!,
     adminPort: adminPort!,
-    metrics: async () => (await fetch(`http://${host}:${adminPort}/metrics`)).text(),
+    metrics: async () => (await adminGet(host, adminPort, '/metrics', options.adminCaFile)).body,
   };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { createLogger } from '../logger';
-import { makeCa, makeCert, type TestCa, type TestCert } from './it/certs';
+import { makeCa, makeCert, type TestCa, type TestCert } from '@tributary/testing';
 import { ReloadingServerTls, clientCredentials, principalFromCertificate, validateServerTls } from './tls';
 
 const logger = createLogger({ service: 'tls-spec', nodeId: 0, level: 'silent' });

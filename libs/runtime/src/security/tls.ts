@@ -40,6 +40,13 @@ export interface ServerTlsOptions {
   caFile?: string;
   /** Mutual TLS: refuse clients without a certificate from `caFile`. Default false. */
   requireClientCert?: boolean;
+  /**
+   * Ask clients for a certificate but accept those without one (Kafka's
+   * `ssl.client.auth=requested`): a certificate that chains to `caFile` gives the caller its
+   * principal; one that does not is ignored (the connection is then as if it had none: grpc-js
+   * and the admin server expose only verified certificates). Needs `caFile`.
+   */
+  requestClientCert?: boolean;
   /** How often to check the files for changes; 0 disables reload. Default 10 s. */
   reloadIntervalMs?: number;
 }
@@ -101,7 +108,7 @@ function fingerprint(files: readonly string[]): string {
 
 /** Checks and validates `options` once (tells the user what is wrong at start-up). */
 export function validateServerTls(options: ServerTlsOptions): void {
-  if (options.requireClientCert && !options.caFile) {
+  if ((options.requireClientCert || options.requestClientCert) && !options.caFile) {
     throw new Error('mutual TLS (require client certificates) needs a CA file to verify them against: set the CA file option');
   }
   try {
@@ -144,6 +151,11 @@ export class ReloadingServerTls {
     return this.options.requireClientCert === true;
   }
 
+  /** Whether clients are asked for a certificate (required or merely requested). */
+  get requestsClientCert(): boolean {
+    return this.mutual || this.options.requestClientCert === true;
+  }
+
   /** Options for node's `tls.createSecureContext` / `https.createServer`. */
   secureContextOptions(): SecureContextOptions {
     return { cert: this.material.cert, key: this.material.key, ...(this.material.ca ? { ca: this.material.ca } : {}) };
@@ -152,7 +164,15 @@ export class ReloadingServerTls {
   /** grpc-js server credentials that follow reloads. */
   grpcCredentials(): grpc.ServerCredentials {
     if (!this.grpcCreds) {
-      const creds = grpc.ServerCredentials.createSsl(this.material.ca ?? null, [{ cert_chain: this.material.cert, private_key: this.material.key }], this.mutual);
+      const creds = grpc.ServerCredentials.createSsl(this.material.ca ?? null, [{ cert_chain: this.material.cert, private_key: this.material.key }], this.requestsClientCert);
+      if (this.requestsClientCert && !this.mutual) {
+        // createSsl ties "ask for a certificate" to "refuse without one"; requested mode asks
+        // without refusing. grpc-js passes these options to http2.createSecureServer, and
+        // exposes a peer certificate to calls only when the socket is `authorized` (verified).
+        const constructorOptions = (creds as unknown as { serverConstructorOptions?: { rejectUnauthorized?: boolean } }).serverConstructorOptions;
+        if (!constructorOptions) throw new Error('this @grpc/grpc-js has no serverConstructorOptions: --tls-client-auth requested is not supported (use required or none)');
+        constructorOptions.rejectUnauthorized = false;
+      }
       const update = (creds as unknown as { updateSecureContextOptions?: unknown }).updateSecureContextOptions;
       if (typeof update !== 'function') {
         throw new Error(`this @grpc/grpc-js has no ServerCredentials.updateSecureContextOptions: TLS reload would not work (Tributary needs grpc-js ≥ 1.10)`);

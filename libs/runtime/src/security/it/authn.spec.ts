@@ -26,7 +26,7 @@ import { setScramCredential } from '../store';
 import { ReloadingServerTls } from '../tls';
 import { TokenKeyRing, issueToken, newTokenKey } from '../token';
 import { TokenSession } from '../session';
-import { makeCa, makeCert, type TestCa, type TestCert } from './certs';
+import { makeCa, makeCert, type TestCa, type TestCert } from '@tributary/testing';
 
 jest.setTimeout(60_000);
 
