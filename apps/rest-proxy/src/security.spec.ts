@@ -20,7 +20,7 @@ import { restProxyConfigSchema } from './config';
 import { RestError, RestErrorCode } from './errors';
 import { installHttpAuth } from './http-auth';
 import type { Lease } from './principals';
-import { makeCa, makeCert } from './spec-certs';
+import { makeCa, makeCert } from '@tributary/testing';
 import { basicAuth, http, httpsRequest } from './spec-helpers';
 
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');

@@ -174,3 +174,27 @@ export async function httpsRequest(
 export function basicAuth(user: string, password: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}` };
 }
+
+/**
+ * The proxy process with HTTPS (its readiness asked over HTTPS, trusting `ca`); stdout and
+ * stderr also go to `logFile` (whole, for greps of secrets).
+ */
+export async function startSecureProxy(bootstrap: string, flags: Record<string, string | number | boolean>, ca: Buffer, logFile: string, name = 'rest-proxy-secure'): Promise<ProxyProcess> {
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const args = [PROXY_MAIN, '--port', String(port), '--admin-port', String(adminPort), '--bootstrap', bootstrap];
+  for (const [k, v] of Object.entries(flags)) {
+    if (typeof v === 'boolean') args.push(v ? `--${k}` : `--no-${k}`);
+    else args.push(`--${k}`, String(v));
+  }
+  const proc = spawnProcess({ command: process.execPath, args, name, logFile });
+  const adminUrl = `https://127.0.0.1:${adminPort}`;
+  await waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);
+      const res = await httpsRequest(adminUrl, 'GET', '/readyz', { ca }).catch(() => undefined);
+      return res?.status === 200;
+    },
+    { timeoutMs: 30_000, message: `${name} /readyz` },
+  );
+  return { proc, url: `https://127.0.0.1:${port}`, adminUrl, metrics: async () => (await httpsRequest(adminUrl, 'GET', '/metrics', { ca })).text };
+}
