@@ -6,13 +6,14 @@
  * cluster is security-cluster.spec.ts.
  */
 import type { FastifyInstance } from 'fastify';
-import { mkdtempSync, readFileSync, rmSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger, createMetrics, ReloadingServerTls } from '@tributary/runtime';
+import { makeCa, makeCert } from '@tributary/testing';
 import { buildServer } from './app';
 import { MAX_AUTHORIZATION_LENGTH, parseBasicAuthorization } from './basic-auth';
 import type { ClusterClients } from './cluster-clients';
@@ -20,7 +21,7 @@ import { restProxyConfigSchema } from './config';
 import { RestError, RestErrorCode } from './errors';
 import { installHttpAuth } from './http-auth';
 import type { Lease } from './principals';
-import { makeCa, makeCert } from '@tributary/testing';
+import { proxySecurityFromConfig } from './proxy-security';
 import { basicAuth, http, httpsRequest } from './spec-helpers';
 
 const b64 = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s, 'utf8') : s).toString('base64');
@@ -267,5 +268,57 @@ describe('HTTPS listener', () => {
     expect(after.serverFingerprint).not.toBe(before.serverFingerprint);
     // The old CA no longer verifies the server.
     await expect(httpsRequest(base, 'GET', '/topics', { ca: readFileSync(ca.certFile) })).rejects.toThrow();
+  });
+});
+
+describe('proxySecurityFromConfig', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rest-sec-config-'));
+  const ca = makeCa(dir, 'cfg');
+  const cert = makeCert(dir, ca, 'rest-proxy');
+  const logger = createLogger({ service: 'rest-proxy', nodeId: 'spec', level: 'silent' });
+  const parse = (flags: Record<string, unknown>) => restProxyConfigSchema.parse(flags);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('defaults: plain HTTP, no Basic, anonymous to the cluster', () => {
+    const s = proxySecurityFromConfig(parse({}), logger);
+    expect(s.serverTls).toBeUndefined();
+    expect(s.basic).toBeUndefined();
+    expect(s.cluster).toEqual({});
+  });
+
+  it('refuses Basic over plain HTTP unless --basic-auth-allow-plaintext', () => {
+    expect(() => proxySecurityFromConfig(parse({ saslEnabledMechanisms: ['SCRAM-SHA-512'] }), logger)).toThrow(/--basic-auth-allow-plaintext/);
+    const s = proxySecurityFromConfig(parse({ saslEnabledMechanisms: ['SCRAM-SHA-512'], basicAuthAllowPlaintext: true }), logger);
+    expect(s.basic).toEqual({ mechanisms: ['SCRAM-SHA-512'], maxUsers: 1000, idleMs: 600_000 });
+  });
+
+  it('TLS: HTTPS, and the certificate as the client certificate to the cluster; --allow-anonymous reaches it without the certificate', () => {
+    const s = proxySecurityFromConfig(
+      parse({ tlsCertFile: cert.certFile, tlsKeyFile: cert.keyFile, tlsCaFile: ca.certFile, saslEnabledMechanisms: ['SCRAM-SHA-256'], allowAnonymous: true }),
+      logger,
+    );
+    try {
+      expect(s.serverTls).toBeDefined();
+      expect(s.cluster.tls).toEqual({ ca: ca.certFile, cert: cert.certFile, key: cert.keyFile });
+      expect(s.cluster.sasl).toBeUndefined();
+      expect(s.anonymous).toEqual({ tls: { ca: ca.certFile } });
+    } finally {
+      s.close();
+    }
+  });
+
+  it('the proxy\'s own SCRAM login reads its password file', () => {
+    const file = join(dir, 'proxy.pw');
+    writeFileSync(file, 'proxy-password-9\n');
+    const s = proxySecurityFromConfig(parse({ saslUsername: 'rest-proxy', saslPasswordFile: file }), logger);
+    expect(s.cluster.sasl).toEqual({ mechanism: 'SCRAM-SHA-512', username: 'rest-proxy', password: 'proxy-password-9' });
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['a certificate without its key', { tlsCertFile: 'x.crt' }, /both --tls-cert-file and --tls-key-file/],
+    ['client certificates without a CA', { tlsClientAuth: 'required' }, /--tls-ca-file/],
+    ['a username without a password file', { saslUsername: 'rest-proxy' }, /--sasl-password-file/],
+  ])('refuses %s with a message naming the flag', (_what, flags, message) => {
+    expect(() => proxySecurityFromConfig(parse(flags), logger)).toThrow(message);
   });
 });
