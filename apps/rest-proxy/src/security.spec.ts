@@ -86,12 +86,16 @@ class StubUsers {
   }
 }
 
-async function serve(options: { tls?: ReloadingServerTls; basic: boolean; users?: StubUsers; log?: Writable }): Promise<{ app: FastifyInstance; base: string }> {
+async function serve(options: { tls?: ReloadingServerTls; basic: boolean; users?: StubUsers; log?: Writable; anonymous?: boolean }): Promise<{ app: FastifyInstance; base: string }> {
   // A small body limit: a hook running after the body was read would answer 413, not 401.
   const config = restProxyConfigSchema.parse({ maxRequestBytes: 1024 });
   const logger = createLogger({ service: 'rest-proxy', nodeId: 'spec', level: options.log ? 'debug' : 'silent', ...(options.log ? { destination: options.log } : {}) });
   const app = buildServer(config, logger, createMetrics({ service: 'rest-proxy', nodeId: 'spec' }), { tls: options.tls, basic: options.basic });
-  installHttpAuth(app, { shared: { principal: undefined } as unknown as ClusterClients, users: options.basic ? options.users : undefined });
+  installHttpAuth(app, {
+    shared: { principal: undefined } as unknown as ClusterClients,
+    users: options.basic ? options.users : undefined,
+    ...(options.anonymous ? { anonymous: { principal: 'User:ANONYMOUS' } as unknown as ClusterClients } : {}),
+  });
   // Answers who the request acts as; echoes nothing else.
   app.get('/topics', async (request, reply) => reply.code(200).header('content-type', 'application/vnd.kafka.v2+json').send(JSON.stringify({ principal: request.principal ?? null, clients: request.clients.principal ?? null })));
   app.post('/topics/:topic', async (request, reply) => reply.code(200).send(JSON.stringify({ principal: request.principal ?? null, bytes: (request.body as Buffer).length })));
@@ -215,6 +219,23 @@ describe('without Basic authentication', () => {
   });
 });
 
+describe('--allow-anonymous with Basic', () => {
+  it('a request without credentials acts as User:ANONYMOUS; wrong or malformed credentials are still 401', async () => {
+    const users = new StubUsers();
+    const { app, base } = await serve({ basic: true, users, anonymous: true });
+    try {
+      const none = await http(base, 'GET', '/topics');
+      expect(none.status).toBe(200);
+      expect(none.json).toEqual({ principal: 'User:ANONYMOUS', clients: 'User:ANONYMOUS' });
+      expect((await http(base, 'GET', '/topics', { headers: basicAuth('alice', 'wrong') })).status).toBe(401);
+      expect((await http(base, 'GET', '/topics', { headers: { authorization: 'Basic %%%' } })).status).toBe(401);
+      expect((await http(base, 'GET', '/topics', { headers: basicAuth('alice', USERS.alice!) })).json).toEqual({ principal: 'User:alice', clients: 'User:alice' });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('HTTPS listener', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rest-tls-'));
   const ca = makeCa(dir, 'one');
@@ -256,6 +277,25 @@ describe('HTTPS listener', () => {
 
   it('a client that does not trust the CA is refused', async () => {
     await expect(httpsRequest(base, 'GET', '/topics', { ca: readFileSync(other.certFile) })).rejects.toThrow();
+  });
+
+  it('--tls-client-auth required: a client without a certificate from the CA is refused at the handshake', async () => {
+    const mutualTls = new ReloadingServerTls({ certFile: first.certFile, keyFile: first.keyFile, caFile: ca.certFile, requireClientCert: true, reloadIntervalMs: 0 }, logger);
+    const server = await serve({ tls: mutualTls, basic: true, users });
+    try {
+      const client = makeCert(dir, ca, 'some-client');
+      const foreign = makeCert(dir, other, 'foreign-client');
+      const ok = await httpsRequest(server.base, 'GET', '/topics', { ca: readFileSync(ca.certFile), cert: readFileSync(client.certFile), key: readFileSync(client.keyFile), headers: basicAuth('alice', USERS.alice!) });
+      // The certificate only opens the connection: the request still acts as its Basic user.
+      expect(ok.json).toEqual({ principal: 'User:alice', clients: 'User:alice' });
+      await expect(httpsRequest(server.base, 'GET', '/topics', { ca: readFileSync(ca.certFile), headers: basicAuth('alice', USERS.alice!) })).rejects.toThrow();
+      await expect(
+        httpsRequest(server.base, 'GET', '/topics', { ca: readFileSync(ca.certFile), cert: readFileSync(foreign.certFile), key: readFileSync(foreign.keyFile), headers: basicAuth('alice', USERS.alice!) }),
+      ).rejects.toThrow();
+    } finally {
+      await server.app.close();
+      mutualTls.close();
+    }
   });
 
   it('follows a changed certificate: new connections get it', async () => {

@@ -138,7 +138,7 @@ export async function httpsRequest(
   base: string,
   method: string,
   path: string,
-  options: { ca: Buffer; body?: unknown; contentType?: string; accept?: string; headers?: Record<string, string> },
+  options: { ca: Buffer; cert?: Buffer; key?: Buffer; body?: unknown; contentType?: string; accept?: string; headers?: Record<string, string> },
 ): Promise<HttpsAnswer> {
   const { request } = await import('node:https');
   const url = new URL(base);
@@ -148,7 +148,8 @@ export async function httpsRequest(
   if (options.accept !== undefined) headers.accept = options.accept;
   if (body !== undefined) headers['content-length'] = body.length;
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers, ca: options.ca, agent: false }, (res) => {
+    const clientCert = options.cert !== undefined && options.key !== undefined ? { cert: options.cert, key: options.key } : {};
+    const req = request({ host: url.hostname, port: url.port, method, path, headers, ca: options.ca, ...clientCert, agent: false }, (res) => {
       const socket = res.socket as import('node:tls').TLSSocket;
       const serverFingerprint = socket.getPeerCertificate().fingerprint256;
       const chunks: Buffer[] = [];
