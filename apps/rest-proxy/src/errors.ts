@@ -41,6 +41,8 @@ export const RestErrorCode = {
   INVALID_CONSUMER_CONFIG: 42204,
   /** Too many consumer instances in this proxy process (--max-consumer-instances). */
   TOO_MANY_CONSUMER_INSTANCES: 42901,
+  /** Too many requests of a kind at once (logins in progress); retry (Confluent's 42901). */
+  TOO_MANY_REQUESTS: 42901,
   INTERNAL: 500,
   /** A Kafka error that retrying will not fix. */
   KAFKA_ERROR: 50002,

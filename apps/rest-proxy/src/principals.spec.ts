@@ -10,7 +10,7 @@ import { waitFor } from '@tributary/testing';
 import type { ScramMechanism } from '@tributary/runtime';
 import type { ClusterClients } from './cluster-clients';
 import { RestError } from './errors';
-import { PrincipalCache } from './principals';
+import { MAX_PENDING_LOGINS, PrincipalCache } from './principals';
 
 interface FakeClients {
   principal: string;
@@ -19,7 +19,9 @@ interface FakeClients {
   close(): Promise<void>;
 }
 
-function setup(options: { maxEntries?: number; idleMs?: number; mechanisms?: ScramMechanism[]; passwords?: Record<string, Partial<Record<ScramMechanism, string>>>; down?: boolean } = {}) {
+function setup(
+  options: { maxEntries?: number; idleMs?: number; mechanisms?: ScramMechanism[]; passwords?: Record<string, Partial<Record<ScramMechanism, string>>>; down?: boolean; gate?: Promise<void> } = {},
+) {
   const passwords = options.passwords ?? { alice: { 'SCRAM-SHA-512': 'a-pw' }, bob: { 'SCRAM-SHA-512': 'b-pw' }, carol: { 'SCRAM-SHA-512': 'c-pw' } };
   const checks: SaslOptions[] = [];
   const created: FakeClients[] = [];
@@ -36,6 +38,7 @@ function setup(options: { maxEntries?: number; idleMs?: number; mechanisms?: Scr
     check: async (sasl) => {
       checks.push(sasl);
       await new Promise((r) => setImmediate(r));
+      if (options.gate) await options.gate;
       if (options.down) throw new RestError(50003, 'no broker answered the login');
       return passwords[sasl.username]?.[sasl.mechanism] === sasl.password ? 'ok' : 'refused';
     },
@@ -68,10 +71,13 @@ describe('PrincipalCache', () => {
       expect(again.clients).toBe(a.clients);
       expect(a.principal).toBe('User:alice');
       expect(checks).toHaveLength(1);
-      for (let i = 0; i < 2; i++) {
+      for (let i = 0; i < 3; i++) {
         await expect(cache.acquire('alice', 'wrong')).rejects.toMatchObject({ status: 401, errorCode: 40101 });
       }
-      // Each wrong attempt is checked again (nothing remembered of it).
+      // The same wrong credentials are refused without a new login for a while (each login
+      // costs a PBKDF2); other wrong ones are checked.
+      expect(checks).toHaveLength(2);
+      await expect(cache.acquire('alice', 'wrong-too')).rejects.toMatchObject({ status: 401 });
       expect(checks).toHaveLength(3);
       expect(created).toHaveLength(1);
       expect(logins).toEqual(['ok', 'failed', 'failed']);
@@ -176,6 +182,24 @@ describe('PrincipalCache', () => {
       expect(created[1]!.closed).toBe(0);
       expect(cache.size).toBe(1);
       held.release();
+    } finally {
+      await cache.closeAll(100);
+    }
+  });
+
+  it(`runs at most ${MAX_PENDING_LOGINS} logins at once: more get 429 / 42901`, async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const passwords = Object.fromEntries(Array.from({ length: MAX_PENDING_LOGINS + 1 }, (_, i) => [`u${i}`, { 'SCRAM-SHA-512': 'pw' }]));
+    const { cache } = setup({ passwords, gate, maxEntries: 100 });
+    try {
+      const running = Array.from({ length: MAX_PENDING_LOGINS }, (_, i) => cache.acquire(`u${i}`, 'pw'));
+      await expect(cache.acquire(`u${MAX_PENDING_LOGINS}`, 'pw')).rejects.toMatchObject({ status: 429, errorCode: 42901 });
+      // The same credentials as a login in progress join it rather than count again.
+      const joined = cache.acquire('u0', 'pw');
+      open();
+      for (const l of await Promise.all([...running, joined])) l.release();
+      (await cache.acquire(`u${MAX_PENDING_LOGINS}`, 'pw')).release();
     } finally {
       await cache.closeAll(100);
     }

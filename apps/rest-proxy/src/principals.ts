@@ -13,6 +13,11 @@
  * Concurrency: requests with the same credentials share one login; the SCRAM mechanisms are
  * tried in order (a user's credential may exist for one mechanism only); a cluster that
  * cannot be reached is a 5xx, not a 401.
+ *
+ * Cost bounds (a login costs the proxy a PBKDF2 of the password, on the event loop): at most
+ * {@link MAX_PENDING_LOGINS} logins run at once (more: 429 / 42901, retry), and credentials
+ * that just failed are answered 401 without a new login for {@link FAILED_LOGIN_MEMORY_MS}
+ * (keyed like the cache: never the password itself).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { ErrorCode, TributaryError } from '@tributary/client';
@@ -21,6 +26,13 @@ import { TokenSession } from '@tributary/runtime';
 import type { ClientTlsOptions, Logger, ScramMechanism } from '@tributary/runtime';
 import type { ClusterClients } from './cluster-clients';
 import { RestError, RestErrorCode } from './errors';
+
+/** Most logins in progress at once. */
+export const MAX_PENDING_LOGINS = 32;
+/** How long credentials that failed are refused without asking the cluster again. */
+export const FAILED_LOGIN_MEMORY_MS = 5000;
+/** Most failed credentials remembered (oldest forgotten first). */
+const MAX_FAILED_REMEMBERED = 10_000;
 
 export interface PrincipalCacheOptions {
   bootstrap: string[];
@@ -65,6 +77,8 @@ export class PrincipalCache {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Entry>>();
   private readonly closing = new Set<Promise<void>>();
+  /** Keys of credentials that failed, with when they may be tried again (insertion order = age). */
+  private readonly failed = new Map<string, number>();
   private readonly hmacKey = randomBytes(32);
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
@@ -90,6 +104,14 @@ export class PrincipalCache {
     if (entry === undefined) {
       let login = this.pending.get(key);
       if (login === undefined) {
+        const retryAt = this.failed.get(key);
+        if (retryAt !== undefined) {
+          if (Date.now() < retryAt) throw this.authenticationFailed();
+          this.failed.delete(key);
+        }
+        if (this.pending.size >= MAX_PENDING_LOGINS) {
+          throw new RestError(RestErrorCode.TOO_MANY_REQUESTS, `${this.pending.size} logins are already in progress on this proxy: retry in a moment`, 429);
+        }
         login = this.login(key, username, password).finally(() => this.pending.delete(key));
         this.pending.set(key, login);
       }
@@ -140,9 +162,17 @@ export class PrincipalCache {
     }
     this.options.onLogin?.('failed');
     this.options.logger.info({ principal: `User:${username}` }, 'REST authentication failed');
-    // One message whatever failed (unknown user, wrong password, no credential for the
-    // mechanism): the answer must not tell which user names exist.
-    throw new RestError(
+    if (this.failed.size >= MAX_FAILED_REMEMBERED) this.failed.delete(this.failed.keys().next().value as string);
+    this.failed.set(key, Date.now() + FAILED_LOGIN_MEMORY_MS);
+    throw this.authenticationFailed();
+  }
+
+  /**
+   * One message whatever failed (unknown user, wrong password, no credential for the
+   * mechanism): the answer must not tell which user names exist.
+   */
+  private authenticationFailed(): RestError {
+    return new RestError(
       RestErrorCode.AUTHENTICATION_FAILED,
       `Authentication failed: wrong user name or password (the user needs a SCRAM credential for ${this.options.mechanisms.join(' or ')}: tributary users create)`,
     );
@@ -182,6 +212,10 @@ export class PrincipalCache {
 
   private expireIdle(): void {
     const now = Date.now();
+    for (const [key, retryAt] of this.failed) {
+      if (retryAt > now) break;
+      this.failed.delete(key);
+    }
     for (const entry of [...this.entries.values()]) {
       if (entry.refs === 0 && now - entry.lastUsedMs >= this.options.idleMs) this.evict(entry, false);
     }
