@@ -26,6 +26,7 @@ import { GroupCoordinatorDirectory } from './group-coordinators';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ProducerIdManager } from './producer-id-manager';
+import { BrokerQuotas } from './quotas';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicationThrottle } from './throttle';
 import { ReplicaManager } from './replica-manager';
@@ -372,9 +373,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     logger: logger.child({ component: 'producer-ids' }),
     onProducerId: () => producerIdsIssued.inc(),
   });
+  const quotas = new BrokerQuotas({ samples: config.quotaWindowNum, windowSeconds: config.quotaWindowSizeSeconds, metrics, logger: logger.child({ component: 'quotas' }) });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
-    produce: async (request) => countProduced(await replicaManager.produce(request)),
-    produceStream: async (requests, stream) => {
+    produce: async (request, ctx) => {
+      const started = Date.now();
+      return quotas.produce(ctx, request, started, countProduced(await replicaManager.produce(request)));
+    },
+    produceStream: async (requests, stream, ctx) => {
       // Appended in arrival order (produce() appends before its first await), answered as
       // each completes; the stream ends once the client half-closed and all are answered.
       const pending = new Set<Promise<void>>();
@@ -382,9 +387,12 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       for await (const message of requests) {
         if (failed !== undefined) break;
         const { correlationId } = message;
+        const request = message.request ?? { acks: 1, timeoutMs: 0, topics: [] };
+        const started = Date.now();
         const answered = replicaManager
-          .produce(message.request ?? { acks: 1, timeoutMs: 0, topics: [] })
-          .then((response) => stream.write({ correlationId, response: countProduced(response) }))
+          .produce(request)
+          .then((response) => quotas.produce(ctx, request, started, countProduced(response)))
+          .then((response) => stream.write({ correlationId, response }))
           .catch((e: unknown) => {
             failed ??= e;
           });
@@ -395,9 +403,10 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       if (failed !== undefined) throw failed;
     },
     initProducerId: (request) => producerIds.initProducerId(request),
-    fetch: async (request) => {
+    fetch: async (request, ctx) => {
+      const started = Date.now();
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
-      return countOut(await replicaManager.fetch({ ...request, maxBytes }));
+      return quotas.fetch(ctx, started, countOut(await replicaManager.fetch({ ...request, maxBytes })));
     },
     replicaFetch: async (requests, stream) => {
       // One request at a time: the next comes once the follower has applied this answer.
@@ -443,6 +452,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   );
   registration.start();
   groupCoordinators.start(client);
+  quotas.start(client);
 
   let stopping = false;
   const admin = await startAdminServer({
@@ -489,6 +499,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       // the partitions offline) while running calls finish.
       await registration.stop();
       groupCoordinators.stop();
+      quotas.stop();
       fetchers.shutdown();
       isr.stop();
       producerIds.stop();

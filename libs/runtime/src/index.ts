@@ -60,7 +60,7 @@ export type {
   RequestOf,
   ResponseOf,
 } from './grpc-server';
-export { unary, serverStream, bidi, createClient, secureChannel, clientChannelOptions, GRPC_CLIENT_DEFAULTS } from './grpc-client';
+export { unary, serverStream, bidi, createClient, secureChannel, clientChannelOptions, GRPC_CLIENT_DEFAULTS, CLIENT_ID_METADATA_KEY } from './grpc-client';
 export type {
   BidiCall,
   CallOptions,
@@ -113,6 +113,8 @@ export {
   listScramUsers,
 } from './security/store';
 export type { SecurityStore } from './security/store';
+export { applyBootstrapCredentials, formatBootstrapCredential, parseBootstrapCredentials } from './security/bootstrap';
+export type { BootstrapCredential } from './security/bootstrap';
 export {
   createAuthenticator,
   rotateTokenKey,
@@ -203,3 +205,4 @@ export type {
   ServiceAuthorizer,
 } from './security/enforce';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
+export * from './quotas';

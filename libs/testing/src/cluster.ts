@@ -61,6 +61,8 @@ export interface TestCluster {
   /** Stops broker `id` with `signal` (SIGTERM: graceful; SIGKILL: crash) and waits for its exit. */
   stopBroker(id: number, signal?: NodeJS.Signals): Promise<void>;
   startController(id: number): Promise<ServiceProcess>;
+  /** Stops the coordination service (SIGTERM, if running) and starts it again on the same ports and data; updates `coordination`. */
+  restartCoordination(): Promise<ServiceProcess>;
   /** Running group coordinators by instance id. */
   groupCoordinators: Map<number, ServiceProcess>;
   /** Starts (or restarts, on the same ports) group coordinator `id`. */
@@ -81,12 +83,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
   const common = (service: string, id: number): Record<string, string | number | boolean> =>
     typeof options.commonFlags === 'function' ? options.commonFlags(service, id) : (options.commonFlags ?? {});
   const admin = options.adminCaFile !== undefined ? { adminCaFile: options.adminCaFile } : {};
-  const coordination = await startServiceProcess({
-    name: `${name}-coordination`,
-    main: serviceMain('coordination'),
-    ...admin,
-    flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel, ...common('coordination', 0) },
-  });
+  const startCoordination = (ports?: { grpcPort: number; adminPort: number }): Promise<ServiceProcess> =>
+    startServiceProcess({
+      name: `${name}-coordination`,
+      main: serviceMain('coordination'),
+      ...admin,
+      ...(ports ? { ports } : {}),
+      flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel, ...common('coordination', 0) },
+    });
+  const coordination = await startCoordination();
   const controllers = new Map<number, ServiceProcess>();
   const brokers = new Map<number, ServiceProcess>();
   const brokerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
@@ -104,6 +109,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     logDir,
     get bootstrap() {
       return [...brokers.values()].map((b) => b.address).join(',');
+    },
+    async restartCoordination() {
+      const old = cluster.coordination;
+      if (old.proc.running) await old.proc.killAndWait('SIGTERM');
+      cluster.coordination = await startCoordination({ grpcPort: old.grpcPort, adminPort: old.adminPort });
+      return cluster.coordination;
     },
     async startController(id) {
       if (!controllerPorts.has(id)) {
@@ -198,7 +209,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       groupCoordinators.clear();
       for (const b of brokers.values()) await b.proc.killAndWait('SIGTERM').catch(() => undefined);
       for (const c of controllers.values()) await c.proc.killAndWait('SIGTERM').catch(() => undefined);
-      await coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
+      await cluster.coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
       brokers.clear();
       controllers.clear();
     },

@@ -147,6 +147,9 @@ export const TRIBUTARY_AUTHORIZATION_TABLE: AuthorizationTable = Object.freeze({
   // UserAdminService (KIP-554: AlterUserScramCredentials needs Alter, Describe… Describe on the cluster).
   [`${V1}.UserAdminService/AlterUserScramCredentials`]: cluster('Alter'),
   [`${V1}.UserAdminService/DescribeUserScramCredentials`]: cluster('Describe'),
+  // ClientQuotaService (KIP-546: AlterClientQuotas needs AlterConfigs, DescribeClientQuotas DescribeConfigs on the cluster).
+  [`${V1}.ClientQuotaService/AlterClientQuotas`]: cluster('AlterConfigs'),
+  [`${V1}.ClientQuotaService/DescribeClientQuotas`]: cluster('DescribeConfigs'),
 
   // GroupCoordinatorService.
   [`${V1}.GroupCoordinatorService/FindCoordinator`]: perResource({ resourceType: 'Group', operation: 'Describe', note: 'each key (a group id)' }),
