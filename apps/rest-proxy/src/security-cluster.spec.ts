@@ -4,7 +4,8 @@
  * SCRAM logins, the ACL authorizer) and the real proxy process with HTTPS and HTTP Basic
  * (--sasl-enabled-mechanisms), acting on behalf of each user. Principals: anonymous (no
  * credentials), a wrong password, alice (ACLs on `orders`, group `g-alice`, Describe on the
- * cluster), bob (a SCRAM user without ACLs), admin (a super user). Also: plain HTTP to the
+ * cluster), bob (a SCRAM user without ACLs), carol (Describe on the cluster allowed AND
+ * denied: Deny wins), dave (Read on the groups PREFIXED `team-`), admin (a super user). Also: plain HTTP to the
  * HTTPS port fails, consumer instances belong to their creator, and no log of the proxy or
  * of the cluster holds a password used.
  */
@@ -19,10 +20,10 @@ import { V2, V2_JSON, basicAuth, http, httpsRequest, startSecureProxy } from './
 jest.setTimeout(240_000);
 
 const SERVICES = ['coordination', 'controller', 'broker', 'group-coordinator'];
-const PASSWORDS = { alice: 'alice-pw-Rq7Zt2', bob: 'bob-pw-Lm4Kx9', admin: 'admin-pw-Vw8Hn5' };
+const PASSWORDS = { alice: 'alice-pw-Rq7Zt2', bob: 'bob-pw-Lm4Kx9', carol: 'carol-pw-Tb6Wd1', dave: 'dave-pw-Np2Gy8', admin: 'admin-pw-Vw8Hn5' };
 const WRONG_PASSWORD = 'wrong-pw-Jc3Qs6';
-type Who = 'anonymous' | 'wrong' | 'alice' | 'bob' | 'admin';
-const WHO: Who[] = ['anonymous', 'wrong', 'alice', 'bob', 'admin'];
+type Who = 'anonymous' | 'wrong' | 'alice' | 'bob' | 'carol' | 'dave' | 'admin';
+const WHO: Who[] = ['anonymous', 'wrong', 'alice', 'bob', 'carol', 'admin'];
 
 let cluster: TestCluster;
 let ca: TestCa;
@@ -82,6 +83,8 @@ beforeAll(async () => {
       { type: 'upsertion', user: 'alice', mechanism: 'SCRAM-SHA-512', password: PASSWORDS.alice },
       // bob has a SCRAM-SHA-256 credential only: the proxy tries the mechanisms in order.
       { type: 'upsertion', user: 'bob', mechanism: 'SCRAM-SHA-256', password: PASSWORDS.bob },
+      { type: 'upsertion', user: 'carol', mechanism: 'SCRAM-SHA-512', password: PASSWORDS.carol },
+      { type: 'upsertion', user: 'dave', mechanism: 'SCRAM-SHA-512', password: PASSWORDS.dave },
       { type: 'upsertion', user: 'admin', mechanism: 'SCRAM-SHA-512', password: PASSWORDS.admin },
     ]);
     const allow = (principal: string, operation: 'Write' | 'Read' | 'Describe', resourceType: 'Topic' | 'Group' | 'Cluster', name: string) => ({
@@ -96,6 +99,9 @@ beforeAll(async () => {
       // The proxy's own identity (its certificate, CN=rest-proxy): only what readiness and the
       // cluster id need. Users never get its rights.
       allow('User:rest-proxy', 'Describe', 'Cluster', 'kafka-cluster'),
+      allow('User:carol', 'Describe', 'Cluster', 'kafka-cluster'),
+      { ...allow('User:carol', 'Describe', 'Cluster', 'kafka-cluster'), entry: { principal: 'User:carol', host: '*', operation: 'Describe' as const, permissionType: 'Deny' as const } },
+      { pattern: { resourceType: 'Group' as const, name: 'team-', patternType: 'PREFIXED' as const }, entry: { principal: 'User:dave', host: '*', operation: 'Read' as const, permissionType: 'Allow' as const } },
     ]);
   } finally {
     await admin.close();
@@ -137,7 +143,7 @@ interface Row {
    * do not make those yet (libs/runtime security README, "Handlers that must call the
    * per-resource helpers"), so today bob gets what anybody authenticated gets there.
    */
-  expect: { alice: number; admin: number; bob?: number };
+  expect: { alice: number; admin: number; bob?: number; carol?: number };
   check?: (who: Who, answer: HttpsAnswer) => void;
 }
 
@@ -168,7 +174,7 @@ const ROWS: Row[] = [
     check: (_who, a) => expect(a.json.error_code).toBe(200),
   },
   {
-    name: 'v2 list topics (hidden topics)',
+    name: 'v2 list topics',
     method: 'GET',
     path: () => '/topics',
     accept: V2,
@@ -177,16 +183,16 @@ const ROWS: Row[] = [
   },
   { name: 'v2 topic metadata', method: 'GET', path: () => '/topics/orders', accept: V2, expect: { alice: 200, admin: 200 } },
   { name: 'v2 partition offsets', method: 'GET', path: () => '/topics/orders/partitions/0/offsets', accept: V2, expect: { alice: 200, admin: 200 } },
-  { name: 'v2 brokers (Cluster Describe)', method: 'GET', path: () => '/brokers', accept: V2, expect: { alice: 200, bob: 403, admin: 200 } },
-  { name: 'v3 cluster', method: 'GET', path: () => `/v3/clusters/${clusterId}`, expect: { alice: 200, bob: 403, admin: 200 } },
+  { name: 'v2 brokers (Cluster Describe)', method: 'GET', path: () => '/brokers', accept: V2, expect: { alice: 200, bob: 403, carol: 403, admin: 200 } },
+  { name: 'v3 cluster', method: 'GET', path: () => `/v3/clusters/${clusterId}`, expect: { alice: 200, bob: 403, carol: 403, admin: 200 } },
   {
-    name: 'v3 list topics (hidden topics)',
+    name: 'v3 list topics',
     method: 'GET',
     path: () => `/v3/clusters/${clusterId}/topics`,
     expect: { alice: 200, bob: 200, admin: 200 },
     check: (who, a) => topicNames(who, a, (a.json.data as Array<{ topic_name: string }>).map((t) => t.topic_name)),
   },
-  { name: 'v3 brokers (Cluster Describe)', method: 'GET', path: () => `/v3/clusters/${clusterId}/brokers`, expect: { alice: 200, bob: 403, admin: 200 } },
+  { name: 'v3 brokers (Cluster Describe)', method: 'GET', path: () => `/v3/clusters/${clusterId}/brokers`, expect: { alice: 200, bob: 403, carol: 403, admin: 200 } },
   { name: 'v3 topic', method: 'GET', path: () => `/v3/clusters/${clusterId}/topics/orders`, expect: { alice: 200, admin: 200 } },
   { name: 'v3 partitions', method: 'GET', path: () => `/v3/clusters/${clusterId}/topics/orders/partitions`, expect: { alice: 200, admin: 200 } },
 ];
@@ -195,11 +201,12 @@ describe('authorization matrix, REST rows', () => {
   it.each(ROWS.map((r) => [r.name, r] as const))('%s', async (_name, row) => {
     const answers = new Map<Who, HttpsAnswer>();
     for (const who of WHO) answers.set(who, await call(who, row.method, row.path(), { body: row.body, contentType: row.contentType, accept: row.accept }));
-    const checked = WHO.filter((w) => w !== 'bob' || row.expect.bob !== undefined);
+    const checked = WHO.filter((w) => (w !== 'bob' && w !== 'carol') || row.expect[w] !== undefined);
     const statuses = Object.fromEntries(checked.map((w) => [w, answers.get(w)!.status]));
     expect(statuses).toEqual({ anonymous: 401, wrong: 401, ...row.expect });
-    // Bob's password was right even where his refusal is not checked: never a 401.
+    // Their passwords were right even where their refusal is not checked: never a 401.
     expect(answers.get('bob')!.status).not.toBe(401);
+    expect(answers.get('carol')!.status).not.toBe(401);
     for (const who of checked) {
       const a = answers.get(who)!;
       if (a.status === 401) {
@@ -262,6 +269,31 @@ describe('v2 consumer instances act as their creator', () => {
     expect(await list('admin')).toContain('g-alice');
     // (Leaving g-alice out of bob's list is the coordinator's per-group ListGroups filter: not
     // made by its handler yet.)
+  });
+
+  it('a PREFIXED group ACL: dave reads in team-* groups, not in others', async () => {
+    expect((await create('dave', 'team-1', 'd1')).status).toBe(200);
+    expect((await subscribe('dave', 'team-1', 'd1')).status).toBe(204);
+    const seen = await waitFor(
+      async () => {
+        const r = await records('dave', 'team-1', 'd1');
+        expect(r.status).toBe(200);
+        return (r.json as unknown[]).length > 0 ? r : undefined;
+      },
+      { timeoutMs: 60_000, message: 'dave reads in team-1' },
+    );
+    expect(seen.status).toBe(200);
+    expect((await create('dave', 'other-1', 'd2')).status).toBe(200);
+    expect((await subscribe('dave', 'other-1', 'd2')).status).toBe(204);
+    const refused = await waitFor(
+      async () => {
+        const a = await records('dave', 'other-1', 'd2');
+        return a.status === 200 ? undefined : a;
+      },
+      { timeoutMs: 30_000, message: "dave's read in other-1 refused" },
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.json.error_code).toBe(40301);
   });
 
   it('bob may create an instance in alice\'s group, but reading with it is refused by the group ACL', async () => {
