@@ -19,6 +19,7 @@ import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@trib
 import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
 import { createGrpcServer, GrpcStatusError, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, Status, unary, type StartedServiceSecurity } from '@tributary/runtime';
+import { authorizedFetch, authorizedListOffsets, authorizedMetadata, authorizedOffsetsForLeaderEpoch, authorizedProduce, initProducerIdRefusal } from './authorization';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
@@ -377,7 +378,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
     produce: async (request, ctx) => {
       const started = Date.now();
-      return quotas.produce(ctx, request, started, countProduced(await replicaManager.produce(request)));
+      return quotas.produce(ctx, request, started, countProduced(await authorizedProduce(ctx, request, (r) => replicaManager.produce(r))));
     },
     produceStream: async (requests, stream, ctx) => {
       // Appended in arrival order (produce() appends before its first await), answered as
@@ -389,8 +390,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
         const { correlationId } = message;
         const request = message.request ?? { acks: 1, timeoutMs: 0, topics: [] };
         const started = Date.now();
-        const answered = replicaManager
-          .produce(request)
+        const answered = authorizedProduce(ctx, request, (r) => replicaManager.produce(r))
           .then((response) => quotas.produce(ctx, request, started, countProduced(response)))
           .then((response) => stream.write({ correlationId, response }))
           .catch((e: unknown) => {
@@ -402,11 +402,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await Promise.all(pending);
       if (failed !== undefined) throw failed;
     },
-    initProducerId: (request) => producerIds.initProducerId(request),
+    initProducerId: async (request, ctx) => initProducerIdRefusal(ctx, request) ?? producerIds.initProducerId(request),
     fetch: async (request, ctx) => {
       const started = Date.now();
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
-      return quotas.fetch(ctx, started, countOut(await replicaManager.fetch({ ...request, maxBytes })));
+      return quotas.fetch(ctx, started, countOut(await authorizedFetch(ctx, { ...request, maxBytes }, (r) => replicaManager.fetch(r))));
     },
     replicaFetch: async (requests, stream) => {
       // One request at a time: the next comes once the follower has applied this answer.
@@ -416,9 +416,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
         await stream.write(countOut(await replicaManager.fetch({ ...request, maxBytes }), replicationBytesOut));
       }
     },
-    listOffsets: async (request) => replicaManager.listOffsets(request),
-    offsetsForLeaderEpoch: async (request) => replicaManager.offsetsForLeaderEpoch(request),
-    metadata: async (request) => control.describe(request),
+    listOffsets: async (request, ctx) => authorizedListOffsets(ctx, request, (r) => replicaManager.listOffsets(r)),
+    offsetsForLeaderEpoch: async (request, ctx) => authorizedOffsetsForLeaderEpoch(ctx, request, (r) => replicaManager.offsetsForLeaderEpoch(r)),
+    metadata: async (request, ctx) => authorizedMetadata(ctx, request, (r) => control.describe(r)),
   };
 
   const server = createGrpcServer({

@@ -27,6 +27,8 @@ import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
 import { dateTimeArg, durationArg, offsetArg, shiftArg, topicScope } from './groups-plan';
 import * as parse from './parse';
 import { brokerList } from './reassign-plan';
+import { addSecurityOptions, clientSecurity, describeSecurityFailure, securitySummary } from './security';
+import type { SecurityFlags, SecuritySummary } from './security';
 
 /** The CLI's version (apps/cli/package.json; this file runs from src/ or dist/). */
 export function cliVersion(): string {
@@ -38,8 +40,8 @@ export function cliVersion(): string {
 }
 
 function globals(cmd: Command): GlobalOptions {
-  const all = cmd.optsWithGlobals<{ bootstrap: string[]; requestTimeoutMs: number }>();
-  return { bootstrap: all.bootstrap, requestTimeoutMs: all.requestTimeoutMs };
+  const all = cmd.optsWithGlobals<{ bootstrap: string[]; requestTimeoutMs: number } & SecurityFlags>();
+  return { bootstrap: all.bootstrap, requestTimeoutMs: all.requestTimeoutMs, security: clientSecurity(all) };
 }
 
 const acksOption = (): Option => new Option('--acks <acks>', 'acknowledgement: 0 (none), 1 (leader), all (every in-sync replica; the default)').argParser(parse.acks);
@@ -62,7 +64,8 @@ export function buildProgram(io: Io): Command {
         .default([DEFAULT_BOOTSTRAP], DEFAULT_BOOTSTRAP)
         .argParser(parse.bootstrapList),
     )
-    .addOption(new Option('--request-timeout-ms <ms>', 'deadline of each request, and of waits for metadata').default(30_000).argParser(parse.integer(1)))
+    .addOption(new Option('--request-timeout-ms <ms>', 'deadline of each request, and of waits for metadata').default(30_000).argParser(parse.integer(1)));
+  addSecurityOptions(program)
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .exitOverride();
@@ -378,12 +381,14 @@ export async function run(args: readonly string[], io: Io): Promise<number> {
       // invalid value, help shown because a command was missing) is a usage error.
       return EXIT_USAGE;
     }
-    io.stderr.write(`tributary: ${reportOf(e)}\n`);
+    io.stderr.write(`tributary: ${reportOf(e, securitySummary(program.opts<SecurityFlags>()))}\n`);
     return exitCodeOf(e);
   }
 }
 
-function reportOf(e: unknown): string {
+function reportOf(e: unknown, security: SecuritySummary): string {
+  const failure = describeSecurityFailure(e, security);
+  if (failure !== undefined) return failure;
   if (e instanceof NoBrokerAvailableError) {
     return `no broker reachable at ${e.addresses.join(',')}: start the local cluster with \`npm start\`, or point --bootstrap (or TRIBUTARY_BOOTSTRAP) at a running broker`;
   }

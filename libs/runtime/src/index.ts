@@ -204,5 +204,7 @@ export type {
   PerResourceCheck,
   ServiceAuthorizer,
 } from './security/enforce';
+export { splitAuthorized, mergeAuthorized, refusalsOf } from './security/per-resource';
+export type { AuthorizedSplit, Refusal } from './security/per-resource';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
 export * from './quotas';

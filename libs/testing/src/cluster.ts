@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import { freePorts } from './net';
 import { startServiceProcess } from './service';
-import type { ServiceProcess } from './service';
+import type { ServiceProcess, ServiceProcessOptions } from './service';
 import { tempDir } from './temp';
 import { waitFor } from './wait';
 
@@ -54,6 +54,8 @@ export interface TestCluster {
   /** `host:port` of every running broker, comma-separated. */
   readonly bootstrap: string;
   dataDir: string;
+  /** Where every service's whole output goes: `<logsDir>/<process name>.log`. */
+  logsDir: string;
   /** Log directory of a broker. */
   logDir(id: number): string;
   /** Starts (or restarts, on the same ports and data) broker `id`. */
@@ -78,13 +80,16 @@ export interface TestCluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const name = options.name ?? 'cluster';
   const dataDir = tempDir(name);
+  const logsDir = join(dataDir, 'logs');
+  // Every service's whole output, appended across restarts (log greps, post-mortems).
+  const startLogged = (o: ServiceProcessOptions): Promise<ServiceProcess> => startServiceProcess({ ...o, logFile: join(logsDir, `${o.name}.log`) });
   const leaseTtlMs = options.leaseTtlMs ?? 3000;
   const logLevel = options.logLevel ?? 'info';
   const common = (service: string, id: number): Record<string, string | number | boolean> =>
     typeof options.commonFlags === 'function' ? options.commonFlags(service, id) : (options.commonFlags ?? {});
   const admin = options.adminCaFile !== undefined ? { adminCaFile: options.adminCaFile } : {};
   const startCoordination = (ports?: { grpcPort: number; adminPort: number }): Promise<ServiceProcess> =>
-    startServiceProcess({
+    startLogged({
       name: `${name}-coordination`,
       main: serviceMain('coordination'),
       ...admin,
@@ -106,6 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     brokers,
     groupCoordinators,
     dataDir,
+    logsDir,
     logDir,
     get bootstrap() {
       return [...brokers.values()].map((b) => b.address).join(',');
@@ -121,7 +127,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         controllerPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-controller-${id}`,
         main: serviceMain('controller'),
         ports: controllerPorts.get(id),
@@ -136,7 +142,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         brokerPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-broker-${id}`,
         main: serviceMain('broker'),
         nodeArgs: options.brokerNodeArgs,
@@ -160,7 +166,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         groupCoordinatorPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-group-coordinator-${id}`,
         main: serviceMain('group-coordinator'),
         ports: groupCoordinatorPorts.get(id),
