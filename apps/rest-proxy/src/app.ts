@@ -1,8 +1,12 @@
 /**
- * The REST proxy assembled: one Admin and one shared Producer (libs/client), the v2 consumer
- * instances (one SDK group Consumer each), the fastify server with the v2 and v3 routes, request metrics and access logs, and the admin HTTP
- * server (/metrics, /healthz, /readyz on its own port, as every Tributary service: probes
- * and scrapes never compete with API traffic, and no API path is shadowed).
+ * The REST proxy assembled: the SDK clients of the proxy's own identity (an Admin, and a
+ * shared Producer on first produce: cluster-clients.ts), with HTTP Basic authentication those
+ * of each user instead (principals.ts, http-auth.ts: every request gets `request.clients`),
+ * the v2 consumer instances (one SDK group Consumer each, as their creator), the fastify
+ * server (HTTPS with certificate reload when TLS is configured: proxy-security.ts) with the
+ * v2 and v3 routes, request metrics and access logs, and the admin HTTP(S) server (/metrics,
+ * /healthz, /readyz on its own port, as every Tributary service: probes and scrapes never
+ * compete with API traffic, and no API path is shadowed).
  *
  * Bodies: every content type is read as a Buffer (up to `maxRequestBytes`, else 413) and
  * each route checks the type itself, so that errors are Confluent's `{error_code, message}`
