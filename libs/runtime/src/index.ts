@@ -16,7 +16,7 @@ export {
   CONFIG_FILE_ENV,
 } from './config';
 export type { LoadConfigOptions, ConfigExitIo } from './config';
-export { createLogger, LOG_LEVELS } from './logger';
+export { createLogger, LOG_LEVELS, routeProcessWarnings } from './logger';
 export type { Logger, LogLevel, LoggerOptions } from './logger';
 export {
   createMetrics,
