@@ -45,6 +45,8 @@ export class ClusterView {
   constructor(
     readonly admin: Admin,
     private readonly maxAgeMs: number,
+    /** Where the cluster id comes from instead of this admin (the proxy's own view, for a user's). */
+    private readonly clusterIdSource?: () => Promise<string>,
   ) {}
 
   /**
@@ -90,7 +92,7 @@ export class ClusterView {
 
   /** The cluster id (from DescribeCluster; stable for the cluster's life, so cached). */
   async clusterId(): Promise<string> {
-    this.clusterIdValue ??= (await this.admin.describeCluster()).clusterId;
+    this.clusterIdValue ??= this.clusterIdSource !== undefined ? await this.clusterIdSource() : (await this.admin.describeCluster()).clusterId;
     return this.clusterIdValue;
   }
 

@@ -35,6 +35,12 @@ export const restProxyConfigSchema = z.object({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
   ...securityConfigShape,
+  basicAuthAllowPlaintext: z
+    .boolean()
+    .default(false)
+    .describe('allow HTTP Basic authentication (--sasl-enabled-mechanisms) without --tls-cert-file: only behind a TLS-terminating load balancer (default: refuse to start, so passwords never cross plain HTTP)'),
+  basicAuthMaxUsers: z.number().int().min(1).max(1_000_000).default(1000).describe('Basic-authenticated users whose cluster clients are kept at once (least recently used closed first)'),
+  basicAuthIdleMs: z.number().int().min(1000).max(86_400_000).default(600_000).describe("a Basic user's cluster clients unused this long are closed (its producer flushed first)"),
 });
 
 export type RestProxyConfig = z.output<typeof restProxyConfigSchema>;

@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import { Consumer } from '@tributary/client';
 import type { ConsumerRecord, TopicPartition } from '@tributary/client';
 import type { Logger } from '@tributary/runtime';
+import type { ClientSecurity } from './cluster-clients';
 import { RestError, RestErrorCode } from './errors';
 
 /** The embedded format of an instance's records. */
@@ -60,6 +61,14 @@ export interface ConsumerInstancesOptions {
   onExpired?: () => void;
 }
 
+/** Who an instance belongs to and how its consumer reaches the cluster. */
+export interface InstanceOwner {
+  /** `User:<name>` of the Basic-authenticated creator; undefined without authentication. */
+  owner: string | undefined;
+  /** The creator's TLS and SCRAM credentials: the instance reads with the creator's rights. */
+  security: ClientSecurity;
+}
+
 /** Requests one instance may have queued or running; more get 429 (every queue is bounded). */
 export const MAX_QUEUED_REQUESTS = 64;
 
@@ -79,6 +88,8 @@ export class ConsumerInstance {
   /** Requests queued or running. */
   inFlight = 0;
   closed = false;
+  /** `User:<name>` of the creator (only it may use the instance); undefined without authentication. */
+  readonly owner: string | undefined;
   private tail: Promise<void> = Promise.resolve();
 
   constructor(
@@ -86,8 +97,12 @@ export class ConsumerInstance {
     readonly name: string,
     readonly settings: InstanceSettings,
     options: ConsumerInstancesOptions,
+    owner: InstanceOwner,
   ) {
+    this.owner = owner.owner;
     this.consumer = new Consumer({
+      ...(owner.security.tls ? { tls: owner.security.tls } : {}),
+      ...(owner.security.sasl ? { sasl: owner.security.sasl } : {}),
       bootstrap: options.bootstrap,
       logger: options.logger,
       requestTimeoutMs: options.clientRequestTimeoutMs,
@@ -222,7 +237,7 @@ export class ConsumerInstances {
   }
 
   /** Creates an instance: 40902 when the name exists in the group, 42901 past the limit. */
-  create(group: string, name: string | undefined, settings: InstanceSettings): ConsumerInstance {
+  create(group: string, name: string | undefined, settings: InstanceSettings, owner: InstanceOwner): ConsumerInstance {
     const instanceName = name ?? `rest-consumer-${randomUUID()}`;
     const key = instanceKey(group, instanceName);
     if (this.instances.has(key)) {
@@ -237,7 +252,7 @@ export class ConsumerInstances {
         `this proxy already holds ${this.instances.size} consumer instances (--max-consumer-instances): DELETE instances you no longer use, or raise the limit`,
       );
     }
-    const instance = new ConsumerInstance(group, instanceName, settings, this.options);
+    const instance = new ConsumerInstance(group, instanceName, settings, this.options, owner);
     this.instances.set(key, instance);
     return instance;
   }

@@ -4,7 +4,7 @@
  * (400, 404, 406, 413, 415, 422, 500) or a 5-digit code whose first three digits are the
  * status (Confluent's: 40401 topic not found, 40402 partition not found, 50002 Kafka error,
  * 50003 retriable Kafka error; v3: 40002 Kafka bad request, 40403 unknown topic or
- * partition; v2 consumers: 40403 unknown instance, 40601 format mismatch, 40902 instance exists,
+ * partition; 40101 authentication failed, 40301 not authorized; v2 consumers: 40403 unknown instance, 40601 format mismatch, 40902 instance exists,
  * 40903 illegal state, 42204 bad instance setting). `RestError.from` maps anything thrown by the SDK.
  */
 import { ErrorCode, TopicOperationError, TributaryError } from '@tributary/client';
@@ -12,6 +12,10 @@ import { ErrorCode, TopicOperationError, TributaryError } from '@tributary/clien
 /** Confluent's error codes used by the proxy. */
 export const RestErrorCode = {
   BAD_REQUEST: 400,
+  /** Missing or wrong credentials (Confluent's KAFKA_AUTHENTICATION_ERROR_CODE; also Kafka's SASL_AUTHENTICATION_FAILED). */
+  AUTHENTICATION_FAILED: 40101,
+  /** Kafka refused the principal (TOPIC/GROUP/CLUSTER/TRANSACTIONAL_ID_AUTHORIZATION_FAILED; Confluent's KAFKA_AUTHORIZATION_ERROR_CODE). */
+  AUTHORIZATION_FAILED: 40301,
   /** v3: a Kafka error caused by the request (topic exists, bad config, bad partitions...). */
   KAFKA_BAD_REQUEST: 40002,
   NOT_FOUND: 404,
@@ -37,6 +41,8 @@ export const RestErrorCode = {
   INVALID_CONSUMER_CONFIG: 42204,
   /** Too many consumer instances in this proxy process (--max-consumer-instances). */
   TOO_MANY_CONSUMER_INSTANCES: 42901,
+  /** Too many requests of a kind at once (logins in progress); retry (Confluent's 42901). */
+  TOO_MANY_REQUESTS: 42901,
   INTERNAL: 500,
   /** A Kafka error that retrying will not fix. */
   KAFKA_ERROR: 50002,
@@ -70,6 +76,13 @@ export class RestError extends Error {
     if (e instanceof TopicOperationError && e.errors.size === 1) return RestError.from(e.errors.values().next().value, api);
     if (e instanceof TributaryError) {
       switch (e.code) {
+        case ErrorCode.SASL_AUTHENTICATION_FAILED:
+          return new RestError(RestErrorCode.AUTHENTICATION_FAILED, e.message);
+        case ErrorCode.TOPIC_AUTHORIZATION_FAILED:
+        case ErrorCode.GROUP_AUTHORIZATION_FAILED:
+        case ErrorCode.CLUSTER_AUTHORIZATION_FAILED:
+        case ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+          return new RestError(RestErrorCode.AUTHORIZATION_FAILED, e.message);
         case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
           return new RestError(api === 'v2' ? RestErrorCode.TOPIC_NOT_FOUND : RestErrorCode.UNKNOWN_TOPIC_OR_PARTITION, e.message);
         case ErrorCode.TOPIC_ALREADY_EXISTS:
@@ -92,7 +105,19 @@ export class RestError extends Error {
   }
 }
 
-/** v2's per-record produce error code: 2 retriable, 1 otherwise (Confluent's). */
+/** True for Kafka's authorization errors (the principal lacks an ACL). */
+export function isAuthorizationError(e: unknown): boolean {
+  return RestError.from(e).errorCode === RestErrorCode.AUTHORIZATION_FAILED;
+}
+
+/**
+ * v2's per-record produce error code (Confluent's errorCodeFromProducerException): 40101 an
+ * authentication failure, 40301 an authorization failure, 2 retriable, 1 otherwise.
+ */
 export function produceErrorCode(e: unknown): number {
+  if (e instanceof TributaryError) {
+    if (e.code === ErrorCode.SASL_AUTHENTICATION_FAILED) return RestErrorCode.AUTHENTICATION_FAILED;
+    if (isAuthorizationError(e)) return RestErrorCode.AUTHORIZATION_FAILED;
+  }
   return e instanceof TributaryError && e.retriable ? 2 : 1;
 }

@@ -218,10 +218,12 @@ describe('observability and shutdown', () => {
     expect(text).not.toContain(topic);
   });
 
-  it('writes one JSON access-log line per request, without bodies', async () => {
+  it('writes one JSON access-log line per request, without bodies, headers or query strings', async () => {
     const path = `/topics/${uniqueTopic('access-log')}`;
     const secret = uniqueTopic('secret-body');
-    await http(proxy.url, 'POST', path, { contentType: V2_JSON, body: { records: [{ value: secret }] } });
+    const headerSecrets = { authorization: `Basic ${Buffer.from(`user:${uniqueTopic('secret-password')}`).toString('base64')}`, cookie: `session=${uniqueTopic('secret-cookie')}`, 'x-api-key': uniqueTopic('secret-key') };
+    const querySecret = uniqueTopic('secret-query');
+    await http(proxy.url, 'POST', `${path}?token=${querySecret}`, { contentType: V2_JSON, body: { records: [{ value: secret }] }, headers: headerSecrets });
     let line: Record<string, unknown> | undefined;
     // The line reaches this process through the child's stdout pipe some time after the answer.
     await waitFor(
@@ -238,7 +240,8 @@ describe('observability and shutdown', () => {
     );
     expect(line).toMatchObject({ method: 'POST', path, route: '/topics/:topic', status: 404, msg: 'request', service: 'rest-proxy' });
     expect(typeof line!.durationMs).toBe('number');
-    expect(proxy.proc.outputTail()).not.toContain(secret);
+    const output = proxy.proc.outputTail();
+    for (const s of [secret, querySecret, ...Object.values(headerSecrets), headerSecrets.authorization.slice(6)]) expect(output).not.toContain(s);
   });
 
   it('stops gracefully on SIGTERM: exit code 0, readiness gone', async () => {

@@ -126,3 +126,76 @@ export async function rawHttp(
     req.end(body);
   });
 }
+
+/** An HTTPS answer, with its headers and the server certificate's SHA-256 fingerprint. */
+export interface HttpsAnswer extends HttpAnswer {
+  headers: Record<string, string | string[] | undefined>;
+  serverFingerprint: string;
+}
+
+/** One HTTPS request with node:https, trusting `ca` (PEM) only; a fresh connection each time. */
+export async function httpsRequest(
+  base: string,
+  method: string,
+  path: string,
+  options: { ca: Buffer; cert?: Buffer; key?: Buffer; body?: unknown; contentType?: string; accept?: string; headers?: Record<string, string> },
+): Promise<HttpsAnswer> {
+  const { request } = await import('node:https');
+  const url = new URL(base);
+  const body = options.body === undefined ? undefined : Buffer.from(typeof options.body === 'string' ? options.body : JSON.stringify(options.body));
+  const headers: Record<string, string | number> = { ...options.headers };
+  if (options.contentType !== undefined) headers['content-type'] = options.contentType;
+  if (options.accept !== undefined) headers.accept = options.accept;
+  if (body !== undefined) headers['content-length'] = body.length;
+  return new Promise((resolve, reject) => {
+    const clientCert = options.cert !== undefined && options.key !== undefined ? { cert: options.cert, key: options.key } : {};
+    const req = request({ host: url.hostname, port: url.port, method, path, headers, ca: options.ca, ...clientCert, agent: false }, (res) => {
+      const socket = res.socket as import('node:tls').TLSSocket;
+      const serverFingerprint = socket.getPeerCertificate().fingerprint256;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown;
+        try {
+          json = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text, json, headers: res.headers, serverFingerprint });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `Authorization: Basic` for `user:password`. */
+export function basicAuth(user: string, password: string): Record<string, string> {
+  return { authorization: `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}` };
+}
+
+/**
+ * The proxy process with HTTPS (its readiness asked over HTTPS, trusting `ca`); stdout and
+ * stderr also go to `logFile` (whole, for greps of secrets).
+ */
+export async function startSecureProxy(bootstrap: string, flags: Record<string, string | number | boolean>, ca: Buffer, logFile: string, name = 'rest-proxy-secure'): Promise<ProxyProcess> {
+  const [port, adminPort] = (await freePorts(2)) as [number, number];
+  const args = [PROXY_MAIN, '--port', String(port), '--admin-port', String(adminPort), '--bootstrap', bootstrap];
+  for (const [k, v] of Object.entries(flags)) {
+    if (typeof v === 'boolean') args.push(v ? `--${k}` : `--no-${k}`);
+    else args.push(`--${k}`, String(v));
+  }
+  const proc = spawnProcess({ command: process.execPath, args, name, logFile });
+  const adminUrl = `https://127.0.0.1:${adminPort}`;
+  await waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);
+      const res = await httpsRequest(adminUrl, 'GET', '/readyz', { ca }).catch(() => undefined);
+      return res?.status === 200;
+    },
+    { timeoutMs: 30_000, message: `${name} /readyz` },
+  );
+  return { proc, url: `https://127.0.0.1:${port}`, adminUrl, metrics: async () => (await httpsRequest(adminUrl, 'GET', '/metrics', { ca })).text };
+}

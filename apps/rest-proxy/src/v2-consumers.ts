@@ -35,8 +35,6 @@ export interface V2ConsumerDeps {
   config: RestProxyConfig;
   /** Base URL of `base_uri` (known once the server listens). */
   baseUrl: () => string;
-  /** The cluster's topics (for what a pattern subscription matches). */
-  listTopics: () => Promise<string[]>;
 }
 
 type GroupParams = { group: string };
@@ -63,13 +61,22 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     negotiateV2(request.headers.accept);
   };
   /** The instance of the path, or 40403 (also for names that cannot be instances: '..', '/'...). */
-  const instanceOf = (params: InstanceParams): ConsumerInstance => {
+  const instanceOf = (request: { params: InstanceParams; principal: string | undefined }): ConsumerInstance => {
+    const { params } = request;
     if (!isLegalName(params.group) || !isLegalName(params.instance)) throw instanceNotFound(params.group, params.instance);
-    return instances.get(params.group, params.instance);
+    const instance = instances.get(params.group, params.instance);
+    // An instance belongs to the principal that created it (it reads with that user's rights).
+    if (instance.owner !== request.principal) {
+      throw new RestError(
+        RestErrorCode.AUTHORIZATION_FAILED,
+        `consumer instance '${params.instance}' of group '${params.group}' was created by another user: only its creator may use it (create your own with POST /consumers/{group})`,
+      );
+    }
+    return instance;
   };
   /** Runs `fn` on the path's instance, after its earlier requests. */
-  const onInstance = <T>(params: InstanceParams, fn: (i: ConsumerInstance) => Promise<T>): Promise<T> => {
-    const instance = instanceOf(params);
+  const onInstance = <T>(request: { params: InstanceParams; principal: string | undefined }, fn: (i: ConsumerInstance) => Promise<T>): Promise<T> => {
+    const instance = instanceOf(request);
     return instance.exclusive(() =>
       fn(instance).catch((e: unknown) => {
         throw consumerError(e);
@@ -84,13 +91,13 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     }
     const body = readConsumerBody(request, true) ?? {};
     const { name, settings } = parseInstanceRequest(body, config);
-    const instance = instances.create(group, name, settings);
+    const instance = instances.create(group, name, settings, { owner: request.principal, security: request.clients.security });
     const baseUri = `${deps.baseUrl()}/consumers/${encodeURIComponent(group)}/instances/${encodeURIComponent(instance.name)}`;
     return send(reply, request, 200, JSON.stringify({ instance_id: instance.name, base_uri: baseUri }));
   });
 
   app.delete<{ Params: InstanceParams }>(base, { onRequest: accepts }, async (request, reply) => {
-    instanceOf(request.params);
+    instanceOf(request);
     await instances.delete(request.params.group, request.params.instance);
     return send(reply, request, 204);
   });
@@ -99,7 +106,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
 
   app.post<{ Params: InstanceParams }>(`${base}/subscription`, { onRequest: accepts }, async (request, reply) => {
     const body = objectBody(readConsumerBody(request, false));
-    await onInstance(request.params, async (instance) => {
+    await onInstance(request, async (instance) => {
       const hasTopics = body.topics !== undefined && body.topics !== null;
       const hasPattern = body.topic_pattern !== undefined && body.topic_pattern !== null;
       if (hasTopics && hasPattern) throw illegalState('Subscription to topics and to a topic pattern are mutually exclusive: give "topics" or "topic_pattern", not both');
@@ -130,13 +137,13 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
   });
 
   app.get<{ Params: InstanceParams }>(`${base}/subscription`, { onRequest: accepts }, async (request, reply) => {
-    const topics = await onInstance(request.params, async (instance) => {
+    const topics = await onInstance(request, async (instance) => {
       const t = instance.target;
       if (t.kind === 'topics') return t.topics;
       if (t.kind === 'pattern') {
         // As Kafka's subscription(): every topic the pattern matches now (internal ones left out).
         const re = new RegExp(`^(?:${t.pattern})$`);
-        return (await deps.listTopics()).filter((topic) => !topic.startsWith('__') && re.test(topic)).sort();
+        return (await request.clients.admin.listTopics()).filter((topic) => !topic.startsWith('__') && re.test(topic)).sort();
       }
       return [];
     });
@@ -144,7 +151,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
   });
 
   app.delete<{ Params: InstanceParams }>(`${base}/subscription`, { onRequest: accepts }, async (request, reply) => {
-    await onInstance(request.params, async (instance) => {
+    await onInstance(request, async (instance) => {
       if (instance.target.kind === 'assigned') instance.consumer.assign([]);
       else if (instance.target.kind !== 'none') await instance.consumer.unsubscribe();
       instance.target = { kind: 'none' };
@@ -156,7 +163,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
 
   app.post<{ Params: InstanceParams }>(`${base}/assignments`, { onRequest: accepts }, async (request, reply) => {
     const partitions = partitionList(objectBody(readConsumerBody(request, false)).partitions);
-    await onInstance(request.params, async (instance) => {
+    await onInstance(request, async (instance) => {
       if (instance.target.kind === 'topics' || instance.target.kind === 'pattern') {
         throw illegalState('Subscription to topics, partitions and pattern are mutually exclusive: this instance is subscribed (DELETE .../subscription first)');
       }
@@ -167,7 +174,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
   });
 
   app.get<{ Params: InstanceParams }>(`${base}/assignments`, { onRequest: accepts }, async (request, reply) => {
-    const partitions = await onInstance(request.params, async (instance) => instance.consumer.assignment());
+    const partitions = await onInstance(request, async (instance) => instance.consumer.assignment());
     return send(reply, request, 200, JSON.stringify({ partitions: partitions.map((tp) => ({ topic: tp.topic, partition: tp.partition })) }));
   });
 
@@ -175,7 +182,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
 
   app.post<{ Params: InstanceParams }>(`${base}/positions`, { onRequest: accepts }, async (request, reply) => {
     const offsets = offsetList(objectBody(readConsumerBody(request, false)).offsets);
-    await onInstance(request.params, async (instance) => {
+    await onInstance(request, async (instance) => {
       for (const o of offsets) seekChecked(instance, o, () => instance.consumer.seek(o, o.offset));
     });
     return send(reply, request, 204);
@@ -184,7 +191,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
   for (const end of ['beginning', 'end'] as const) {
     app.post<{ Params: InstanceParams }>(`${base}/positions/${end}`, { onRequest: accepts }, async (request, reply) => {
       const partitions = partitionList(objectBody(readConsumerBody(request, false)).partitions);
-      await onInstance(request.params, async (instance) => {
+      await onInstance(request, async (instance) => {
         for (const tp of partitions) seekChecked(instance, tp, () => (end === 'beginning' ? instance.consumer.seekToBeginning([tp]) : instance.consumer.seekToEnd([tp])));
       });
       return send(reply, request, 204);
@@ -194,12 +201,12 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
   // ---- records --------------------------------------------------------------------------
 
   app.get<{ Params: InstanceParams; Querystring: Record<string, string | undefined> }>(`${base}/records`, async (request, reply) => {
-    const instance = instanceOf(request.params);
+    const instance = instanceOf(request);
     const format = instance.settings.format;
     const contentType = recordsType(request.headers.accept, format);
     const maxBytes = Math.max(1, Math.min(queryInteger(request.query.max_bytes, 'max_bytes', config.consumerRequestMaxBytes), config.consumerRequestMaxBytes));
     const timeoutMs = Math.min(queryInteger(request.query.timeout, 'timeout', instance.settings.requestTimeoutMs), 60_000);
-    const body = await onInstance(request.params, async (i) => recordsJson(await i.read(timeoutMs, maxBytes), format));
+    const body = await onInstance(request, async (i) => recordsJson(await i.read(timeoutMs, maxBytes), format));
     return reply.code(200).header('content-type', contentType).send(Buffer.from(body));
   });
 
@@ -209,7 +216,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     const raw = readConsumerBody(request, true);
     const offsets = raw === undefined ? undefined : objectBody(raw).offsets === undefined ? undefined : offsetList(objectBody(raw).offsets, true);
     const async = request.query.async === 'true';
-    await onInstance(request.params, async (instance) => {
+    await onInstance(request, async (instance) => {
       // As Confluent: the client names the last record it processed; the next one is committed.
       const commit = offsets?.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset + 1n, metadata: o.metadata }));
       if (async) instance.consumer.commitAsync(commit);
@@ -223,7 +230,7 @@ export function registerV2Consumers(app: FastifyInstance, deps: V2ConsumerDeps):
     const raw = await readBody(request.raw, config.maxRequestBytes);
     if (raw.length > 0) checkConsumerContentType(request.headers['content-type']);
     const partitions = partitionList(objectBody(raw.length === 0 ? undefined : parseJsonBody(raw)).partitions);
-    const committed = await onInstance(request.params, async (instance) => instance.consumer.committed(partitions));
+    const committed = await onInstance(request, async (instance) => instance.consumer.committed(partitions));
     const offsets = partitions.map((tp, i) => {
       const c = committed[i];
       return { topic: tp.topic, partition: tp.partition, offset: c === null || c === undefined ? -1 : Number(c.offset), metadata: c?.metadata ?? '' };

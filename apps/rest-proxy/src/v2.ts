@@ -14,17 +14,15 @@
  * retried) or 2 (retriable) for a record that was not written.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Producer, ProducerRecord } from '@tributary/client';
-import type { ClusterView } from './cluster-view';
-import { RestError, RestErrorCode, produceErrorCode } from './errors';
+import type { ProducerRecord } from '@tributary/client';
+import type { ClusterClients } from './cluster-clients';
+import { RestError, RestErrorCode, isAuthorizationError, produceErrorCode } from './errors';
 import type { EmbeddedFormat } from './media';
 import { negotiateV2, v2EmbeddedFormat } from './media';
 import { errorMessage, sendAll } from './produce';
 import { decodeBase64, parseJsonBody, parsePartitionParam, parseTimestamp, unprocessable } from './values';
 
 export interface V2Deps {
-  view: ClusterView;
-  producer: Producer;
   /** Counts records produced (acknowledged) and failed. */
   countRecords: (api: 'v2', ok: number, failed: number) => void;
 }
@@ -37,18 +35,18 @@ function send(reply: FastifyReply, request: FastifyRequest, status: number, body
 }
 
 export function registerV2(app: FastifyInstance, deps: V2Deps): void {
-  const { view, producer } = deps;
-  const { admin } = view;
-
+  // Each request calls the cluster with its own clients (request.clients: its user's with
+  // Basic authentication, else the proxy's).
   // Negotiate before any work: a 406 must not depend on whether the topic exists.
   const accepts = async (request: FastifyRequest): Promise<void> => {
     negotiateV2(request.headers.accept);
   };
 
-  app.get('/topics', { onRequest: accepts }, async (request, reply) => send(reply, request, 200, JSON.stringify(await admin.listTopics())));
+  app.get('/topics', { onRequest: accepts }, async (request, reply) => send(reply, request, 200, JSON.stringify(await request.clients.admin.listTopics())));
 
   app.get<{ Params: Params }>('/topics/:topic', { onRequest: accepts }, async (request, reply) => {
     const { topic } = request.params;
+    const { view, admin } = request.clients;
     await view.partitionCount(topic, 'v2');
     const [[info], [configs]] = await Promise.all([admin.describeTopics([topic]), admin.describeConfigs([topic])]).catch((e: unknown) => {
       throw RestError.from(e, 'v2');
@@ -60,15 +58,15 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
   });
 
   app.get<{ Params: Params }>('/topics/:topic/partitions', { onRequest: accepts }, async (request, reply) => {
-    const info = await describeTopic(request.params.topic);
+    const info = await describeTopic(request.clients, request.params.topic);
     return send(reply, request, 200, JSON.stringify(info.partitions.map(partitionJson)));
   });
 
   app.get<{ Params: Params }>('/topics/:topic/partitions/:partition', { onRequest: accepts }, async (request, reply) => {
     const { topic } = request.params;
     const partition = parsePartitionParam(request.params.partition, topic, 'v2');
-    await view.checkPartition(topic, partition, 'v2');
-    const info = await describeTopic(topic);
+    await request.clients.view.checkPartition(topic, partition, 'v2');
+    const info = await describeTopic(request.clients, topic);
     const p = info.partitions.find((x) => x.partition === partition);
     if (p === undefined) throw new RestError(RestErrorCode.PARTITION_NOT_FOUND, `partition ${partition} of topic '${topic}' not found`);
     return send(reply, request, 200, JSON.stringify(partitionJson(p)));
@@ -77,6 +75,7 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
   app.get<{ Params: Params }>('/topics/:topic/partitions/:partition/offsets', { onRequest: accepts }, async (request, reply) => {
     const { topic } = request.params;
     const partition = parsePartitionParam(request.params.partition, topic, 'v2');
+    const { view, admin } = request.clients;
     await view.checkPartition(topic, partition, 'v2');
     const [[begin], [end]] = await Promise.all([admin.listOffsets(topic, 'earliest', [partition]), admin.listOffsets(topic, 'latest', [partition])]).catch((e: unknown) => {
       throw RestError.from(e, 'v2');
@@ -85,7 +84,7 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
   });
 
   app.get('/brokers', { onRequest: accepts }, async (request, reply) => {
-    const cluster = await admin.describeCluster().catch((e: unknown) => {
+    const cluster = await request.clients.admin.describeCluster().catch((e: unknown) => {
       throw RestError.from(e, 'v2');
     });
     return send(reply, request, 200, JSON.stringify({ brokers: cluster.brokers.map((b) => b.id).sort((a, b) => a - b) }));
@@ -95,6 +94,7 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
     const format = v2EmbeddedFormat(request.headers['content-type']);
     const { topic } = request.params;
     const records = parseV2Records(request.body, topic, format, partition);
+    const { view, producer } = request.clients;
     const count = await view.partitionCount(topic, 'v2');
     let highest = -1;
     for (const r of records) if (r.partition !== undefined && r.partition > highest) highest = r.partition;
@@ -114,17 +114,22 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
       }
     }
     body += ']}';
+    // Every record refused for want of an ACL: the request as a whole is 403 / 40301 (the
+    // per-record codes say so too when only some are).
+    if (allRefused(results)) {
+      throw new RestError(RestErrorCode.AUTHORIZATION_FAILED, `Not authorized to write to topic '${topic}': ${errorMessage(results.errors[0]!)}`);
+    }
     return send(reply, request, 200, body);
   };
 
   app.post<{ Params: Params }>('/topics/:topic', { onRequest: accepts }, (request, reply) => produce(request, reply, undefined));
   app.post<{ Params: Params }>('/topics/:topic/partitions/:partition', { onRequest: accepts }, async (request, reply) => {
     const partition = parsePartitionParam(request.params.partition, request.params.topic, 'v2');
-    await view.checkPartition(request.params.topic, partition, 'v2');
+    await request.clients.view.checkPartition(request.params.topic, partition, 'v2');
     return produce(request, reply, partition);
   });
 
-  async function describeTopic(topic: string): Promise<{ partitions: Array<{ partition: number; leader: number; replicas: number[]; isr: number[] }> }> {
+  async function describeTopic({ view, admin }: ClusterClients, topic: string): Promise<{ partitions: Array<{ partition: number; leader: number; replicas: number[]; isr: number[] }> }> {
     await view.partitionCount(topic, 'v2');
     const [info] = await admin.describeTopics([topic]).catch((e: unknown) => {
       throw RestError.from(e, 'v2');
@@ -132,6 +137,13 @@ export function registerV2(app: FastifyInstance, deps: V2Deps): void {
     if (info === undefined) throw new RestError(RestErrorCode.TOPIC_NOT_FOUND, `topic '${topic}' not found`);
     return info;
   }
+}
+
+/** True when every record failed for want of an ACL. */
+function allRefused(results: { count: number; failed: number; errors: Array<Error | undefined> }): boolean {
+  if (results.count === 0 || results.failed !== results.count) return false;
+  for (let i = 0; i < results.count; i++) if (!isAuthorizationError(results.errors[i])) return false;
+  return true;
 }
 
 /** Confluent's partition object: leader and each replica with its leader / in-sync flags. */

@@ -18,14 +18,15 @@
  * no committed offsets) is 404.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { ErrorCode, TributaryError } from '@tributary/client';
 import type { Admin, GroupDescription } from '@tributary/client';
-import type { ClusterView } from './cluster-view';
 import { RestError, RestErrorCode } from './errors';
 import { JSON_TYPE } from './media';
 import { parsePartitionParam } from './values';
 
 export interface V3GroupDeps {
-  view: ClusterView;
+  /** The cluster id (asked with the proxy's own identity: the same for every user). */
+  clusterId: () => Promise<string>;
   /** Base URL of `metadata.self` links (known once the server listens). */
   baseUrl: () => string;
 }
@@ -53,8 +54,8 @@ function stateName(state: string): string {
 }
 
 export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void {
-  const { view } = deps;
-  const admin: Admin = view.admin;
+  // Each request asks the cluster with its own clients (request.clients.admin: its user's
+  // with Basic authentication, else the proxy's).
   const url = (...parts: Array<string | number>): string => `${deps.baseUrl()}/v3/clusters/${parts.map((p) => encodeURIComponent(String(p))).join('/')}`;
   const crn = (cluster: string, ...more: string[]): string => [`crn:///kafka=${cluster}`, ...more].join('/');
   const related = (...parts: Array<string | number>): { related: string } => ({ related: url(...parts) });
@@ -63,15 +64,17 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
       throw RestError.from(e, 'v3');
     });
   const checkCluster = async (cluster: string): Promise<string> => {
-    const id = await v3(view.clusterId());
+    const id = await v3(deps.clusterId());
     if (cluster !== id) throw new RestError(RestErrorCode.NOT_FOUND, `Cluster ${cluster.slice(0, 128)} cannot be found: this proxy serves cluster ${id}`);
     return id;
   };
   const notFound = (group: string): RestError => new RestError(RestErrorCode.NOT_FOUND, `Consumer group ${group.slice(0, 256)} cannot be found: it has no members and no committed offsets`);
 
   /** The group's description; 404 when the coordinators know nothing of it. */
-  const describe = async (group: string): Promise<{ d: GroupDescription; offsets: Awaited<ReturnType<Admin['listGroupOffsets']>> }> => {
+  const describe = async (admin: Admin, group: string): Promise<{ d: GroupDescription; offsets: Awaited<ReturnType<Admin['listGroupOffsets']>> }> => {
     const [[d], offsets] = await Promise.all([v3(admin.describeGroups([group])), v3(admin.listGroupOffsets(group))]);
+    // A group the user may not Describe: 403 / 40301, not "not found".
+    if (d !== undefined && d.errorCode === ErrorCode.GROUP_AUTHORIZATION_FAILED) throw RestError.from(new TributaryError(d.errorCode, `not authorized to describe consumer group '${group.slice(0, 256)}'`), 'v3');
     const committed = offsets.filter((o) => o.offset >= 0n);
     if (d === undefined || ((d.state === 'Dead' || d.state === '') && committed.length === 0)) throw notFound(group);
     return { d, offsets: committed };
@@ -118,8 +121,8 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   });
 
   /** Per partition with a committed offset: its lag and the member that owns it ('' when none). */
-  const lags = async (group: string): Promise<PartitionLag[]> => {
-    const { d, offsets } = await describe(group);
+  const lags = async (admin: Admin, group: string): Promise<PartitionLag[]> => {
+    const { d, offsets } = await describe(admin, group);
     const byTopic = new Map<string, number[]>();
     for (const o of offsets) {
       const list = byTopic.get(o.topic) ?? [];
@@ -155,6 +158,7 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   };
 
   app.get<{ Params: { cluster: string } }>('/v3/clusters/:cluster/consumer-groups', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const listed = await v3(admin.listGroups());
     const ids = [...new Set(listed.map((g) => g.groupId))].sort();
@@ -167,15 +171,17 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   });
 
   app.get<{ Params: GroupParams }>('/v3/clusters/:cluster/consumer-groups/:group', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
-    const { d } = await describe(request.params.group);
+    const { d } = await describe(admin, request.params.group);
     return sendJson(reply, 200, groupJson(c, d));
   });
 
   app.get<{ Params: GroupParams }>('/v3/clusters/:cluster/consumer-groups/:group/consumers', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group } = request.params;
-    const { d } = await describe(group);
+    const { d } = await describe(admin, group);
     return sendJson(reply, 200, {
       kind: 'KafkaConsumerList',
       metadata: { self: url(c, 'consumer-groups', group, 'consumers'), next: null },
@@ -183,23 +189,25 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
     });
   });
 
-  const member = async (group: string, consumer: string): Promise<GroupDescription['members'][number]> => {
-    const { d } = await describe(group);
+  const member = async (admin: Admin, group: string, consumer: string): Promise<GroupDescription['members'][number]> => {
+    const { d } = await describe(admin, group);
     const m = d.members.find((x) => x.memberId === consumer);
     if (m === undefined) throw new RestError(RestErrorCode.NOT_FOUND, `Consumer ${consumer.slice(0, 256)} cannot be found in consumer group ${group.slice(0, 256)}`);
     return m;
   };
 
   app.get<{ Params: GroupParams & { consumer: string } }>('/v3/clusters/:cluster/consumer-groups/:group/consumers/:consumer', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group, consumer } = request.params;
-    return sendJson(reply, 200, consumerJson(c, group, await member(group, consumer)));
+    return sendJson(reply, 200, consumerJson(c, group, await member(admin, group, consumer)));
   });
 
   app.get<{ Params: GroupParams & { consumer: string } }>('/v3/clusters/:cluster/consumer-groups/:group/consumers/:consumer/assignments', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group, consumer } = request.params;
-    const m = await member(group, consumer);
+    const m = await member(admin, group, consumer);
     return sendJson(reply, 200, {
       kind: 'KafkaConsumerAssignmentList',
       metadata: { self: url(c, 'consumer-groups', group, 'consumers', consumer, 'assignments'), next: null },
@@ -221,9 +229,10 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   });
 
   app.get<{ Params: GroupParams }>('/v3/clusters/:cluster/consumer-groups/:group/lags', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group } = request.params;
-    const list = await lags(group);
+    const list = await lags(admin, group);
     return sendJson(reply, 200, {
       kind: 'KafkaConsumerLagList',
       metadata: { self: url(c, 'consumer-groups', group, 'lags'), next: null },
@@ -232,18 +241,20 @@ export function registerV3Groups(app: FastifyInstance, deps: V3GroupDeps): void 
   });
 
   app.get<{ Params: GroupParams & { topic: string; partition: string } }>('/v3/clusters/:cluster/consumer-groups/:group/lags/:topic/partitions/:partition', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group, topic } = request.params;
     const partition = parsePartitionParam(request.params.partition, topic, 'v3');
-    const l = (await lags(group)).find((x) => x.topic === topic && x.partition === partition);
+    const l = (await lags(admin, group)).find((x) => x.topic === topic && x.partition === partition);
     if (l === undefined) throw new RestError(RestErrorCode.NOT_FOUND, `Consumer group ${group.slice(0, 256)} has no committed offset for partition ${partition} of topic ${topic.slice(0, 256)}`);
     return sendJson(reply, 200, lagJson(c, group, l));
   });
 
   app.get<{ Params: GroupParams }>('/v3/clusters/:cluster/consumer-groups/:group/lag-summary', async (request, reply) => {
+    const { admin } = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { group } = request.params;
-    const list = await lags(group);
+    const list = await lags(admin, group);
     let max: PartitionLag | undefined;
     let total = 0n;
     for (const l of list) {

@@ -13,11 +13,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PassThrough } from 'node:stream';
 import type { Readable } from 'node:stream';
-import { Consumer } from '@tributary/client';
-import type { Producer, ProducerRecord, TopicInfo } from '@tributary/client';
+import type { ProducerRecord, TopicInfo } from '@tributary/client';
 import { readBody } from './body';
 import { isLegalTopicName } from './cluster-view';
-import type { ClusterView } from './cluster-view';
+import type { ClusterClients } from './cluster-clients';
 import type { RestProxyConfig } from './config';
 import { RestError, RestErrorCode } from './errors';
 import { ConcatenatedJsonSplitter } from './json-stream';
@@ -26,8 +25,8 @@ import { errorMessage, sendAll } from './produce';
 import { decodeBase64, parseJsonBody, parsePartitionParam, parseTimestamp, queryInteger, unprocessable } from './values';
 
 export interface V3Deps {
-  view: ClusterView;
-  producer: Producer;
+  /** The cluster id (asked with the proxy's own identity: the same for every user). */
+  clusterId: () => Promise<string>;
   config: RestProxyConfig;
   /** Base URL of `metadata.self` links (known once the server listens). */
   baseUrl: () => string;
@@ -51,21 +50,22 @@ function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyRe
 }
 
 export function registerV3(app: FastifyInstance, deps: V3Deps): void {
-  const { view, producer, config } = deps;
-  const { admin } = view;
+  // Each request calls the cluster with its own clients (`cl`, from request.clients: its
+  // user's with Basic authentication, else the proxy's).
+  const { config } = deps;
   const url = (...parts: Array<string | number>): string => `${deps.baseUrl()}/v3/clusters/${parts.map((p) => encodeURIComponent(String(p))).join('/')}`;
   const crn = (cluster: string, ...more: string[]): string => [`crn:///kafka=${cluster}`, ...more].join('/');
   const related = (...parts: Array<string | number>): { related: string } => ({ related: url(...parts) });
 
   /** The cluster id named in the path, or 404 when it is not this cluster's. */
   const checkCluster = async (cluster: string): Promise<string> => {
-    const id = await view.clusterId().catch((e: unknown) => {
+    const id = await deps.clusterId().catch((e: unknown) => {
       throw RestError.from(e, 'v3');
     });
     if (cluster !== id) throw new RestError(RestErrorCode.NOT_FOUND, `Cluster ${cluster.slice(0, 128)} cannot be found: this proxy serves cluster ${id}`);
     return id;
   };
-  const topicExists = async (topic: string): Promise<number> => view.partitionCount(topic, 'v3');
+  const topicExists = async (cl: ClusterClients, topic: string): Promise<number> => cl.view.partitionCount(topic, 'v3');
   const v3 = <T>(p: Promise<T>): Promise<T> =>
     p.catch((e: unknown) => {
       throw RestError.from(e, 'v3');
@@ -75,8 +75,8 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     return parseJsonBody(request.body);
   };
 
-  const clusterJson = async (c: string): Promise<unknown> => {
-    const info = await v3(admin.describeCluster());
+  const clusterJson = async (cl: ClusterClients, c: string): Promise<unknown> => {
+    const info = await v3(cl.admin.describeCluster());
     return {
       kind: 'KafkaCluster',
       metadata: { self: url(c), resource_name: crn(c) },
@@ -126,21 +126,22 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     replicas: related(c, 'topics', topic, 'partitions', p.partition, 'replicas'),
     reassignment: related(c, 'topics', topic, 'partitions', p.partition, 'reassignment'),
   });
-  const describeTopic = async (topic: string): Promise<TopicInfo> => {
-    await topicExists(topic);
-    const [info] = await v3(admin.describeTopics([topic]));
+  const describeTopic = async (cl: ClusterClients, topic: string): Promise<TopicInfo> => {
+    await topicExists(cl, topic);
+    const [info] = await v3(cl.admin.describeTopics([topic]));
     if (info === undefined) throw new RestError(RestErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `topic '${topic}' not found`);
     return info;
   };
 
-  app.get('/v3/clusters', async (_request, reply) => {
-    const c = await v3(view.clusterId());
-    return sendJson(reply, 200, { kind: 'KafkaClusterList', metadata: { self: `${deps.baseUrl()}/v3/clusters`, next: null }, data: [await clusterJson(c)] });
+  app.get('/v3/clusters', async (request, reply) => {
+    const c = await v3(deps.clusterId());
+    return sendJson(reply, 200, { kind: 'KafkaClusterList', metadata: { self: `${deps.baseUrl()}/v3/clusters`, next: null }, data: [await clusterJson(request.clients, c)] });
   });
 
   app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    return sendJson(reply, 200, await clusterJson(c));
+    return sendJson(reply, 200, await clusterJson(cl, c));
   });
 
   const brokerJson = (c: string, b: { id: number; host: string; port: number; rack: string }): unknown => ({
@@ -156,28 +157,32 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
   });
 
   app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster/brokers', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    const info = await v3(admin.describeCluster());
+    const info = await v3(cl.admin.describeCluster());
     const data = [...info.brokers].sort((a, b) => a.id - b.id).map((b) => brokerJson(c, b));
     return sendJson(reply, 200, { kind: 'KafkaBrokerList', metadata: { self: url(c, 'brokers'), next: null }, data });
   });
 
   app.get<{ Params: ClusterParams & { broker: string } }>('/v3/clusters/:cluster/brokers/:broker', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    const info = await v3(admin.describeCluster());
+    const info = await v3(cl.admin.describeCluster());
     const b = info.brokers.find((x) => String(x.id) === request.params.broker);
     if (b === undefined) throw new RestError(RestErrorCode.NOT_FOUND, `Broker ${request.params.broker.slice(0, 64)} cannot be found`);
     return sendJson(reply, 200, brokerJson(c, b));
   });
 
   app.get<{ Params: ClusterParams }>('/v3/clusters/:cluster/topics', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    const topics = await v3(admin.describeTopics([]));
+    const topics = await v3(cl.admin.describeTopics([]));
     topics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return sendJson(reply, 200, { kind: 'KafkaTopicList', metadata: { self: url(c, 'topics'), next: null }, data: topics.map((t) => topicJson(c, t)) });
   });
 
   app.post<{ Params: ClusterParams }>('/v3/clusters/:cluster/topics', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const body = readJson(request) as Record<string, unknown> | null;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be a JSON object: {"topic_name": ..., "partitions_count": ..., "replication_factor": ..., "configs": [...]}');
@@ -191,8 +196,8 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     const rf = optionalInt(body.replication_factor, 'replication_factor') ?? -1;
     const configs = configList(body.configs);
     const validateOnly = body.validate_only === true;
-    const [created] = await v3(admin.createTopics([{ name, numPartitions: count, replicationFactor: rf, configs: Object.fromEntries(configs.map((e) => [e.name, e.value ?? ''])) }], { validateOnly }));
-    view.forget(name);
+    const [created] = await v3(cl.admin.createTopics([{ name, numPartitions: count, replicationFactor: rf, configs: Object.fromEntries(configs.map((e) => [e.name, e.value ?? ''])) }], { validateOnly }));
+    cl.view.forget(name);
     const info: TopicInfo = validateOnly
       ? {
           name,
@@ -204,39 +209,43 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
             isr: [],
           })),
         }
-      : await describeTopic(name);
+      : await describeTopic(cl, name);
     return sendJson(reply, 201, topicJson(c, info));
   });
 
   app.get<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    return sendJson(reply, 200, topicJson(c, await describeTopic(request.params.topic)));
+    return sendJson(reply, 200, topicJson(c, await describeTopic(cl, request.params.topic)));
   });
 
   // Grows a topic (Confluent's PATCH of partitions_count); never shrinks (keyed records would move).
   app.patch<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic } = request.params;
     const body = readJson(request) as { partitions_count?: unknown } | null;
     const count = body !== null && typeof body === 'object' ? body.partitions_count : undefined;
     if (typeof count !== 'number' || !Number.isInteger(count) || count < 1) throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be {"partitions_count": <the new, larger, partition count>}');
-    await topicExists(topic);
-    await v3(admin.createPartitions([{ topic, count }]));
-    view.forget(topic);
-    return sendJson(reply, 200, topicJson(c, await describeTopic(topic)));
+    await topicExists(cl, topic);
+    await v3(cl.admin.createPartitions([{ topic, count }]));
+    cl.view.forget(topic);
+    return sendJson(reply, 200, topicJson(c, await describeTopic(cl, topic)));
   });
 
   app.delete<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic', async (request, reply) => {
+    const cl = request.clients;
     await checkCluster(request.params.cluster);
-    await topicExists(request.params.topic);
-    await v3(admin.deleteTopics([request.params.topic]));
-    view.forget(request.params.topic);
+    await topicExists(cl, request.params.topic);
+    await v3(cl.admin.deleteTopics([request.params.topic]));
+    cl.view.forget(request.params.topic);
     return reply.code(204).send();
   });
 
   app.get<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic/partitions', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
-    const info = await describeTopic(request.params.topic);
+    const info = await describeTopic(cl, request.params.topic);
     return sendJson(reply, 200, {
       kind: 'KafkaPartitionList',
       metadata: { self: url(c, 'topics', info.name, 'partitions'), next: null },
@@ -245,11 +254,12 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
   });
 
   app.get<{ Params: PartitionParams }>('/v3/clusters/:cluster/topics/:topic/partitions/:partition', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic } = request.params;
     const partition = parsePartitionParam(request.params.partition, topic, 'v3');
-    await view.checkPartition(topic, partition, 'v3');
-    const info = await describeTopic(topic);
+    await cl.view.checkPartition(topic, partition, 'v3');
+    const info = await describeTopic(cl, topic);
     const p = info.partitions.find((x) => x.partition === partition);
     if (p === undefined) throw new RestError(RestErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `partition ${partition} of topic '${topic}' not found`);
     return sendJson(reply, 200, partitionJson(c, topic, p));
@@ -257,42 +267,46 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
 
   // ---- configs --------------------------------------------------------------------------
 
-  const topicConfigs = async (topic: string): Promise<Array<{ name: string; value: string; isDefault: boolean }>> => {
-    await topicExists(topic);
-    const [configs] = await v3(admin.describeConfigs([topic]));
+  const topicConfigs = async (cl: ClusterClients, topic: string): Promise<Array<{ name: string; value: string; isDefault: boolean }>> => {
+    await topicExists(cl, topic);
+    const [configs] = await v3(cl.admin.describeConfigs([topic]));
     return configs?.entries ?? [];
   };
 
   app.get<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic/configs', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic } = request.params;
-    const entries = await topicConfigs(topic);
+    const entries = await topicConfigs(cl, topic);
     return sendJson(reply, 200, { kind: 'KafkaTopicConfigList', metadata: { self: url(c, 'topics', topic, 'configs'), next: null }, data: entries.map((e) => configJson(c, topic, e)) });
   });
 
   app.get<{ Params: ConfigParams }>('/v3/clusters/:cluster/topics/:topic/configs/:name', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic, name } = request.params;
-    const entry = (await topicConfigs(topic)).find((e) => e.name === name);
+    const entry = (await topicConfigs(cl, topic)).find((e) => e.name === name);
     if (entry === undefined) throw new RestError(RestErrorCode.NOT_FOUND, `Config ${name.slice(0, 128)} cannot be found for topic ${topic}`);
     return sendJson(reply, 200, configJson(c, topic, entry));
   });
 
   app.put<{ Params: ConfigParams }>('/v3/clusters/:cluster/topics/:topic/configs/:name', async (request, reply) => {
+    const cl = request.clients;
     await checkCluster(request.params.cluster);
     const { topic, name } = request.params;
     const body = readJson(request) as { value?: unknown } | null;
     if (body === null || typeof body !== 'object' || typeof body.value !== 'string') throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be {"value": "<string>"}');
-    await topicExists(topic);
-    await v3(admin.alterConfigs([{ topic, set: { [name]: body.value } }]));
+    await topicExists(cl, topic);
+    await v3(cl.admin.alterConfigs([{ topic, set: { [name]: body.value } }]));
     return reply.code(204).send();
   });
 
   app.delete<{ Params: ConfigParams }>('/v3/clusters/:cluster/topics/:topic/configs/:name', async (request, reply) => {
+    const cl = request.clients;
     await checkCluster(request.params.cluster);
     const { topic, name } = request.params;
-    await topicExists(topic);
-    await v3(admin.alterConfigs([{ topic, delete: [name] }]));
+    await topicExists(cl, topic);
+    await v3(cl.admin.alterConfigs([{ topic, delete: [name] }]));
     return reply.code(204).send();
   });
 
@@ -307,8 +321,9 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       if (e.operation === 'DELETE') del.push(e.name);
       else set[e.name] = e.value ?? '';
     }
-    await topicExists(topic);
-    await v3(admin.alterConfigs([{ topic, set, delete: del }], { validateOnly: body.validate_only === true }));
+    const cl = request.clients;
+    await topicExists(cl, topic);
+    await v3(cl.admin.alterConfigs([{ topic, set, delete: del }], { validateOnly: body.validate_only === true }));
     return reply.code(204).send();
   };
   app.post<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic/configs::alter', alterConfigs);
@@ -325,20 +340,21 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
 
     scope.post<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic/records', async (request, reply) => {
+    const cl = request.clients;
       const body = request.body as Readable | undefined;
       const c = await checkCluster(request.params.cluster);
       checkV3ContentType(request.headers['content-type']);
       const { topic } = request.params;
-      const partitions = await topicExists(topic);
+      const partitions = await topicExists(cl, topic);
       if (body === undefined) throw new RestError(RestErrorCode.BAD_REQUEST, 'the request has no body: send one record {"key": ..., "value": ...} or several concatenated');
       const streaming = request.headers['transfer-encoding'] !== undefined && request.headers['content-length'] === undefined;
-      if (!streaming) return produceWhole(c, topic, partitions, await readBody(body, config.maxRequestBytes), reply);
-      return produceStream(c, topic, partitions, body, reply);
+      if (!streaming) return produceWhole(cl, c, topic, partitions, await readBody(body, config.maxRequestBytes), reply);
+      return produceStream(cl, c, topic, partitions, body, reply);
     });
   });
 
   /** A body with a length: one record → its report with its status; several → 200 and one report each. */
-  const produceWhole = async (c: string, topic: string, partitions: number, raw: Buffer, reply: FastifyReply): Promise<FastifyReply> => {
+  const produceWhole = async (cl: ClusterClients, c: string, topic: string, partitions: number, raw: Buffer, reply: FastifyReply): Promise<FastifyReply> => {
     const splitter = new ConcatenatedJsonSplitter(config.maxRequestBytes);
     let texts: string[];
     try {
@@ -356,7 +372,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       }
     });
     const good = converted.filter((x): x is ConvertedRecord => !(x instanceof RestError));
-    const results = await v3(sendAll(producer, topic, good.map((g) => g.record)));
+    const results = await v3(sendAll(cl.producer, topic, good.map((g) => g.record)));
     const reports: string[] = [];
     let status = 200;
     for (let i = 0, j = 0; i < converted.length; i++) {
@@ -379,7 +395,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
   };
 
   /** Chunked body: records produced as they arrive, reports written back in order as they complete. */
-  const produceStream = (c: string, topic: string, partitions: number, body: Readable, reply: FastifyReply): FastifyReply => {
+  const produceStream = (cl: ClusterClients, c: string, topic: string, partitions: number, body: Readable, reply: FastifyReply): FastifyReply => {
     const out = new PassThrough();
     const splitter = new ConcatenatedJsonSplitter(config.maxRequestBytes);
     // Reports in request order: slot i is filled when record i completes; the head is written as soon as it is filled.
@@ -446,7 +462,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
           continue;
         }
         inFlight++;
-        const accepted = producer.sendWithCallback(converted.record, (err, meta) => {
+        const accepted = cl.producer.sendWithCallback(converted.record, (err, meta) => {
           inFlight--;
           deps.countRecords('v3', err === null ? 1 : 0, err === null ? 0 : 1);
           if (err !== null || meta === undefined) {
@@ -458,7 +474,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
         if (!accepted && !waitingCapacity) {
           waitingCapacity = true;
           body.pause();
-          void producer.waitForCapacity().then(() => {
+          void cl.producer.waitForCapacity().then(() => {
             waitingCapacity = false;
             maybeResume();
           });
@@ -486,11 +502,12 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
   };
 
   app.post<{ Params: TopicParams }>('/v3/clusters/:cluster/topics/:topic/records::batch', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic } = request.params;
     const body = readJson(request) as { entries?: unknown } | null;
     if (body === null || typeof body !== 'object' || !Array.isArray(body.entries)) throw new RestError(RestErrorCode.BAD_REQUEST, 'the body must be {"entries": [{"id": ..., "key": ..., "value": ...}, ...]}');
-    const partitions = await topicExists(topic);
+    const partitions = await topicExists(cl, topic);
     const entries = body.entries as unknown[];
     const ids = new Set<string>();
     const converted = entries.map((e, i) => {
@@ -505,7 +522,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
       }
     });
     const good = converted.filter((x): x is { id: string; record: ConvertedRecord } => 'record' in x && x.record !== undefined);
-    const results = await v3(sendAll(producer, topic, good.map((g) => g.record.record)));
+    const results = await v3(sendAll(cl.producer, topic, good.map((g) => g.record.record)));
     const successes: unknown[] = [];
     const failures: unknown[] = [];
     for (const x of converted) if ('error' in x && x.error !== undefined) failures.push({ id: x.id, error_code: x.error.status, message: x.error.message });
@@ -521,16 +538,17 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
   // ---- stateless consume (beyond Confluent) ---------------------------------------------
 
   app.get<{ Params: PartitionParams; Querystring: Record<string, string | undefined> }>('/v3/clusters/:cluster/topics/:topic/partitions/:partition/records', async (request, reply) => {
+    const cl = request.clients;
     const c = await checkCluster(request.params.cluster);
     const { topic } = request.params;
     const partition = parsePartitionParam(request.params.partition, topic, 'v3');
-    await view.checkPartition(topic, partition, 'v3');
+    await cl.view.checkPartition(topic, partition, 'v3');
     const q = request.query;
     const maxBytes = Math.max(1, Math.min(queryInteger(q.max_bytes, 'max_bytes', config.consumeMaxBytes), config.consumeMaxBytes));
     const timeoutMs = Math.min(queryInteger(q.timeout_ms ?? q.timeout, 'timeout_ms', config.consumeTimeoutMs), 60_000);
     const format = (q.format ?? 'BINARY').toUpperCase();
     if (format !== 'BINARY' && format !== 'JSON' && format !== 'STRING') throw new RestError(RestErrorCode.BAD_REQUEST, 'format must be BINARY, JSON or STRING');
-    const [[start], [end]] = await Promise.all([v3(admin.listOffsets(topic, 'earliest', [partition])), v3(admin.listOffsets(topic, 'latest', [partition]))]);
+    const [[start], [end]] = await Promise.all([v3(cl.admin.listOffsets(topic, 'earliest', [partition])), v3(cl.admin.listOffsets(topic, 'latest', [partition]))]);
     const logStart = start?.offset ?? 0n;
     const logEnd = end?.offset ?? 0n;
     const offset = q.offset === undefined || q.offset === '' ? logStart : BigInt(queryInteger(q.offset, 'offset', 0));
@@ -540,8 +558,7 @@ export function registerV3(app: FastifyInstance, deps: V3Deps): void {
     const data: unknown[] = [];
     let next = offset;
     if (offset < logEnd || timeoutMs > 0) {
-      const consumer = new Consumer({
-        bootstrap: config.bootstrap.split(','),
+      const consumer = cl.consumer({
         autoOffsetReset: 'none',
         fetchMaxBytes: maxBytes,
         maxPartitionFetchBytes: maxBytes,

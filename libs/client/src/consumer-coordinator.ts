@@ -390,6 +390,13 @@ export class ConsumerCoordinator {
           await this.sleep(until - now, this.loopAbort.signal, true);
         } catch (e) {
           if (this.loopAbort.signal.aborted) return;
+          // A refusal the coordinator THROWS (the authorizer refuses the whole call: gRPC
+          // PERMISSION_DENIED carrying GROUP_AUTHORIZATION_FAILED) is as final as the same code
+          // in an answer: the next poll throws it (Kafka's GroupAuthorizationException).
+          if (e instanceof TributaryError && FATAL_JOIN_ERRORS.has(e.code)) {
+            this.fail(e.code, e.message);
+            return;
+          }
           this.options.logger.warn({ groupId: this.options.groupId, err: e }, 'group loop error: retrying');
           await this.sleep(retryDelayMs(this.options, failures++), this.loopAbort.signal, true).catch(() => undefined);
         }

@@ -183,7 +183,8 @@ export class GroupCoordinators {
           }
           if (c.errorCode !== ErrorCode.NONE) {
             lastError = new TributaryError(c.errorCode, c.errorMessage || (ErrorCode[c.errorCode] ?? `error ${c.errorCode}`));
-            if (c.errorCode === ErrorCode.INVALID_REQUEST || c.errorCode === ErrorCode.INVALID_GROUP_ID) throw lastError;
+            // Retrying cannot fix these (Kafka's client: InvalidGroupIdException, GroupAuthorizationException at once).
+            if (c.errorCode === ErrorCode.INVALID_REQUEST || c.errorCode === ErrorCode.INVALID_GROUP_ID || c.errorCode === ErrorCode.GROUP_AUTHORIZATION_FAILED) throw lastError;
             break; // the instances share one view of ownership: asking another now would answer the same
           }
           const node = { nodeId: c.nodeId, host: c.host, port: c.port, address: `${c.host}:${c.port}` };
