@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
 import type { TestCa, TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
+import { cleanupAll, makeCa, registerTestSecret, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
 import type { HttpsAnswer, ProxyProcess } from './spec-helpers';
 import { V2, V2_JSON, basicAuth, http, httpsRequest, startSecureProxy } from './spec-helpers';
 
@@ -50,6 +50,7 @@ async function call(who: Who, method: string, path: string, options: { body?: un
 }
 
 beforeAll(async () => {
+  for (const secret of [...Object.values(PASSWORDS), WRONG_PASSWORD]) registerTestSecret(secret);
   dir = tempDir('rest-security-certs');
   mkdirSync(dir, { recursive: true });
   ca = makeCa(dir, 'cluster');
