@@ -3,7 +3,8 @@
  * Producer (acks=all, the SDK's default batching) sending records of one reused payload as
  * fast as the cluster acknowledges — a warm-up phase (login, metadata, JIT), then a measured
  * phase of a fixed duration — and printing, as its last stdout line, one JSON object
- * `{records, records_per_s, mb_per_s, latency_p50_ms, latency_p99_ms, ...}`.
+ * `{records, records_per_s, mb_per_s, latency_p50_ms, latency_p99_ms, cpu_us_per_record, ...}`
+ * (CPU: this process's user + system time in the measured phase per record).
  *
  * The send loop is `tributary perf produce`'s: `sendSequenced` (nothing allocated per record,
  * one callback per run of records in a batch), send times in a ring indexed by sequence,
@@ -124,14 +125,19 @@ async function main(): Promise<void> {
   try {
     await producer.partitionsFor(s.topic);
     await sendFor(s.warmupMs);
+    const warmupRecords = sequence;
     measuring = true;
     const start = performance.now();
+    const cpuStart = process.cpuUsage();
     await sendFor(s.durationMs);
     const elapsedS = (performance.now() - start) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
     if (firstError) throw new Error(`${failed} records failed; the first: ${firstError.message}`, { cause: firstError });
     process.stdout.write(
       `${JSON.stringify({
         records: acked,
+        warmup_records: warmupRecords,
+        cpu_us_per_record: round3((cpu.user + cpu.system) / acked),
         records_per_s: Math.round(acked / elapsedS),
         mb_per_s: round3((acked * s.recordSize) / elapsedS / 1e6),
         latency_avg_ms: round3(latency.avgMs),

@@ -1,6 +1,7 @@
 /**
- * secure-perf: what TLS, SCRAM and the authorizer cost on the produce path. In one run, the
- * same workload against two clusters, one after the other (never both at once):
+ * secure-perf: what TLS, SCRAM and the authorizer cost on the produce path. The same
+ * workload against two clusters, started one after the other and loaded one at a time
+ * (never two producers at once):
  *   - plaintext: coordination, a controller, 3 brokers; no TLS, no authentication;
  *   - secure: the same with TLS on every listener and between the services (each presents
  *     its certificate, CN `tributary-service`, a super user), SCRAM-SHA-256/512 logins and
@@ -10,12 +11,19 @@
  * Workload: topic of 6 partitions, replication factor 3 (so replication runs over TLS too);
  * an SDK Producer process (secure-perf-producer.ts: acks=all, the SDK's default batching,
  * 100-byte records, unlimited rate): a warm-up, then a measured phase of fixed duration.
+ * `--quick`: one run on each (5 s measured); full: three rounds, the order alternating
+ * (plaintext-secure, secure-plaintext, ...) so that a machine getting busier or quieter
+ * favours neither, and the median of each.
  *
  * Figures: records/s of each and their ratio (secure / plaintext, target ≥ 0.7), p50/p99
- * latency of each, and the peak RSS (VmHWM) of every process of each cluster and of each
- * producer. `--profile` (TRIBUTARY_BENCH_PROFILE=1): CPU profiles of the brokers and the
- * producers in ./.tributary/profiles.
+ * latency, CPU per record (the producer's in its measured phase; the three brokers' over the
+ * producer's run, from /proc), the peak RSS (VmHWM) of every process of each cluster and of
+ * the producers, and the load average at start (the figures of a shared machine move with
+ * it). `--profile` (TRIBUTARY_BENCH_PROFILE=1): CPU profiles of the brokers and the producers
+ * in ./.tributary/profiles.
  */
+import { readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
 import type { SaslOptions, TlsOptions } from '@tributary/client';
@@ -50,14 +58,39 @@ interface Mode {
   producerSasl?: SaslOptions;
 }
 
-interface Result {
-  records_per_s: number;
-  mb_per_s: number;
-  latency_p50_ms: number;
-  latency_p99_ms: number;
-  records: number;
+/** The figures of one producer run. */
+interface Round {
+  recordsPerS: number;
+  mbPerS: number;
+  p50Ms: number;
+  p99Ms: number;
   producerPeakRssMb: number;
-  peaks: Map<string, number>;
+  producerCpuUsPerRecord: number;
+  brokerCpuUsPerRecord: number;
+}
+
+/** CPU time (user + system) a process has used so far, in µs (Linux /proc/<pid>/stat). */
+function cpuUsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS) * 1e6;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ of /proc/<pid>/stat (100 on every Linux architecture Node runs on). */
+const CLOCK_TICKS = 100;
+
+/** CPU µs used by each process of `cluster` so far, by name. */
+function clusterCpu(cluster: TestCluster): Map<string, number> {
+  const out = new Map<string, number>();
+  out.set('coordination', cpuUsOf(cluster.coordination.proc.pid));
+  for (const [id, c] of cluster.controllers) out.set(`controller-${id}`, cpuUsOf(c.proc.pid));
+  for (const [id, b] of cluster.brokers) out.set(`broker-${id}`, cpuUsOf(b.proc.pid));
+  return out;
 }
 
 /** Peak RSS of each process of `cluster`, sampled twice a second, by name. */
@@ -111,7 +144,15 @@ async function runProducer(settings: ProducerSettings, nodeArgs: string[]): Prom
   return { result: JSON.parse(json) as Record<string, number>, peakRssMb: peak };
 }
 
-async function runMode(ctx: BenchContext, mode: Mode, profile: Profiling, timing: { warmupMs: number; durationMs: number }): Promise<Result> {
+/** A started cluster of one mode, its topic ready (and, secure, the producer's user and ACL). */
+interface Target {
+  mode: Mode;
+  cluster: TestCluster;
+  bootstrap: string[];
+  sampler: ReturnType<typeof sampleCluster>;
+}
+
+async function startTarget(ctx: BenchContext, mode: Mode, profile: Profiling): Promise<Target> {
   ctx.report(`${mode.name}: starting a cluster (coordination, controller, 3 brokers)`);
   const cluster = await startCluster({
     name: `secure-perf-${mode.name}`,
@@ -145,39 +186,56 @@ async function runMode(ctx: BenchContext, mode: Mode, profile: Profiling, timing
     } finally {
       await admin.close();
     }
-    ctx.report(`  producing ${RECORD_SIZE}-byte records, acks=all, RF ${REPLICATION_FACTOR}: ${timing.warmupMs / 1000} s warm-up, then ${timing.durationMs / 1000} s measured`);
-    const run = await runProducer(
-      {
-        bootstrap,
-        topic: TOPIC,
-        recordSize: RECORD_SIZE,
-        warmupMs: timing.warmupMs,
-        durationMs: timing.durationMs,
-        ...(mode.producerTls ? { tls: mode.producerTls } : {}),
-        ...(mode.producerSasl ? { sasl: mode.producerSasl } : {}),
-      },
-      profile.cliArgs(`producer-${mode.name}`),
-    );
-    sampler.stop();
-    const r = run.result;
-    const peaks = sampler.peaks;
-    ctx.report(
-      `  ${r.records_per_s!.toLocaleString('en-US')} records/s (${r.mb_per_s} MB/s), latency p50 ${r.latency_p50_ms} ms, p99 ${r.latency_p99_ms} ms; ` +
-        `peak RSS: producer ${run.peakRssMb} MiB, ${[...peaks].map(([n, mb]) => `${n} ${mb} MiB`).join(', ')}`,
-    );
-    return {
-      records_per_s: r.records_per_s!,
-      mb_per_s: r.mb_per_s!,
-      latency_p50_ms: r.latency_p50_ms!,
-      latency_p99_ms: r.latency_p99_ms!,
-      records: r.records!,
-      producerPeakRssMb: run.peakRssMb,
-      peaks,
-    };
-  } finally {
+    return { mode, cluster, bootstrap, sampler };
+  } catch (e) {
     sampler.stop();
     await cluster.stop();
+    throw e;
   }
+}
+
+/** One producer run against `target`. */
+async function produceRound(ctx: BenchContext, target: Target, profile: Profiling, timing: { warmupMs: number; durationMs: number }): Promise<Round> {
+  const { mode, cluster } = target;
+  const cpuBefore = clusterCpu(cluster);
+  const run = await runProducer(
+    {
+      bootstrap: target.bootstrap,
+      topic: TOPIC,
+      recordSize: RECORD_SIZE,
+      warmupMs: timing.warmupMs,
+      durationMs: timing.durationMs,
+      ...(mode.producerTls ? { tls: mode.producerTls } : {}),
+      ...(mode.producerSasl ? { sasl: mode.producerSasl } : {}),
+    },
+    profile.cliArgs(`producer-${mode.name}`),
+  );
+  const cpuAfter = clusterCpu(cluster);
+  const r = run.result;
+  // Broker CPU over the producer's whole run (warm-up included), per record sent in it.
+  const sent = r.records! + r.warmup_records!;
+  let brokerCpuUs = 0;
+  for (const [name, after] of cpuAfter) if (name.startsWith('broker-')) brokerCpuUs += after - (cpuBefore.get(name) ?? after);
+  const round_: Round = {
+    recordsPerS: r.records_per_s!,
+    mbPerS: r.mb_per_s!,
+    p50Ms: r.latency_p50_ms!,
+    p99Ms: r.latency_p99_ms!,
+    producerPeakRssMb: run.peakRssMb,
+    producerCpuUsPerRecord: r.cpu_us_per_record!,
+    brokerCpuUsPerRecord: round(brokerCpuUs / sent, 2),
+  };
+  ctx.report(
+    `  ${mode.name}: ${round_.recordsPerS.toLocaleString('en-US')} records/s (${round_.mbPerS} MB/s), latency p50 ${round_.p50Ms} ms, p99 ${round_.p99Ms} ms; ` +
+      `CPU per record: producer ${round_.producerCpuUsPerRecord} µs, brokers ${round_.brokerCpuUsPerRecord} µs (the three together); producer peak RSS ${run.peakRssMb} MiB`,
+  );
+  return round_;
+}
+
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** The secure mode's settings: a CA, the services' certificate, the admin's, a producer password. */
@@ -205,37 +263,67 @@ function secureMode(dir: string): Mode {
 }
 
 const bench: Benchmark = {
-  description: `produce throughput with TLS everywhere + SCRAM-SHA-512 + authorizer vs plaintext, one cluster after the other: SDK producer, acks=all, ${RECORD_SIZE}-byte records, ${PARTITIONS} partitions RF ${REPLICATION_FACTOR}, 3 brokers`,
+  description: `produce throughput with TLS everywhere + SCRAM-SHA-512 + authorizer vs plaintext, loaded one at a time: SDK producer, acks=all, ${RECORD_SIZE}-byte records, ${PARTITIONS} partitions RF ${REPLICATION_FACTOR}, 3 brokers`,
   async run(ctx: BenchContext): Promise<Figures> {
     const profile = profiling();
-    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 5_000 } : { warmupMs: 3_000, durationMs: 20_000 };
-    const plain = await runMode(ctx, { name: 'plaintext', commonFlags: {} }, profile, timing);
-    const secure = await runMode(ctx, secureMode(ctx.scratchDir), profile, timing);
-    const ratio = secure.records_per_s / plain.records_per_s;
-    ctx.report(
-      `secure ${secure.records_per_s.toLocaleString('en-US')} records/s vs plaintext ${plain.records_per_s.toLocaleString('en-US')} records/s: ratio ${round(ratio, 3)} (target ≥ 0.7)`,
-    );
-    const maxOf = (peaks: Map<string, number>, prefix: string): number => Math.max(...[...peaks].filter(([n]) => n.startsWith(prefix)).map(([, mb]) => mb));
-    return {
-      secure_records_per_s: secure.records_per_s,
-      plaintext_records_per_s: plain.records_per_s,
-      ratio: round(ratio, 3),
-      secure_mb_per_s: secure.mb_per_s,
-      plaintext_mb_per_s: plain.mb_per_s,
-      secure_p50_ms: secure.latency_p50_ms,
-      plaintext_p50_ms: plain.latency_p50_ms,
-      secure_p99_ms: secure.latency_p99_ms,
-      plaintext_p99_ms: plain.latency_p99_ms,
-      measured_s: timing.durationMs / 1000,
-      secure_producer_peak_rss_mb: secure.producerPeakRssMb,
-      plaintext_producer_peak_rss_mb: plain.producerPeakRssMb,
-      secure_broker_peak_rss_mb: maxOf(secure.peaks, 'broker-'),
-      plaintext_broker_peak_rss_mb: maxOf(plain.peaks, 'broker-'),
-      secure_controller_peak_rss_mb: maxOf(secure.peaks, 'controller-'),
-      plaintext_controller_peak_rss_mb: maxOf(plain.peaks, 'controller-'),
-      secure_coordination_peak_rss_mb: maxOf(secure.peaks, 'coordination'),
-      plaintext_coordination_peak_rss_mb: maxOf(plain.peaks, 'coordination'),
-    };
+    const rounds = ctx.quick ? 1 : 3;
+    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 5_000 } : { warmupMs: 3_000, durationMs: 15_000 };
+    const loadAvg = round(loadavg()[0]!, 2);
+    ctx.report(`load average (1 min) at start: ${loadAvg} on ${availableParallelism()} CPUs`);
+    const targets: Target[] = [];
+    try {
+      targets.push(await startTarget(ctx, { name: 'plaintext', commonFlags: {} }, profile));
+      targets.push(await startTarget(ctx, secureMode(ctx.scratchDir), profile));
+      const [plainTarget, secureTarget] = targets as [Target, Target];
+      const results = { plaintext: [] as Round[], secure: [] as Round[] };
+      for (let r = 1; r <= rounds; r++) {
+        ctx.report(`round ${r} of ${rounds}: ${RECORD_SIZE}-byte records, acks=all, RF ${REPLICATION_FACTOR}; ${timing.warmupMs / 1000} s warm-up, then ${timing.durationMs / 1000} s measured`);
+        // Alternating order (ABBA...): a machine getting busier or quieter favours neither.
+        const order = r % 2 === 1 ? [plainTarget, secureTarget] : [secureTarget, plainTarget];
+        for (const t of order) results[t.mode.name].push(await produceRound(ctx, t, profile, timing));
+      }
+      for (const t of targets) t.sampler.stop();
+      const figure = (mode: 'plaintext' | 'secure', pick: (r: Round) => number, digits = 3): number => round(median(results[mode].map(pick)), digits);
+      const plain = figure('plaintext', (r) => r.recordsPerS, 0);
+      const secure = figure('secure', (r) => r.recordsPerS, 0);
+      const ratio = secure / plain;
+      ctx.report(
+        `${rounds > 1 ? 'median: ' : ''}secure ${secure.toLocaleString('en-US')} records/s vs plaintext ${plain.toLocaleString('en-US')} records/s: ratio ${round(ratio, 3)} (target ≥ 0.7)`,
+      );
+      const peak = (t: Target, prefix: string): number => Math.max(...[...t.sampler.peaks].filter(([n]) => n.startsWith(prefix)).map(([, mb]) => mb));
+      for (const t of targets) ctx.report(`${t.mode.name} cluster peak RSS: ${[...t.sampler.peaks].map(([n, mb]) => `${n} ${mb} MiB`).join(', ')}`);
+      return {
+        secure_records_per_s: secure,
+        plaintext_records_per_s: plain,
+        ratio: round(ratio, 3),
+        secure_mb_per_s: figure('secure', (r) => r.mbPerS),
+        plaintext_mb_per_s: figure('plaintext', (r) => r.mbPerS),
+        secure_p50_ms: figure('secure', (r) => r.p50Ms),
+        plaintext_p50_ms: figure('plaintext', (r) => r.p50Ms),
+        secure_p99_ms: figure('secure', (r) => r.p99Ms),
+        plaintext_p99_ms: figure('plaintext', (r) => r.p99Ms),
+        rounds,
+        measured_s_per_round: timing.durationMs / 1000,
+        load_avg_1m_at_start: loadAvg,
+        secure_producer_cpu_us_per_record: figure('secure', (r) => r.producerCpuUsPerRecord),
+        plaintext_producer_cpu_us_per_record: figure('plaintext', (r) => r.producerCpuUsPerRecord),
+        secure_broker_cpu_us_per_record: figure('secure', (r) => r.brokerCpuUsPerRecord),
+        plaintext_broker_cpu_us_per_record: figure('plaintext', (r) => r.brokerCpuUsPerRecord),
+        secure_producer_peak_rss_mb: Math.max(...results.secure.map((r) => r.producerPeakRssMb)),
+        plaintext_producer_peak_rss_mb: Math.max(...results.plaintext.map((r) => r.producerPeakRssMb)),
+        secure_broker_peak_rss_mb: peak(secureTarget, 'broker-'),
+        plaintext_broker_peak_rss_mb: peak(plainTarget, 'broker-'),
+        secure_controller_peak_rss_mb: peak(secureTarget, 'controller-'),
+        plaintext_controller_peak_rss_mb: peak(plainTarget, 'controller-'),
+        secure_coordination_peak_rss_mb: peak(secureTarget, 'coordination'),
+        plaintext_coordination_peak_rss_mb: peak(plainTarget, 'coordination'),
+      };
+    } finally {
+      for (const t of targets) {
+        t.sampler.stop();
+        await t.cluster.stop();
+      }
+    }
   },
 };
 
