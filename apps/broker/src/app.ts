@@ -19,6 +19,7 @@ import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@trib
 import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
 import { createGrpcServer, GrpcStatusError, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, Status, unary, type StartedServiceSecurity } from '@tributary/runtime';
+import { authorizedFetch, authorizedListOffsets, authorizedMetadata, authorizedOffsetsForLeaderEpoch, authorizedProduce, initProducerIdRefusal } from './authorization';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
 import { controlledShutdown } from './controlled-shutdown';
@@ -26,6 +27,7 @@ import { GroupCoordinatorDirectory } from './group-coordinators';
 import { BrokerRegistration } from './registration';
 import { IsrManager } from './isr-manager';
 import { ProducerIdManager } from './producer-id-manager';
+import { BrokerQuotas } from './quotas';
 import { ReplicaFetcherManager } from './replica-fetcher';
 import { ReplicationThrottle } from './throttle';
 import { ReplicaManager } from './replica-manager';
@@ -372,9 +374,13 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
     logger: logger.child({ component: 'producer-ids' }),
     onProducerId: () => producerIdsIssued.inc(),
   });
+  const quotas = new BrokerQuotas({ samples: config.quotaWindowNum, windowSeconds: config.quotaWindowSizeSeconds, metrics, logger: logger.child({ component: 'quotas' }) });
   const handlers: ServiceHandlers<typeof BrokerServiceService> = {
-    produce: async (request) => countProduced(await replicaManager.produce(request)),
-    produceStream: async (requests, stream) => {
+    produce: async (request, ctx) => {
+      const started = Date.now();
+      return quotas.produce(ctx, request, started, countProduced(await authorizedProduce(ctx, request, (r) => replicaManager.produce(r))));
+    },
+    produceStream: async (requests, stream, ctx) => {
       // Appended in arrival order (produce() appends before its first await), answered as
       // each completes; the stream ends once the client half-closed and all are answered.
       const pending = new Set<Promise<void>>();
@@ -382,9 +388,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       for await (const message of requests) {
         if (failed !== undefined) break;
         const { correlationId } = message;
-        const answered = replicaManager
-          .produce(message.request ?? { acks: 1, timeoutMs: 0, topics: [] })
-          .then((response) => stream.write({ correlationId, response: countProduced(response) }))
+        const request = message.request ?? { acks: 1, timeoutMs: 0, topics: [] };
+        const started = Date.now();
+        const answered = authorizedProduce(ctx, request, (r) => replicaManager.produce(r))
+          .then((response) => quotas.produce(ctx, request, started, countProduced(response)))
+          .then((response) => stream.write({ correlationId, response }))
           .catch((e: unknown) => {
             failed ??= e;
           });
@@ -394,10 +402,11 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       await Promise.all(pending);
       if (failed !== undefined) throw failed;
     },
-    initProducerId: (request) => producerIds.initProducerId(request),
-    fetch: async (request) => {
+    initProducerId: async (request, ctx) => initProducerIdRefusal(ctx, request) ?? producerIds.initProducerId(request),
+    fetch: async (request, ctx) => {
+      const started = Date.now();
       const maxBytes = request.maxBytes > 0 ? Math.min(request.maxBytes, config.fetchMaxBytes) : config.fetchMaxBytes;
-      return countOut(await replicaManager.fetch({ ...request, maxBytes }));
+      return quotas.fetch(ctx, started, countOut(await authorizedFetch(ctx, { ...request, maxBytes }, (r) => replicaManager.fetch(r))));
     },
     replicaFetch: async (requests, stream) => {
       // One request at a time: the next comes once the follower has applied this answer.
@@ -407,9 +416,9 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
         await stream.write(countOut(await replicaManager.fetch({ ...request, maxBytes }), replicationBytesOut));
       }
     },
-    listOffsets: async (request) => replicaManager.listOffsets(request),
-    offsetsForLeaderEpoch: async (request) => replicaManager.offsetsForLeaderEpoch(request),
-    metadata: async (request) => control.describe(request),
+    listOffsets: async (request, ctx) => authorizedListOffsets(ctx, request, (r) => replicaManager.listOffsets(r)),
+    offsetsForLeaderEpoch: async (request, ctx) => authorizedOffsetsForLeaderEpoch(ctx, request, (r) => replicaManager.offsetsForLeaderEpoch(r)),
+    metadata: async (request, ctx) => authorizedMetadata(ctx, request, (r) => control.describe(r)),
   };
 
   const server = createGrpcServer({
@@ -443,6 +452,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   );
   registration.start();
   groupCoordinators.start(client);
+  quotas.start(client);
 
   let stopping = false;
   const admin = await startAdminServer({
@@ -489,6 +499,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       // the partitions offline) while running calls finish.
       await registration.stop();
       groupCoordinators.stop();
+      quotas.stop();
       fetchers.shutdown();
       isr.stop();
       producerIds.stop();

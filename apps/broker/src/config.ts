@@ -40,6 +40,8 @@ export const brokerConfigSchema = z.object({
   controlledShutdownEnable: z.boolean().default(true).describe('controlled.shutdown.enable: on SIGTERM, ask the controller to move leadership away before deregistering'),
   controlledShutdownMaxRetries: z.number().int().min(1).max(100).default(3).describe('controlled.shutdown.max.retries: controlled shutdown attempts while partitions remain or the controller is unreachable'),
   controlledShutdownRetryBackoffMs: z.number().int().min(0).max(600_000).default(5000).describe('controlled.shutdown.retry.backoff.ms: wait between controlled shutdown attempts'),
+  quotaWindowNum: z.number().int().min(2).max(100).default(11).describe('quota.window.num: sample windows client quota rates are measured over'),
+  quotaWindowSizeSeconds: z.number().int().min(1).max(3600).default(1).describe('quota.window.size.seconds: length of one client quota sample window'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
   ...securityConfigShape,

@@ -34,8 +34,8 @@ import type { Logger, ServiceHandlers } from '@tributary/runtime';
 import type { ReplicaManager } from './replica-manager';
 import type { ReplicationThrottle } from './throttle';
 
-/** Internal topics (Kafka's): flagged in Metadata. */
-const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
+/** Internal topics (Kafka's): flagged in Metadata; with an authorizer, only services write them. */
+export const INTERNAL_TOPICS: ReadonlySet<string> = new Set(['__consumer_offsets', '__transaction_state']);
 
 export interface BrokerControlOptions {
   brokerId: number;

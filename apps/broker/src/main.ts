@@ -2,7 +2,7 @@
  * `tributary-broker`: the broker process. Wiring only: config, logger, metrics, the broker
  * (app.ts), graceful shutdown on SIGTERM/SIGINT.
  */
-import { createLogger, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startBroker } from './app';
 import { brokerConfigSchema, resolveBrokerConfig } from './config';
 
@@ -14,6 +14,7 @@ async function main(): Promise<void> {
   });
   const config = resolveBrokerConfig(input);
   const logger = createLogger({ service: 'broker', nodeId: String(config.nodeId), level: config.logLevel });
+  routeProcessWarnings(logger);
   const metrics = createMetrics({ service: 'broker', nodeId: String(config.nodeId) });
   const running = await startBroker(config, logger, metrics);
   installShutdown({

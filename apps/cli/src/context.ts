@@ -7,6 +7,7 @@ import { Admin } from '@tributary/client';
 import type { ClientOptions } from '@tributary/client';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import { OperationError } from './errors';
+import type { ClientSecurity } from './security';
 
 export interface Io {
   stdin: Readable;
@@ -25,15 +26,23 @@ export function processIo(): Io {
 export interface GlobalOptions {
   bootstrap: string[];
   requestTimeoutMs: number;
+  /** TLS and SCRAM of every client the command makes (security.ts); absent: plaintext, anonymous. */
+  security?: ClientSecurity;
 }
 
-/** SDK options for the global options: requests and metadata waits bounded by --request-timeout-ms. */
+/**
+ * SDK options for the global options: requests and metadata waits bounded by
+ * --request-timeout-ms, TLS and SCRAM login from the security options.
+ */
 export function clientOptions(global: GlobalOptions): ClientOptions {
+  const security = global.security;
   return {
     bootstrap: global.bootstrap,
     clientId: 'tributary-cli',
     requestTimeoutMs: global.requestTimeoutMs,
     metadataWaitMs: global.requestTimeoutMs,
+    ...(security?.tls !== undefined ? { tls: security.tls } : {}),
+    ...(security?.sasl !== undefined ? { sasl: security.sasl } : {}),
   };
 }
 

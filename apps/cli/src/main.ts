@@ -11,6 +11,13 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 
+// grpc-js passes the dialled host as the TLS server name; for an IP address (127.0.0.1:7200)
+// Node warns (DEP0123) on every connection. Not the user's concern: other warnings still print.
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`);
+});
+
 // An empty TRIBUTARY_BOOTSTRAP means "not set" (the default applies), as in the SDK.
 if (process.env[BOOTSTRAP_ENV]?.trim() === '') delete process.env[BOOTSTRAP_ENV];
 

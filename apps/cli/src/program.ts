@@ -17,14 +17,18 @@ import { electLeaders } from './commands/leaders';
 import { reassign } from './commands/partitions';
 import { perfConsume, perfProduce } from './commands/perf';
 import { produce } from './commands/produce';
+import { describeQuotas, positiveNumber, setQuotas } from './commands/quotas';
+import type { QuotaEntityOptions, SetQuotaOptions } from './commands/quotas';
 import { addPartitions, alterConfig, createTopic, deleteTopics, describeTopics, listTopics } from './commands/topics';
-import { createUser, deleteUser, listUsers } from './commands/users';
+import { createUser, deleteUser, hashUser, listUsers } from './commands/users';
 import type { CreateUserOptions, DeleteUserOptions } from './commands/users';
 import type { GlobalOptions, Io } from './context';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf, messageOf, oneLine } from './errors';
 import { dateTimeArg, durationArg, offsetArg, shiftArg, topicScope } from './groups-plan';
 import * as parse from './parse';
 import { brokerList } from './reassign-plan';
+import { addSecurityOptions, clientSecurity, describeSecurityFailure, securitySummary } from './security';
+import type { SecurityFlags, SecuritySummary } from './security';
 
 /** The CLI's version (apps/cli/package.json; this file runs from src/ or dist/). */
 export function cliVersion(): string {
@@ -36,8 +40,8 @@ export function cliVersion(): string {
 }
 
 function globals(cmd: Command): GlobalOptions {
-  const all = cmd.optsWithGlobals<{ bootstrap: string[]; requestTimeoutMs: number }>();
-  return { bootstrap: all.bootstrap, requestTimeoutMs: all.requestTimeoutMs };
+  const all = cmd.optsWithGlobals<{ bootstrap: string[]; requestTimeoutMs: number } & SecurityFlags>();
+  return { bootstrap: all.bootstrap, requestTimeoutMs: all.requestTimeoutMs, security: clientSecurity(all) };
 }
 
 const acksOption = (): Option => new Option('--acks <acks>', 'acknowledgement: 0 (none), 1 (leader), all (every in-sync replica; the default)').argParser(parse.acks);
@@ -60,7 +64,8 @@ export function buildProgram(io: Io): Command {
         .default([DEFAULT_BOOTSTRAP], DEFAULT_BOOTSTRAP)
         .argParser(parse.bootstrapList),
     )
-    .addOption(new Option('--request-timeout-ms <ms>', 'deadline of each request, and of waits for metadata').default(30_000).argParser(parse.integer(1)))
+    .addOption(new Option('--request-timeout-ms <ms>', 'deadline of each request, and of waits for metadata').default(30_000).argParser(parse.integer(1)));
+  addSecurityOptions(program)
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .exitOverride();
@@ -268,6 +273,34 @@ export function buildProgram(io: Io): Command {
     .description('users with SCRAM credentials: mechanisms and iterations (never salts or keys)')
     .option('--json', 'print a JSON array')
     .action((o: { json?: boolean }, cmd: Command) => listUsers(io, globals(cmd), o));
+  users
+    .command('hash')
+    .description("print a salted SCRAM credential line for the coordination service's --scram-credentials-file (no cluster needed; the password never leaves this process)")
+    .argument('<name>', 'user name (the principal User:<name>)')
+    .option('--password-file <file>', 'read the password from this file (one line)')
+    .option('--password-stdin', 'read the password from stdin')
+    .addOption(new Option('--password <password>', 'refused: a password on the command line leaks (process list, shell history)').hideHelp())
+    .addOption(new Option('--mechanism <mechanism>', 'SCRAM-SHA-256 (default) or SCRAM-SHA-512'))
+    .addOption(new Option('--iterations <n>', 'PBKDF2 iterations, 4096 (default) to 16384').argParser(parse.integer(1)))
+    .action((name: string, o: CreateUserOptions) => hashUser(io, name, o));
+
+  // ---- quotas ----------------------------------------------------------------------------
+  const quotas = program.command('quotas').description('client quotas: set, describe (kafka-configs.sh --entity-type users|clients, KIP-546)');
+  const quotaEntityOptions = (cmd: Command): Command =>
+    cmd
+      .option('--user <name>', 'the user (principal User:<name>; ANONYMOUS for unauthenticated clients)')
+      .option('--user-default', 'the default user: each user without a more specific quota')
+      .option('--client-id <id>', "the client id (the clients' client.id)")
+      .option('--client-default', 'the default client id: each client id without a more specific quota');
+  quotaEntityOptions(quotas.command('set').description('set or delete quotas of a user, a client id, or a user and client id (per broker; clients over them are throttled)'))
+    .addOption(new Option('--producer-byte-rate <bytes/s>', 'producer_byte_rate: produced bytes per second').argParser(parse.integer(1)))
+    .addOption(new Option('--consumer-byte-rate <bytes/s>', 'consumer_byte_rate: fetched bytes per second').argParser(parse.integer(1)))
+    .addOption(new Option('--request-percentage <percent>', 'request_percentage: percent of one request thread (above 100: more than one)').argParser(positiveNumber))
+    .addOption(new Option('--delete <key>', 'delete this quota: producer_byte_rate, consumer_byte_rate or request_percentage (repeatable)').argParser(parse.collect))
+    .action((o: SetQuotaOptions, cmd: Command) => setQuotas(io, globals(cmd), o));
+  quotaEntityOptions(quotas.command('describe').description('list quotas: of every entity, or exactly of the entity given'))
+    .option('--json', 'print a JSON array')
+    .action((o: QuotaEntityOptions & { json?: boolean }, cmd: Command) => describeQuotas(io, globals(cmd), o));
 
   // ---- cluster ---------------------------------------------------------------------------
   const cluster = program.command('cluster').description('cluster state');
@@ -348,12 +381,14 @@ export async function run(args: readonly string[], io: Io): Promise<number> {
       // invalid value, help shown because a command was missing) is a usage error.
       return EXIT_USAGE;
     }
-    io.stderr.write(`tributary: ${reportOf(e)}\n`);
+    io.stderr.write(`tributary: ${reportOf(e, securitySummary(program.opts<SecurityFlags>()))}\n`);
     return exitCodeOf(e);
   }
 }
 
-function reportOf(e: unknown): string {
+function reportOf(e: unknown, security: SecuritySummary): string {
+  const failure = describeSecurityFailure(e, security);
+  if (failure !== undefined) return failure;
   if (e instanceof NoBrokerAvailableError) {
     return `no broker reachable at ${e.addresses.join(',')}: start the local cluster with \`npm start\`, or point --bootstrap (or TRIBUTARY_BOOTSTRAP) at a running broker`;
   }

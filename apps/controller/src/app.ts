@@ -4,12 +4,22 @@
  * `startController` with the loaded config; tests run the real process.
  */
 import { CoordinationClient } from '@tributary/coordination-client';
-import { AclServiceService, AdminServiceService, BrokerToControllerServiceService, UserAdminServiceService } from '@tributary/proto';
+import { AclServiceService, AdminServiceService, BrokerToControllerServiceService, ClientQuotaServiceService, UserAdminServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { AclStore, createGrpcServer, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
+import {
+  AclStore,
+  QuotaStore,
+  createGrpcServer,
+  secureChannel,
+  serviceClientSecurity,
+  startAdminServer,
+  startServiceSecurity,
+  type StartedServiceSecurity,
+} from '@tributary/runtime';
 import { aclHandlers } from './acls';
 import type { ControllerConfig } from './config';
 import { Controller } from './controller';
+import { quotaHandlers } from './quotas';
 import { CONTROLLER_ROOTS } from './store';
 import { userAdminHandlers } from './users';
 
@@ -102,6 +112,8 @@ export async function startController(config: ControllerConfig, logger: Logger, 
     UserAdminServiceService,
     userAdminHandlers({ store: client, nodeId: config.nodeId, isActive: () => running.isActive, logger: logger.child({ component: 'users' }) }),
   );
+  const quotaStore = new QuotaStore(client);
+  server.addService(ClientQuotaServiceService, quotaHandlers({ store: quotaStore, nodeId: config.nodeId, isActive: () => running.isActive, logger: logger.child({ component: 'quotas' }) }));
   const grpcPort = await server.listen(config.host, config.grpcPort);
   // The port advertised in /controller must be the real one when 0 was asked for.
   controller.advertisedPort = grpcPort;
@@ -109,6 +121,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
   // Ready once coordination answered (the standby serves too: it answers NOT_CONTROLLER).
   for (const root of CONTROLLER_ROOTS) await client.ensurePath(root);
   await aclStore.ensurePaths();
+  await quotaStore.ensurePaths();
   controller.start();
 
   let stopping = false;

@@ -38,7 +38,9 @@ import type {
 import { AlterConfigOp_OpType, WatchEvent_Type } from '@tributary/proto';
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, ServiceHandlers } from '@tributary/runtime';
+import { filterAllowed, refusalsOf } from '@tributary/runtime';
 import { assignReplicas } from './assignment';
+import { createTopicsRefusals } from './authorization';
 import { ShuttingDownBrokers, controlledShutdown } from './controlled-shutdown';
 import { electLeaders } from './elect-leaders';
 import type { ElectionKind, LeadershipContext } from './elections';
@@ -939,12 +941,14 @@ export class Controller {
   // Admin API
 
   readonly handlers: ServiceHandlers<typeof AdminServiceService> = {
-    createTopics: async (request) => {
+    createTopics: async (request, ctx) => {
       this.requireActive();
       const counts = new Map<string, number>();
       for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+      const refusal = createTopicsRefusals(ctx, [...counts.keys()]);
       const results: CreateTopicResult[] = [];
       for (const topic of request.topics) {
+        const refused = refusal(topic.name);
         if ((counts.get(topic.name) ?? 0) > 1) {
           results.push({
             name: topic.name,
@@ -953,50 +957,83 @@ export class Controller {
             errorCode: ErrorCode.INVALID_REQUEST,
             errorMessage: `topic '${topic.name}' appears more than once in the request`,
           });
+        } else if (refused) {
+          results.push({ name: topic.name, numPartitions: topic.numPartitions, replicationFactor: topic.replicationFactor, ...refused });
         } else {
           results.push(await this.createTopic(topic, request.validateOnly));
         }
       }
       return { results };
     },
-    deleteTopics: async (request) => {
+    deleteTopics: async (request, ctx) => {
       this.requireActive();
+      const refusal = refusalsOf(ctx, 'Delete', 'Topic', request.names);
       const results: DeleteTopicResult[] = [];
-      for (const name of request.names) results.push(await this.deleteTopic(name));
+      for (const name of request.names) {
+        const refused = refusal(name);
+        results.push(refused ? { name, ...refused } : await this.deleteTopic(name));
+      }
       return { results };
     },
-    createPartitions: async (request) => {
+    createPartitions: async (request, ctx) => {
       this.requireActive();
       const counts = new Map<string, number>();
       for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
+      const refusal = refusalsOf(ctx, 'Alter', 'Topic', counts.keys());
       const results: CreatePartitionsResult[] = [];
       for (const topic of request.topics) {
+        const refused = refusal(topic.name);
         if ((counts.get(topic.name) ?? 0) > 1) {
           results.push({ name: topic.name, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `topic '${topic.name}' appears more than once in the request` });
+        } else if (refused) {
+          results.push({ name: topic.name, ...refused });
         } else {
           results.push(await this.createPartitions(topic, request.validateOnly));
         }
       }
       return { results };
     },
-    listTopics: async () => {
+    listTopics: async (_request, ctx) => {
       this.requireActive();
       const { children } = await this.client.children(TOPICS_PATH);
-      return { names: [...children].sort() };
+      return { names: filterAllowed(ctx, 'Describe', 'Topic', [...children].sort()) };
     },
-    describeTopics: async (request) => {
+    describeTopics: async (request, ctx) => {
       this.requireActive();
-      const names = request.names.length > 0 ? request.names : [...(await this.client.children(TOPICS_PATH)).children].sort();
-      return { topics: await Promise.all(names.map((n) => this.describeTopic(n))) };
+      if (request.names.length === 0) {
+        const all = filterAllowed(ctx, 'Describe', 'Topic', [...(await this.client.children(TOPICS_PATH)).children].sort());
+        return { topics: await Promise.all(all.map((n) => this.describeTopic(n))) };
+      }
+      const refusal = refusalsOf(ctx, 'Describe', 'Topic', request.names);
+      return {
+        topics: await Promise.all(
+          request.names.map((name) => {
+            const refused = refusal(name);
+            return refused ? { name, ...refused, partitions: [] } : this.describeTopic(name);
+          }),
+        ),
+      };
     },
-    describeConfigs: async (request) => {
+    describeConfigs: async (request, ctx) => {
       this.requireActive();
-      return { results: await Promise.all(request.topics.map((t) => this.describeConfigs(t))) };
+      const refusal = refusalsOf(ctx, 'DescribeConfigs', 'Topic', request.topics);
+      return {
+        results: await Promise.all(
+          request.topics.map((topic) => {
+            const refused = refusal(topic);
+            return refused ? { topic, ...refused, entries: [] } : this.describeConfigs(topic);
+          }),
+        ),
+      };
     },
-    alterConfigs: async (request) => {
+    alterConfigs: async (request, ctx) => {
       this.requireActive();
+      const refusal = refusalsOf(ctx, 'AlterConfigs', 'Topic', request.topics.map((t) => t.topic));
       const results: AlterConfigsResult[] = [];
-      for (const change of request.topics) results.push(await this.alterConfigs(change, request.validateOnly));
+      for (const change of request.topics) {
+        const refused = refusal(change.topic);
+        results.push(refused ? { topic: change.topic, ...refused } : await this.alterConfigs(change, request.validateOnly));
+      }
       return { results };
     },
     describeCluster: async () => {

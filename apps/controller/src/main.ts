@@ -2,7 +2,7 @@
  * `tributary-controller`: the controller process. Wiring only: config, logger, metrics, the
  * controller (app.ts), graceful shutdown on SIGTERM/SIGINT.
  */
-import { createLogger, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startController } from './app';
 import { controllerConfigSchema } from './config';
 
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     describe: "Tributary's controller: topics, replica assignment, partition leadership and configs in the coordination store; the Admin API (active controller only).",
   });
   const logger = createLogger({ service: 'controller', nodeId: String(config.nodeId), level: config.logLevel });
+  routeProcessWarnings(logger);
   const metrics = createMetrics({ service: 'controller', nodeId: String(config.nodeId) });
   const running = await startController(config, logger, metrics);
   installShutdown({

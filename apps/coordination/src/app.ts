@@ -4,11 +4,11 @@
  * cluster run the real process.
  */
 import type { Logger, Metrics } from '@tributary/runtime';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationClient } from '@tributary/coordination-client';
-import { createGrpcServer, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
+import { applyBootstrapCredentials, ConfigError, createGrpcServer, parseBootstrapCredentials, startAdminServer, startServiceSecurity, type BootstrapCredential, type StartedServiceSecurity } from '@tributary/runtime';
 import type { Backend } from './backend';
 import type { CoordinationConfig } from './config';
 import { EmbeddedBackend } from './embedded-backend';
@@ -71,9 +71,11 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
   // them through a CoordinationClient on a private unix socket (a 0700 directory, served
   // without authentication, never advertised) so the authenticator and the authorizer are the
   // same code as in every other service.
+  const bootstrap = readBootstrapCredentials(config);
   const internal = needsOwnStore(config) ? await startInternalListener(handlers, logger, metrics) : undefined;
   let security: StartedServiceSecurity;
   try {
+    if (internal && bootstrap.length > 0) await applyBootstrapCredentials(internal.client, bootstrap, logger);
     security = await startServiceSecurity(config, { logger, registry: metrics.registry, ...(internal ? { store: internal.client } : {}) });
   } catch (e) {
     await internal?.close();
@@ -124,9 +126,25 @@ export async function startCoordination(config: CoordinationConfig, logger: Logg
   };
 }
 
+/** The credentials of --scram-credentials-file (a ConfigError for a bad file: fail at start). */
+function readBootstrapCredentials(config: CoordinationConfig): BootstrapCredential[] {
+  if (config.scramCredentialsFile === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(config.scramCredentialsFile, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read --scram-credentials-file ${config.scramCredentialsFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'scramCredentialsFile');
+  }
+  try {
+    return parseBootstrapCredentials(text);
+  } catch (e) {
+    throw new ConfigError(`--scram-credentials-file ${config.scramCredentialsFile}: ${(e as Error).message}`, 'scramCredentialsFile');
+  }
+}
+
 /** Whether the security settings read the store (credentials, token keys, ACLs). */
 function needsOwnStore(config: CoordinationConfig): boolean {
-  return config.saslEnabledMechanisms.length > 0 || config.tlsClientAuth !== 'none' || config.authorizerEnable;
+  return config.saslEnabledMechanisms.length > 0 || config.tlsClientAuth !== 'none' || config.authorizerEnable || config.scramCredentialsFile !== undefined;
 }
 
 /** The private listener and the client of it (see startCoordination). */

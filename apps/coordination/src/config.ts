@@ -17,6 +17,11 @@ export const coordinationConfigSchema = z.object({
   zookeeperSessionTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000).describe('zookeeper backend: session timeout of the main session'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('minimum log level'),
   shutdownTimeoutMs: z.number().int().min(100).max(600_000).default(10_000).describe('how long a graceful shutdown may take before the process exits anyway'),
+  scramCredentialsFile: z
+    .string()
+    .min(1)
+    .optional()
+    .describe("SCRAM credentials created at start when missing (lines from 'tributary users hash': salted, never a password; Kafka's kafka-storage --add-scram)"),
   ...securityConfigShape,
 });
 

@@ -2,7 +2,7 @@
  * `tributary-coordination`: the coordination service process. Wiring only: config, logger,
  * metrics, the service (app.ts), graceful shutdown on SIGTERM/SIGINT.
  */
-import { createLogger, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startCoordination } from './app';
 import { coordinationConfigSchema } from './config';
 
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     describe: "Tributary's coordination service: the cluster's tree of state, leases and elections, over an embedded store or ZooKeeper.",
   });
   const logger = createLogger({ service: 'coordination', nodeId: config.nodeId, level: config.logLevel });
+  routeProcessWarnings(logger);
   const metrics = createMetrics({ service: 'coordination', nodeId: config.nodeId });
   const running = await startCoordination(config, logger, metrics);
   installShutdown({

@@ -43,7 +43,9 @@ import type {
 } from '@tributary/proto';
 import { CoordinatorKeyType, ErrorCode } from '@tributary/proto';
 import { TributaryError } from '@tributary/records';
-import type { CallContext, Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
+import type { CallContext, Logger, Metrics, Refusal, ServiceHandlers } from '@tributary/runtime';
+import { refusalsOf } from '@tributary/runtime';
+import { authorizedListGroups, authorizedOffsetCommit, authorizedOffsetFetch } from './authorization';
 import type { GroupCoordinatorConfig } from './config';
 import { deleteOffset, expiredOffsets, offsetCount, PartitionLoad, setOffset, shouldDeleteGroup } from './offsets-state';
 import type { GroupOffsets, LoadedGroup } from './offsets-state';
@@ -389,22 +391,25 @@ export class GroupCoordinator {
   // ------------------------------------------------------------------------------ handlers
 
   readonly handlers: ServiceHandlers<typeof GroupCoordinatorServiceService> = {
-    findCoordinator: (req) => Promise.resolve(this.findCoordinator(req)),
+    findCoordinator: (req, ctx) => Promise.resolve(this.findCoordinator(req, refusalsOf(ctx, 'Describe', 'Group', req.coordinatorKeys))),
     joinGroup: (req, ctx) => this.joinGroup(req, ctx),
     syncGroup: (req) => this.syncGroup(req),
     heartbeat: (req) => Promise.resolve(this.heartbeat(req)),
     leaveGroup: (req) => Promise.resolve(this.leaveGroup(req)),
-    offsetCommit: (req) => this.offsetCommit(req),
-    offsetFetch: (req) => Promise.resolve(this.offsetFetch(req)),
-    listGroups: (req) => Promise.resolve(this.listGroups(req)),
-    describeGroups: (req) => Promise.resolve(this.describeGroups(req)),
-    deleteGroups: (req) => this.deleteGroups(req),
+    offsetCommit: (req, ctx) => authorizedOffsetCommit(ctx, req, (r) => this.offsetCommit(r)),
+    offsetFetch: (req, ctx) => Promise.resolve(authorizedOffsetFetch(ctx, req, (r) => this.offsetFetch(r))),
+    listGroups: (req, ctx) => Promise.resolve(authorizedListGroups(ctx, () => this.listGroups(req))),
+    describeGroups: (req, ctx) => Promise.resolve(this.describeGroups(req, refusalsOf(ctx, 'Describe', 'Group', req.groups))),
+    deleteGroups: (req, ctx) => this.deleteGroups(req, refusalsOf(ctx, 'Delete', 'Group', req.groupsNames)),
   };
 
-  findCoordinator(req: FindCoordinatorRequest): FindCoordinatorResponse {
+  /** `refusal`: the authorization refusal of a group key (Describe), if any. */
+  findCoordinator(req: FindCoordinatorRequest, refusal: (key: string) => Refusal | undefined = () => undefined): FindCoordinatorResponse {
     const coordinators = req.coordinatorKeys.map((key) => {
       const fail = (errorCode: ErrorCode, errorMessage: string): FindCoordinatorResponse['coordinators'][number] => ({ key, nodeId: -1, host: '', port: 0, errorCode, errorMessage });
       if (req.keyType !== CoordinatorKeyType.COORDINATOR_KEY_TYPE_GROUP) return fail(ErrorCode.INVALID_REQUEST, 'only group coordinators exist (transactions are not supported yet)');
+      const refused = refusal(key);
+      if (refused) return fail(refused.errorCode, refused.errorMessage);
       if (!key) return fail(ErrorCode.INVALID_GROUP_ID, 'the group id is empty; set group.id');
       if (!this.ownership || this.numPartitions === 0) return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE, `${CONSUMER_OFFSETS_TOPIC} is not ready yet; retry`);
       const partition = partitionFor(key, this.numPartitions);
@@ -566,10 +571,12 @@ export class GroupCoordinator {
       : { errorCode: ErrorCode.NONE, errorMessage: '', groups };
   }
 
-  private describeGroups(req: DescribeGroupsRequest): DescribeGroupsResponse {
+  private describeGroups(req: DescribeGroupsRequest, refusal: (groupId: string) => Refusal | undefined): DescribeGroupsResponse {
     return {
       groups: req.groups.map((groupId) => {
         const base = { groupId, groupState: '', protocolType: '', protocolData: '', members: [] };
+        const refused = refusal(groupId);
+        if (refused) return { ...base, ...refused };
         const r = this.route(groupId);
         if ('error' in r) return { ...base, errorCode: r.error, errorMessage: r.message };
         const entry = r.st.groups.get(groupId);
@@ -596,9 +603,11 @@ export class GroupCoordinator {
     };
   }
 
-  private async deleteGroups(req: DeleteGroupsRequest): Promise<DeleteGroupsResponse> {
+  private async deleteGroups(req: DeleteGroupsRequest, refusal: (groupId: string) => Refusal | undefined): Promise<DeleteGroupsResponse> {
     const results = await Promise.all(
       req.groupsNames.map(async (groupId) => {
+        const refused = refusal(groupId);
+        if (refused) return { groupId, errorCode: refused.errorCode };
         const r = this.route(groupId);
         if ('error' in r) return { groupId, errorCode: r.error };
         const entry = r.st.groups.get(groupId);

@@ -3,7 +3,7 @@
  * metrics, the coordinator (app.ts), graceful shutdown on SIGTERM/SIGINT (partitions released
  * to the other instances at once, lease revoked).
  */
-import { createLogger, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startGroupCoordinator } from './app';
 import { groupCoordinatorConfigSchema, resolveGroupCoordinatorConfig } from './config';
 
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   });
   const config = resolveGroupCoordinatorConfig(input);
   const logger = createLogger({ service: 'group-coordinator', nodeId: String(config.nodeId), level: config.logLevel });
+  routeProcessWarnings(logger);
   const metrics = createMetrics({ service: 'group-coordinator', nodeId: String(config.nodeId) });
   const running = await startGroupCoordinator(config, logger, metrics);
   installShutdown({

@@ -3,7 +3,7 @@
  * proxy (app.ts), graceful shutdown on SIGTERM/SIGINT (stop taking requests, answer those
  * running, flush the producer).
  */
-import { createLogger, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startRestProxy } from './app';
 import { restProxyConfigSchema } from './config';
 
@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   });
   const nodeId = `${config.host}:${config.port}`;
   const logger = createLogger({ service: 'rest-proxy', nodeId, level: config.logLevel });
+  routeProcessWarnings(logger);
   const metrics = createMetrics({ service: 'rest-proxy', nodeId });
   const running = await startRestProxy(config, logger, metrics);
   installShutdown({

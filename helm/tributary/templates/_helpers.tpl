@@ -71,4 +71,43 @@ imagePullSecrets:
       fieldPath: status.podIP
 - name: TRIBUTARY_LOG_LEVEL
   value: {{ .Values.logLevel | quote }}
+{{- include "tributary.securityEnv" . }}
 {{- end -}}
+
+{{/* Where the TLS Secret (tls.crt, tls.key, ca.crt) is mounted in every Tributary pod. */}}
+{{- define "tributary.tlsDir" -}}
+/etc/tributary/tls
+{{- end -}}
+
+{{/*
+The security settings of every Tributary service (libs/runtime securityConfigShape): TLS with
+the mounted Secret (the same certificate is presented to the other services: the services'
+principal User:<CN>), SCRAM, the authorizer and the super users.
+*/}}
+{{- define "tributary.securityEnv" -}}
+{{- if .Values.security.tls.enabled }}
+- name: TRIBUTARY_TLS_CERT_FILE
+  value: {{ include "tributary.tlsDir" . }}/tls.crt
+- name: TRIBUTARY_TLS_KEY_FILE
+  value: {{ include "tributary.tlsDir" . }}/tls.key
+- name: TRIBUTARY_TLS_CA_FILE
+  value: {{ include "tributary.tlsDir" . }}/ca.crt
+- name: TRIBUTARY_TLS_CLIENT_AUTH
+  value: {{ .Values.security.tls.clientAuth | quote }}
+{{- end }}
+{{- if .Values.security.sasl.enabled }}
+- name: TRIBUTARY_SASL_ENABLED_MECHANISMS
+  value: {{ .Values.security.sasl.mechanisms | quote }}
+{{- end }}
+{{- if .Values.security.authorizer.enabled }}
+- name: TRIBUTARY_AUTHORIZER_ENABLE
+  value: "true"
+- name: TRIBUTARY_ALLOW_EVERYONE_IF_NO_ACL_FOUND
+  value: {{ .Values.security.authorizer.allowEveryoneIfNoAclFound | quote }}
+{{- end }}
+{{- if .Values.security.superUsers }}
+- name: TRIBUTARY_SUPER_USERS
+  value: {{ .Values.security.superUsers | quote }}
+{{- end }}
+{{- end -}}
+

@@ -19,6 +19,8 @@ import type { ClientRequest, ClientResponse, MethodsOfKind } from '@tributary/ru
 import type { AclBinding, AclBindingFilter } from './acl-admin';
 import { AclAdmin } from './acl-admin';
 import type { UserScramCredentialAlteration, UserScramCredentialsDescription } from './user-admin';
+import { QuotaAdmin } from './quota-admin';
+import type { ClientQuotaAlteration, ClientQuotaEntry, ClientQuotaFilter } from './quota-admin';
 import { UserAdmin } from './user-admin';
 import type { ClientOptions, ResolvedClientOptions } from './config';
 import { resolveClientOptions, retryDelayMs } from './config';
@@ -282,6 +284,7 @@ export class Admin {
   private readonly groups: GroupCoordinators;
   private readonly acls: AclAdmin;
   private readonly users: UserAdmin;
+  private readonly quotas: QuotaAdmin;
   private closed = false;
 
   /** Creates an admin client; nothing connects until the first call. Throws RangeError on a bad option. */
@@ -292,6 +295,7 @@ export class Admin {
     this.groups = new GroupCoordinators(this.client, this.metadata, this.pool);
     this.acls = new AclAdmin(this.client, (method, call) => this.onController(method, call), this.pool);
     this.users = new UserAdmin(this.client, (method, call) => this.onController(method, call), this.pool);
+    this.quotas = new QuotaAdmin(this.client, (method, call) => this.onController(method, call), this.pool);
   }
 
   /**
@@ -704,6 +708,16 @@ export class Admin {
   /** Creates, replaces and deletes SCRAM credentials; passwords are salted here and never sent (Kafka's alterUserScramCredentials, KIP-554). */
   alterUserScramCredentials(alterations: readonly UserScramCredentialAlteration[]): Promise<void> {
     return this.users.alterUserScramCredentials(alterations);
+  }
+
+  /** Sets and removes client quotas (Kafka's alterClientQuotas, KIP-546; see quota-admin.ts). Rejects with ClientQuotaAlterationError naming the refused entities. */
+  alterClientQuotas(alterations: readonly ClientQuotaAlteration[], options?: { validateOnly?: boolean }): Promise<void> {
+    return this.quotas.alterClientQuotas(alterations, options);
+  }
+
+  /** The client quotas of the entities matching `filter` (Kafka's describeClientQuotas); default: all. */
+  describeClientQuotas(filter?: ClientQuotaFilter): Promise<ClientQuotaEntry[]> {
+    return this.quotas.describeClientQuotas(filter);
   }
 
   async close(): Promise<void> {

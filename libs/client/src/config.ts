@@ -51,7 +51,7 @@ export interface ClientOptions {
    * comma-separated `TRIBUTARY_BOOTSTRAP` environment variable, else `127.0.0.1:7200`.
    */
   bootstrap?: string[];
-  /** client.id: sent nowhere yet, used in logs (default `tributary-client`). */
+  /** client.id: sent with every call (metadata `tributary-client-id`; brokers apply client-id quotas by it) and used in logs (default `tributary-client`). */
   clientId?: string;
   /** request.timeout.ms (default 30000): deadline of each request to a broker or controller. */
   requestTimeoutMs?: number;

@@ -13,13 +13,15 @@
  *
  * Security: with `tls` every channel is TLS; with `sasl` every call carries the client's
  * session token (auth.ts: SCRAM login against the service called, token cached and renewed).
+ * Every call carries `client.id` in the `tributary-client-id` metadata (URI-encoded), the
+ * key of client quotas.
  *
  * Concurrency: single-threaded; `close()` closes every channel, after which calls fail.
  */
 import type { Client } from '@grpc/grpc-js';
 import { AdminServiceClient, BrokerServiceFastClient, GroupCoordinatorServiceClient } from '@tributary/proto';
 import type { BrokerServiceClient } from '@tributary/proto';
-import { createClient, unary } from '@tributary/runtime';
+import { CLIENT_ID_METADATA_KEY, createClient, unary } from '@tributary/runtime';
 import type { ClientConstructor, ClientRequest, ClientResponse, CreateClientOptions, MethodsOfKind, TokenSession } from '@tributary/runtime';
 import { createSession } from './auth';
 import type { ResolvedClientOptions } from './config';
@@ -41,17 +43,20 @@ export class ConnectionPool {
   private closed = false;
   private readonly auth: TokenSession | undefined;
 
-  constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'> & Partial<Pick<ResolvedClientOptions, 'tls' | 'sasl' | 'logger'>>) {
+  constructor(private readonly options: Pick<ResolvedClientOptions, 'grpc' | 'requestTimeoutMs'> & Partial<Pick<ResolvedClientOptions, 'tls' | 'sasl' | 'logger' | 'clientId'>>) {
     if (options.sasl) {
       const silent = { debug() {}, info() {}, warn() {}, error() {} };
       this.auth = createSession(options.sasl, options.tls, options.grpc, options.requestTimeoutMs, options.logger ?? silent);
     }
   }
 
-  /** TLS and token options of a channel to `address`. */
-  private security(address: string): Pick<CreateClientOptions, 'tls' | 'authToken' | 'onTokenRejected'> {
+  /** TLS, token and client id options of a channel to `address`. */
+  private security(address: string): Pick<CreateClientOptions, 'tls' | 'authToken' | 'onTokenRejected' | 'metadata'> {
     const auth = this.auth;
+    const clientId = this.options.clientId;
     return {
+      // client.id travels with every call (brokers key quotas on it), URI-encoded: metadata is ASCII.
+      ...(clientId ? { metadata: { [CLIENT_ID_METADATA_KEY]: encodeURIComponent(clientId) } } : {}),
       ...(this.options.tls ? { tls: this.options.tls } : {}),
       ...(auth ? { authToken: () => auth.token(address), onTokenRejected: () => auth.invalidate() } : {}),
     };

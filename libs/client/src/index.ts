@@ -9,6 +9,8 @@ export { Consumer } from './consumer';
 export { Admin } from './admin';
 export { AclOperationError } from './acl-admin';
 export type { AclBinding, AclBindingFilter } from './acl-admin';
+export { ClientQuotaAlterationError } from './quota-admin';
+export type { ClientQuotaAlteration, ClientQuotaEntity, ClientQuotaEntry, ClientQuotaFilter, ClientQuotaFilterComponent, ClientQuotaOp } from './quota-admin';
 export { UserScramCredentialsError } from './user-admin';
 export type { ScramCredentialInfo, ScramMechanism, UserScramCredentialAlteration, UserScramCredentialDeletion, UserScramCredentialUpsertion, UserScramCredentialsDescription } from './user-admin';
 export type {

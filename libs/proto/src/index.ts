@@ -13,3 +13,4 @@ export { encodeFetchResponse, encodeProduceRequest, encodeProduceStreamRequest }
 export { BrokerServiceFastClient, BrokerServiceFastService } from './fast/broker-service-fast';
 export * from './gen/tributary/v1/acl';
 export * from './gen/tributary/v1/users';
+export * from './gen/tributary/v1/quotas';

@@ -85,7 +85,12 @@ export interface CreateClientOptions {
   settings?: GrpcClientSettings;
   /** Extra grpc-js channel options, applied last. */
   channelOptions?: grpc.ChannelOptions;
+  /** Metadata sent with every call (e.g. `tributary-client-id`, see {@link CLIENT_ID_METADATA_KEY}). */
+  metadata?: Readonly<Record<string, string>>;
 }
+
+/** Call metadata carrying the client's `client.id` (Kafka's request header client_id), URI-encoded (metadata is ASCII): brokers key quotas on it. */
+export const CLIENT_ID_METADATA_KEY = 'tributary-client-id';
 
 /** Creates a generated client for `address` (`host:port`) with the Tributary channel defaults. */
 export function createClient<C>(ctor: ClientConstructor<C>, address: string, options: CreateClientOptions = {}): C {
@@ -95,10 +100,11 @@ export function createClient<C>(ctor: ClientConstructor<C>, address: string, opt
 
 /**
  * The security half of {@link createClient}: credentials (TLS or plaintext) and the channel
- * options that go with them (server name override, the bearer-token interceptor), for clients
- * built elsewhere with their own channel defaults (the CoordinationClient).
+ * options that go with them (server name override, the bearer-token interceptor, and the
+ * interceptor adding `metadata` to every call), for clients built elsewhere with their own
+ * channel defaults (the CoordinationClient).
  */
-export function secureChannel(options: Pick<CreateClientOptions, 'credentials' | 'tls' | 'authToken' | 'onTokenRejected'>): {
+export function secureChannel(options: Pick<CreateClientOptions, 'credentials' | 'tls' | 'authToken' | 'onTokenRejected' | 'metadata'>): {
   credentials: grpc.ChannelCredentials;
   channelOptions: Partial<grpc.ClientOptions>;
 } {
@@ -106,9 +112,28 @@ export function secureChannel(options: Pick<CreateClientOptions, 'credentials' |
     credentials: options.credentials ?? (options.tls ? clientCredentials(options.tls) : grpc.credentials.createInsecure()),
     channelOptions: {
       ...(options.tls ? clientTlsChannelOptions(options.tls) : {}),
-      ...(options.authToken ? { interceptors: [bearerTokenInterceptor(options.authToken, options.onTokenRejected)] } : {}),
+      ...interceptorsOf(options),
     },
   };
+}
+
+function interceptorsOf(options: Pick<CreateClientOptions, 'authToken' | 'onTokenRejected' | 'metadata'>): { interceptors?: grpc.Interceptor[] } {
+  const interceptors: grpc.Interceptor[] = [];
+  const metadata = options.metadata;
+  if (metadata && Object.keys(metadata).length > 0) interceptors.push(staticMetadataInterceptor(metadata));
+  if (options.authToken) interceptors.push(bearerTokenInterceptor(options.authToken, options.onTokenRejected));
+  return interceptors.length > 0 ? { interceptors } : {};
+}
+
+/** A client interceptor adding fixed metadata to every call. */
+function staticMetadataInterceptor(entries: Readonly<Record<string, string>>): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        for (const [key, value] of Object.entries(entries)) metadata.set(key, value);
+        next(metadata, listener);
+      },
+    });
 }
 
 /**

@@ -16,7 +16,7 @@ export {
   CONFIG_FILE_ENV,
 } from './config';
 export type { LoadConfigOptions, ConfigExitIo } from './config';
-export { createLogger, LOG_LEVELS } from './logger';
+export { createLogger, LOG_LEVELS, routeProcessWarnings } from './logger';
 export type { Logger, LogLevel, LoggerOptions } from './logger';
 export {
   createMetrics,
@@ -60,7 +60,7 @@ export type {
   RequestOf,
   ResponseOf,
 } from './grpc-server';
-export { unary, serverStream, bidi, createClient, secureChannel, clientChannelOptions, GRPC_CLIENT_DEFAULTS } from './grpc-client';
+export { unary, serverStream, bidi, createClient, secureChannel, clientChannelOptions, GRPC_CLIENT_DEFAULTS, CLIENT_ID_METADATA_KEY } from './grpc-client';
 export type {
   BidiCall,
   CallOptions,
@@ -113,6 +113,8 @@ export {
   listScramUsers,
 } from './security/store';
 export type { SecurityStore } from './security/store';
+export { applyBootstrapCredentials, formatBootstrapCredential, parseBootstrapCredentials } from './security/bootstrap';
+export type { BootstrapCredential } from './security/bootstrap';
 export {
   createAuthenticator,
   rotateTokenKey,
@@ -202,4 +204,7 @@ export type {
   PerResourceCheck,
   ServiceAuthorizer,
 } from './security/enforce';
+export { splitAuthorized, mergeAuthorized, refusalsOf } from './security/per-resource';
+export type { AuthorizedSplit, Refusal } from './security/per-resource';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
+export * from './quotas';

@@ -42,3 +42,23 @@ export function createLogger(options: LoggerOptions): Logger {
     options.destination ?? pino.destination({ dest: 1, sync: true }),
   );
 }
+
+/** Process warnings that say nothing to an operator (see {@link routeProcessWarnings}). */
+const SILENCED_WARNINGS = new Set([
+  // grpc-js passes the dialled host as the TLS server name; dialling an IP (127.0.0.1:7200,
+  // a pod IP) makes Node warn on every TLS connection. The certificate is still verified
+  // against the IP (its subjectAltName).
+  'DEP0123',
+]);
+
+/**
+ * Sends Node's process warnings to the service's JSON log (instead of plain stderr lines) and
+ * drops the ones in SILENCED_WARNINGS. Services call it once, after creating their logger.
+ */
+export function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => {
+    if (w.code !== undefined && SILENCED_WARNINGS.has(w.code)) return;
+    logger.warn({ warning: w.name, code: w.code, err: w.message }, 'process warning');
+  });
+}

@@ -8,7 +8,7 @@
 import { join, resolve } from 'node:path';
 import { freePorts } from './net';
 import { startServiceProcess } from './service';
-import type { ServiceProcess } from './service';
+import type { ServiceProcess, ServiceProcessOptions } from './service';
 import { tempDir } from './temp';
 import { waitFor } from './wait';
 
@@ -54,6 +54,8 @@ export interface TestCluster {
   /** `host:port` of every running broker, comma-separated. */
   readonly bootstrap: string;
   dataDir: string;
+  /** Where every service's whole output goes: `<logsDir>/<process name>.log`. */
+  logsDir: string;
   /** Log directory of a broker. */
   logDir(id: number): string;
   /** Starts (or restarts, on the same ports and data) broker `id`. */
@@ -61,6 +63,8 @@ export interface TestCluster {
   /** Stops broker `id` with `signal` (SIGTERM: graceful; SIGKILL: crash) and waits for its exit. */
   stopBroker(id: number, signal?: NodeJS.Signals): Promise<void>;
   startController(id: number): Promise<ServiceProcess>;
+  /** Stops the coordination service (SIGTERM, if running) and starts it again on the same ports and data; updates `coordination`. */
+  restartCoordination(): Promise<ServiceProcess>;
   /** Running group coordinators by instance id. */
   groupCoordinators: Map<number, ServiceProcess>;
   /** Starts (or restarts, on the same ports) group coordinator `id`. */
@@ -76,17 +80,23 @@ export interface TestCluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const name = options.name ?? 'cluster';
   const dataDir = tempDir(name);
+  const logsDir = join(dataDir, 'logs');
+  // Every service's whole output, appended across restarts (log greps, post-mortems).
+  const startLogged = (o: ServiceProcessOptions): Promise<ServiceProcess> => startServiceProcess({ ...o, logFile: join(logsDir, `${o.name}.log`) });
   const leaseTtlMs = options.leaseTtlMs ?? 3000;
   const logLevel = options.logLevel ?? 'info';
   const common = (service: string, id: number): Record<string, string | number | boolean> =>
     typeof options.commonFlags === 'function' ? options.commonFlags(service, id) : (options.commonFlags ?? {});
   const admin = options.adminCaFile !== undefined ? { adminCaFile: options.adminCaFile } : {};
-  const coordination = await startServiceProcess({
-    name: `${name}-coordination`,
-    main: serviceMain('coordination'),
-    ...admin,
-    flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel, ...common('coordination', 0) },
-  });
+  const startCoordination = (ports?: { grpcPort: number; adminPort: number }): Promise<ServiceProcess> =>
+    startLogged({
+      name: `${name}-coordination`,
+      main: serviceMain('coordination'),
+      ...admin,
+      ...(ports ? { ports } : {}),
+      flags: { backend: 'embedded', 'data-dir': join(dataDir, 'coordination'), 'node-id': `${name}-coordination`, 'log-level': logLevel, ...common('coordination', 0) },
+    });
+  const coordination = await startCoordination();
   const controllers = new Map<number, ServiceProcess>();
   const brokers = new Map<number, ServiceProcess>();
   const brokerPorts = new Map<number, { grpcPort: number; adminPort: number }>();
@@ -101,16 +111,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
     brokers,
     groupCoordinators,
     dataDir,
+    logsDir,
     logDir,
     get bootstrap() {
       return [...brokers.values()].map((b) => b.address).join(',');
+    },
+    async restartCoordination() {
+      const old = cluster.coordination;
+      if (old.proc.running) await old.proc.killAndWait('SIGTERM');
+      cluster.coordination = await startCoordination({ grpcPort: old.grpcPort, adminPort: old.adminPort });
+      return cluster.coordination;
     },
     async startController(id) {
       if (!controllerPorts.has(id)) {
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         controllerPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-controller-${id}`,
         main: serviceMain('controller'),
         ports: controllerPorts.get(id),
@@ -125,7 +142,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         brokerPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-broker-${id}`,
         main: serviceMain('broker'),
         nodeArgs: options.brokerNodeArgs,
@@ -149,7 +166,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
         const [grpcPort, adminPort] = (await freePorts(2)) as [number, number];
         groupCoordinatorPorts.set(id, { grpcPort, adminPort });
       }
-      const proc = await startServiceProcess({
+      const proc = await startLogged({
         name: `${name}-group-coordinator-${id}`,
         main: serviceMain('group-coordinator'),
         ports: groupCoordinatorPorts.get(id),
@@ -198,7 +215,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       groupCoordinators.clear();
       for (const b of brokers.values()) await b.proc.killAndWait('SIGTERM').catch(() => undefined);
       for (const c of controllers.values()) await c.proc.killAndWait('SIGTERM').catch(() => undefined);
-      await coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
+      await cluster.coordination.proc.killAndWait('SIGTERM').catch(() => undefined);
       brokers.clear();
       controllers.clear();
     },

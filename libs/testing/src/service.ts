@@ -41,6 +41,8 @@ export interface ServiceProcessOptions {
   wrapper?: string[];
   /** CA file of the service's admin port when it serves HTTPS (its TLS flags are set). */
   adminCaFile?: string;
+  /** Appends the service's whole output (stdout and stderr) to this file. */
+  logFile?: string;
 }
 
 /** GET `path` on an admin port (HTTP, or HTTPS verified against `caFile`): status and body. */
@@ -72,7 +74,7 @@ export async function startServiceProcess(options: ServiceProcessOptions): Promi
     else args.push(`--${k}`, String(v));
   }
   const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath];
-  const proc = spawnProcess({ command: command!, args: [...prefix, ...args], name });
+  const proc = spawnProcess({ command: command!, args: [...prefix, ...args], name, ...(options.logFile !== undefined ? { logFile: options.logFile } : {}) });
   await waitFor(
     async () => {
       if (!proc.running) throw new Error(`${name} exited early:\n${proc.outputTail(30)}`);

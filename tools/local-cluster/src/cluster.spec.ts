@@ -15,18 +15,11 @@ import { spawnProcess, stopAllProcesses, removeTempDirs, tempDir, waitFor } from
 import type { SpawnedProcess } from '@tributary/testing';
 import type { ClusterState } from './launcher';
 import { LOCK_FILE, STATE_FILE } from './launcher';
-import { parseOptions } from './options';
-import { busyPorts } from './ports';
-import { planCluster, planPorts } from './services';
-import type { ClusterPlan } from './services';
+import { BANNER_END, START, freeBasePort, launchCluster, planned, untilPrinted } from './spec-helpers';
 
 jest.setTimeout(45_000);
 
-const ROOT = path.join(__dirname, '..', '..', '..');
-const START = path.join(ROOT, 'tools', 'local-cluster', 'start.js');
 const READY_LINE = 'Tributary local cluster is ready';
-/** The last line of the endpoints banner: everything before it has been printed. */
-const BANNER_END = 'Ctrl-C stops the cluster;';
 const TOPIC = 'local-cluster-orders';
 
 let dataDir: string;
@@ -43,35 +36,8 @@ function adminAt(address: string): AdminServiceClient {
   return admin;
 }
 
-/** Every process the launcher can start (built or not) on `base`. */
-function planned(base = basePort): ClusterPlan {
-  return planCluster(parseOptions(['--base-port', String(base)], {}, ROOT, ROOT), ROOT, () => true);
-}
-
-/** A --base-port below the ephemeral range whose every port is free right now. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 10_000 + 100 * Math.floor(Math.random() * 200); // 10000..29900: + 2082 stays below 32768
-    if ((await busyPorts(planPorts(planned(base)))).length === 0) return base;
-  }
-  throw new Error('no free range of ports for the cluster');
-}
-
 function launch(...extra: string[]): SpawnedProcess {
-  return spawnProcess({
-    command: process.execPath,
-    args: [START, '--no-build', '--base-port', String(basePort), '--data-dir', dataDir, '--stop-timeout-ms', '5000', ...extra],
-    name: 'local-cluster',
-    logFile: path.join(dataDir, '..', `launcher-${path.basename(dataDir)}.out`),
-    tailLines: 2_000,
-    env: { INIT_CWD: undefined },
-  });
-}
-
-/** Waits until `proc` printed `text`; fails at once, with its output, if it exits first. */
-async function untilPrinted(proc: SpawnedProcess, text: string, timeoutMs = 35_000): Promise<void> {
-  await waitFor(() => proc.outputTail().includes(text) || !proc.running, { timeoutMs, message: `'${text}' from the launcher`, intervalMs: 50 });
-  if (!proc.outputTail().includes(text)) throw new Error(`the launcher exited before printing '${text}':\n${proc.outputTail(60)}`);
+  return launchCluster(dataDir, basePort, ...extra);
 }
 
 function readState(): ClusterState {
@@ -143,7 +109,7 @@ it('a service that fails at start stops the launch with its name and the tail of
   expect(out).toContain(`last lines of ${path.join(otherDir, 'logs', 'broker-0.log')}:`);
   expect(out).toContain('coordination stopped');
   // Everything it had started is stopped again.
-  for (const s of planned().services) expect(await ready(s.adminPort)).toBe(false);
+  for (const s of planned(basePort).services) expect(await ready(s.adminPort)).toBe(false);
 });
 
 it('starts coordination, the controllers and the brokers, each ready, and prints their endpoints', async () => {

@@ -10,15 +10,20 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { CertificateError, ensureCertificates } from './certs';
 import { Guardian } from './guardian';
 import { AlreadyRunningError, acquireLock } from './lock';
 import type { Lock } from './lock';
 import { logTail, parseLogLine } from './log-lines';
 import type { LauncherOptions } from './options';
 import { busyPorts } from './ports';
+import { servesTls } from './probe';
+import type { ProbeTls } from './probe';
+import { ADMIN_MECHANISMS, AdminBootstrapError, bootstrapAdmin } from './secure';
+import type { AdminOutcome } from './secure';
 import { ServiceProcess, ServiceStartError, abortableSleep, describeExit } from './service-process';
 import type { ProcessExit, ServiceRun } from './service-process';
-import { planCluster, planPorts } from './services';
+import { ADMIN_USER, certFilesOf, planCluster, planPorts } from './services';
 import type { ClusterPlan } from './services';
 
 /** Where the launcher writes its console lines (stdout in production, captured in tests). */
@@ -59,6 +64,13 @@ export class Launcher {
   private firstSignalAtMs = 0;
   private readonly startedAt = new Date();
   private readonly pending = new Set<Promise<unknown>>();
+  /** With --secure: TLS of the readiness probes. */
+  private probeTls: ProbeTls | undefined;
+  /** With --secure: what the admin bootstrap did (printed with the endpoints). */
+  private admin: AdminOutcome | undefined;
+  private adminFailure: string | undefined;
+  /** With --secure: HTTP APIs (the REST proxy) found serving plaintext, by service name. */
+  private readonly plaintextApis = new Set<string>();
 
   constructor(
     private readonly options: LauncherOptions,
@@ -106,6 +118,7 @@ export class Launcher {
         out.error(`cannot start: port${busy.length > 1 ? 's' : ''} ${list} already in use; another cluster or program holds them: stop it, or shift every port with --base-port (e.g. --base-port ${this.options.basePort + 10_000})`);
         return 1;
       }
+      if (!this.prepareSecurity()) return 1;
       this.installSignalHandlers();
       this.guardian = new Guardian(this.options.stopTimeoutMs);
       return await this.runStarted();
@@ -113,6 +126,57 @@ export class Launcher {
       this.guardian?.close();
       this.removeStateFile();
       this.lock.release();
+    }
+  }
+
+  /** With --secure: the CA and certificates (made or reused), and the probes' TLS. */
+  private prepareSecurity(): boolean {
+    const security = this.plan.security;
+    if (security === undefined) return true;
+    try {
+      const report = ensureCertificates(security.tlsDir, security.principals);
+      const made = report.created.map((f) => path.basename(f, '.crt'));
+      this.out.line(
+        made.length === 0
+          ? `secure mode: reusing the CA and certificates in ${this.shown(security.tlsDir)}`
+          : `secure mode: made ${made.join(', ')} in ${this.shown(security.tlsDir)}${made.length < security.principals.length + 1 ? ' (the others reused)' : ''}`,
+      );
+    } catch (e) {
+      if (e instanceof CertificateError) {
+        this.out.error(`cannot start: ${e.message}`);
+        return false;
+      }
+      throw e;
+    }
+    const admin = certFilesOf(security.tlsDir, ADMIN_USER);
+    this.probeTls = { ca: fs.readFileSync(security.caFile), cert: fs.readFileSync(admin.certFile), key: fs.readFileSync(admin.keyFile) };
+    return true;
+  }
+
+  /** With --secure, once every service is ready: the SCRAM user admin (secure.ts). */
+  private async ensureAdmin(): Promise<void> {
+    const security = this.plan.security;
+    if (security === undefined) return;
+    for (const s of this.services.filter((x) => x.spec.api === 'http')) {
+      if (!(await servesTls(s.spec.apiPort, this.probeTls!).catch(() => true))) this.plaintextApis.add(s.name);
+    }
+    if (this.plaintextApis.size > 0 || this.services.some((s) => !s.adminTls)) {
+      const plain = [...this.plaintextApis, ...this.services.filter((s) => !s.adminTls).map((s) => `${s.name} admin`)];
+      this.out.error(`  warning: --secure, but these listeners serve plaintext HTTP (the service does not take TLS there yet): ${plain.join(', ')}`);
+    }
+    if (this.plan.bootstrap === '') return;
+    try {
+      this.admin = await bootstrapAdmin({
+        root: this.root,
+        bootstrap: this.plan.bootstrap,
+        security,
+        reset: this.options.resetAdminPassword,
+        timeoutMs: this.options.readyTimeoutMs,
+        signal: this.stopController.signal,
+      });
+    } catch (e) {
+      if (!(e instanceof AdminBootstrapError)) throw e;
+      if (!this.stopController.signal.aborted) this.adminFailure = e.message;
     }
   }
 
@@ -129,6 +193,7 @@ export class Launcher {
           logDir,
           env,
           guardian: this.guardian!,
+          ...(this.probeTls ? { probeTls: this.probeTls } : {}),
           onLine: (s, line) => this.onLine(s, line),
           onExit: (s, exit, run) => this.onExit(s, exit, run),
         }),
@@ -136,7 +201,9 @@ export class Launcher {
     }
     out.line(`starting a local cluster in ${this.shown(this.dataDir)} (logs in ${this.shown(logDir)})`);
     const failure = new Promise<ServiceStartError>((resolve) => (this.startFailure = resolve));
-    const started = this.startStages().then(
+    const started = this.startStages()
+      .then(() => this.ensureAdmin())
+      .then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -179,6 +246,9 @@ export class Launcher {
   }
 
   private onLine(service: ServiceProcess, line: string): void {
+    // Node's warning when grpc-js dials an IP address over TLS (DEP0123): noise on every
+    // service; it stays in the service's log file.
+    if (/\[DEP0123\]|node --trace-deprecation/.test(line)) return;
     const parsed = parseLogLine(line);
     // While stopping, services warn about what stopping does (leadership lost, ...): noise.
     const minRank = this.options.verbose ? 0 : this.phase === 'stopping' ? 50 : 40;
@@ -278,40 +348,75 @@ export class Launcher {
 
   private printEndpoints(): void {
     const { out } = this;
+    const security = this.plan.security;
+    const http = security ? 'https' : 'http';
     const rows = this.services.map((s) => [
       s.name,
-      s.spec.api === 'grpc' ? `127.0.0.1:${s.spec.apiPort}` : `http://127.0.0.1:${s.spec.apiPort}`,
-      `http://127.0.0.1:${s.spec.adminPort}/metrics`,
+      s.spec.api === 'grpc' ? `127.0.0.1:${s.spec.apiPort}` : `${this.plaintextApis.has(s.name) ? 'http' : http}://127.0.0.1:${s.spec.apiPort}`,
+      `${s.adminTls ? http : 'http'}://127.0.0.1:${s.spec.adminPort}/metrics`,
     ]);
-    const header = ['service', 'API (gRPC unless http://)', 'admin (/metrics /healthz /readyz)'];
+    const header = ['service', security ? 'API (gRPC over TLS unless https://)' : 'API (gRPC unless http://)', 'admin (/metrics /healthz /readyz)'];
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
     const fmt = (r: readonly string[]): string => `  ${r.map((c, i) => (i < r.length - 1 ? c.padEnd(widths[i] as number) : c)).join('   ')}`;
     out.line('');
-    out.line(`Tributary local cluster is ready: ${this.services.length} processes, data in ${this.shown(this.dataDir)}`);
+    out.line(`Tributary local cluster is ready${security ? ' (secure: TLS, SCRAM, ACLs)' : ''}: ${this.services.length} processes, data in ${this.shown(this.dataDir)}`);
     out.line('');
     out.line(fmt(header));
     for (const r of rows) out.line(fmt(r));
     out.line('');
     out.line('Use it:');
+    // npm links apps/cli's `bin` there at install; existsSync follows the link to the file.
+    const cli = fs.existsSync(path.join(this.root, 'node_modules', '.bin', 'tributary'));
     if (this.plan.bootstrap !== '') {
       const first = this.plan.bootstrap.split(',')[0];
       out.line(`  export TRIBUTARY_BOOTSTRAP=${first}`);
-      // npm links apps/cli's `bin` there at install; existsSync follows the link to the file.
-      if (fs.existsSync(path.join(this.root, 'node_modules', '.bin', 'tributary'))) {
-        out.line('  npx tributary topics list');
-      } else {
-        out.line('  (the `tributary` CLI is not there yet: apps/cli; `npm install` links it once it is)');
-      }
+      if (!cli) out.line('  (the `tributary` CLI is not there yet: apps/cli; `npm install` links it once it is)');
+      else if (!security) out.line('  npx tributary topics list');
     } else {
       out.line('  (no brokers yet: apps/broker is not built)');
     }
+    if (security) this.printSecurity(cli);
     const controllers = this.services.filter((s) => s.spec.app === 'controller').map((s) => `127.0.0.1:${s.spec.apiPort}`);
     if (controllers.length > 0) {
       out.line(`  Admin API (gRPC tributary.v1.AdminService): ${controllers.join(', ')} (the active controller serves it; standbys answer NOT_CONTROLLER)`);
     }
     out.line(`  logs: ${this.shown(path.join(this.dataDir, 'logs'))}/<service>.log (JSON); warnings and errors also appear here`);
     out.line('');
-    out.line('Ctrl-C stops the cluster; `npm start` again brings it back with its data.');
+    out.line(`Ctrl-C stops the cluster; \`npm start${security ? ' -- --secure' : ''}\` again brings it back with its data.`);
+  }
+
+  /** The secure-mode part of the banner: the admin password (once) and how to connect. */
+  private printSecurity(cli: boolean): void {
+    const { out } = this;
+    const security = this.plan.security!;
+    const ca = this.shown(security.caFile);
+    const admin = certFilesOf(security.tlsDir, ADMIN_USER);
+    const outcome = this.admin;
+    out.line('');
+    out.line(`  Security: TLS on every listener (clients trust ${ca}), client certificates from that CA name their CN (User:<CN>),`);
+    out.line(`  SCRAM-SHA-256/512 logins, ACLs enforced (super users: ${security.superUsers.join(', ')}).`);
+    if (outcome?.kind === 'created' || outcome?.kind === 'reset') {
+      out.line('');
+      out.line(`  The SCRAM user ${ADMIN_USER} ${outcome.kind === 'created' ? 'was created' : 'has a new password'} (${ADMIN_MECHANISMS.join(', ')}). Its password, shown this once and stored nowhere:`);
+      out.line('');
+      out.line(`    ${outcome.password}`);
+      out.line('');
+      out.line(`  export TRIBUTARY_SASL_PASSWORD='${outcome.password}'`);
+    } else if (outcome?.kind === 'exists') {
+      out.line(`  The SCRAM user ${ADMIN_USER} exists (${outcome.mechanisms.join(', ')}); its password was printed when it was made. Lost it? \`npm start -- --secure --reset-admin-password\``);
+      out.line(`  export TRIBUTARY_SASL_PASSWORD='<the admin password>'`);
+    } else if (outcome?.kind === 'no-cli') {
+      out.line(`  The SCRAM user ${ADMIN_USER} was not made: ${outcome.main} is not built (use the admin certificate below)`);
+    } else if (this.adminFailure !== undefined) {
+      out.error(`  The SCRAM user ${ADMIN_USER} could not be made: ${this.adminFailure}`);
+    }
+    const run = cli ? 'npx tributary' : 'node apps/cli/dist/main.js';
+    out.line(`  ${run} --tls-ca-file ${ca} --sasl-mechanism SCRAM-SHA-512 --sasl-username ${ADMIN_USER} topics list`);
+    out.line(`  or as User:${ADMIN_USER} by client certificate (mutual TLS, no password):`);
+    out.line(`  ${run} --tls-ca-file ${ca} --tls-cert-file ${this.shown(admin.certFile)} --tls-key-file ${this.shown(admin.keyFile)} topics list`);
+    const proxy = this.services.find((s) => s.spec.app === 'rest-proxy');
+    if (proxy && !this.plaintextApis.has(proxy.name)) out.line(`  REST proxy: curl --cacert ${ca} -u ${ADMIN_USER}:"$TRIBUTARY_SASL_PASSWORD" https://127.0.0.1:${proxy.spec.apiPort}/topics`);
+    out.line(`  more users and ACLs: \`tributary users create <name> --password-file <file>\`, \`tributary acls add --allow-principal User:<name> ...\``);
   }
 
   /** `<data>/local-cluster.json`: what runs where, for scripts and tests. */
@@ -323,6 +428,8 @@ export class Launcher {
       ready,
       dataDir: this.dataDir,
       basePort: this.options.basePort,
+      secure: this.plan.security !== undefined,
+      ...(this.plan.security ? { caFile: this.plan.security.caFile, tlsDir: this.plan.security.tlsDir } : {}),
       bootstrap: this.plan.bootstrap,
       services: this.services.map((s) => ({
         name: s.name,
@@ -331,6 +438,7 @@ export class Launcher {
         api: s.spec.api,
         apiPort: s.spec.apiPort,
         adminPort: s.spec.adminPort,
+        adminTls: s.adminTls,
         restarts: s.restarts,
         logFile: s.logFile,
       })),
@@ -356,7 +464,13 @@ export interface ClusterState {
   ready: boolean;
   dataDir: string;
   basePort: number;
+  /** Started with --secure (TLS, SCRAM, ACLs). */
+  secure: boolean;
+  /** With --secure: the CA clients trust, and the folder of the certificates. */
+  caFile?: string;
+  tlsDir?: string;
   bootstrap: string;
-  services: { name: string; app: string; pid: number | null; api: 'grpc' | 'http'; apiPort: number; adminPort: number; restarts: number; logFile: string }[];
+  /** `adminTls`: the admin port serves HTTPS (--secure, a service that takes TLS there). */
+  services: { name: string; app: string; pid: number | null; api: 'grpc' | 'http'; apiPort: number; adminPort: number; adminTls: boolean; restarts: number; logFile: string }[];
   skipped: string[];
 }

@@ -27,8 +27,16 @@ it('defaults: 3 brokers, 2 controllers, ./.tributary under the repository, ports
     verbose: false,
     readyTimeoutMs: 30_000,
     stopTimeoutMs: 15_000,
+    secure: false,
+    resetAdminPassword: false,
     help: false,
   });
+});
+
+it('--secure, and --reset-admin-password only with it', () => {
+  expect(parse('--secure')).toMatchObject({ secure: true, resetAdminPassword: false });
+  expect(parse('--secure', '--reset-admin-password')).toMatchObject({ secure: true, resetAdminPassword: true });
+  expect(usage('--reset-admin-password')).toBe('--reset-admin-password needs --secure (the admin user exists only in secure mode)');
 });
 
 it('reads every flag, as --flag value or --flag=value; relative paths from the caller\'s directory', () => {
@@ -58,7 +66,7 @@ it('rejects bad flags with one line naming the flag and what it accepts', () => 
 
 it('--help lists every flag', () => {
   const text = helpText();
-  for (const flag of ['--brokers N', '--controllers N', '--data-dir DIR', '--base-port N', '--no-build', '--log-level LEVEL', '--verbose', '--help']) {
+  for (const flag of ['--brokers N', '--controllers N', '--data-dir DIR', '--base-port N', '--no-build', '--log-level LEVEL', '--verbose', '--secure', '--reset-admin-password', '--help']) {
     expect(text).toContain(flag);
   }
 });
@@ -98,6 +106,30 @@ describe('planCluster', () => {
     expect(plan.services.filter((s) => s.app === 'broker').map((s) => s.apiPort)).toEqual([17200, 17201, 17202, 17203, 17204]);
     expect(plan.services.filter((s) => s.app === 'controller').map((s) => s.name)).toEqual(['controller-0']);
     expect(plan.services.find((s) => s.name === 'controller-0')!.args).toEqual(expect.arrayContaining(['--coordination', '127.0.0.1:17000']));
+  });
+
+  it('--secure: every service gets TLS with its own certificate (CN = its principal), client certificates requested, SCRAM, the authorizer and the super users', () => {
+    const plain = planCluster(parse(), ROOT, all);
+    expect(plain.security).toBeUndefined();
+    expect(plain.services.every((s) => !s.args.includes('--tls-cert-file'))).toBe(true);
+    const plan = planCluster(parse('--secure'), ROOT, all);
+    const tls = '/repo/.tributary/tls';
+    const superUsers = 'User:coordination,User:controller,User:broker,User:group-coordinator,User:rest-proxy,User:admin';
+    expect(plan.security).toEqual({
+      tlsDir: tls,
+      caFile: `${tls}/ca.crt`,
+      principals: ['coordination', 'controller', 'broker', 'group-coordinator', 'rest-proxy', 'admin'],
+      superUsers: superUsers.split(','),
+    });
+    for (const s of plan.services) {
+      const own = s.app;
+      expect(s.principal).toBe(own);
+      expect(s.args.slice(-15)).toEqual([
+        '--tls-cert-file', `${tls}/${own}.crt`, '--tls-key-file', `${tls}/${own}.key`, '--tls-ca-file', `${tls}/ca.crt`,
+        '--tls-client-auth', 'requested', '--sasl-enabled-mechanisms', 'SCRAM-SHA-256,SCRAM-SHA-512', '--authorizer-enable',
+        '--super-users', superUsers, '--log-level', 'info',
+      ]);
+    }
   });
 
   it('skips services that are not built, and says which file is missing', () => {

@@ -31,6 +31,13 @@ export interface LauncherOptions {
   readyTimeoutMs: number;
   /** How long a service may take to stop after SIGTERM before it gets SIGKILL. */
   stopTimeoutMs: number;
+  /**
+   * TLS, SCRAM and ACLs on every service: a local CA and certificates under
+   * `<dataDir>/tls`, and the SCRAM user `admin` (see secure.ts).
+   */
+  secure: boolean;
+  /** With `secure`: give the existing `admin` user a new random password (printed once). */
+  resetAdminPassword: boolean;
   help: boolean;
 }
 
@@ -95,6 +102,12 @@ const FLAGS: readonly FlagSpec[] = [
   { name: 'verbose', doc: 'show every service log line on the console (default: warnings and errors)', apply: (o) => (o.verbose = true) },
   integerFlag('ready-timeout-ms', 1000, 600_000, 'how long a service may take to become ready (default 30000)', (o, n) => (o.readyTimeoutMs = n)),
   integerFlag('stop-timeout-ms', 100, 600_000, 'how long a service may take to stop before SIGKILL (default 15000)', (o, n) => (o.stopTimeoutMs = n)),
+  {
+    name: 'secure',
+    doc: 'TLS, SCRAM authentication and ACLs on every service: a local CA and certificates in <data-dir>/tls, the SCRAM user admin (password printed once)',
+    apply: (o) => (o.secure = true),
+  },
+  { name: 'reset-admin-password', doc: 'with --secure: give the admin user a new random password (printed once)', apply: (o) => (o.resetAdminPassword = true) },
   { name: 'help', doc: 'this text', apply: (o) => (o.help = true) },
 ];
 
@@ -120,6 +133,8 @@ export function parseOptions(
     verbose: false,
     readyTimeoutMs: 30_000,
     stopTimeoutMs: 15_000,
+    secure: false,
+    resetAdminPassword: false,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -143,6 +158,7 @@ export function parseOptions(
     }
     spec.apply(options, value, cwd);
   }
+  if (options.resetAdminPassword && !options.secure) throw new UsageError('--reset-admin-password needs --secure (the admin user exists only in secure mode)');
   return options;
 }
 
@@ -162,6 +178,7 @@ export function helpText(): string {
     ...rows.map(([flag, doc]) => `  ${flag.padEnd(width)}  ${doc}`),
     '',
     'Files: <data-dir>/coordination, <data-dir>/broker-N, <data-dir>/logs/<service>.log,',
-    '<data-dir>/local-cluster.pid (lock), <data-dir>/local-cluster.json (endpoints and pids).',
+    '<data-dir>/local-cluster.pid (lock), <data-dir>/local-cluster.json (endpoints and pids),',
+    '<data-dir>/tls (--secure: ca.crt for clients, the services\' and admin\'s certificates and keys).',
   ].join('\n');
 }

@@ -11,6 +11,8 @@ import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Guardian } from './guardian';
+import { isPlaintextPeer, probe } from './probe';
+import type { ProbeTls } from './probe';
 import type { PlannedService } from './services';
 
 export interface ProcessExit {
@@ -41,6 +43,8 @@ export interface ServiceProcessOptions {
   /** Children's environment. */
   env: NodeJS.ProcessEnv;
   guardian: Guardian;
+  /** With --secure: the admin endpoints serve HTTPS; probes trust the CA and present the admin certificate. */
+  probeTls?: ProbeTls;
   /** Every output line of the child. */
   onLine(service: ServiceProcess, line: string): void;
   /** The child exited (whether asked to or not). */
@@ -62,12 +66,18 @@ export class ServiceProcess {
   readonly logFile: string;
   /** Restarts after unexpected exits, for the console and the state file. */
   restarts = 0;
+  /**
+   * With --secure, false once the admin port answered in plaintext HTTP (a service that does
+   * not serve TLS on it yet): it is then probed, and shown, as http.
+   */
+  adminTls: boolean;
   private readonly log: fs.WriteStream;
   private current: ServiceRun | undefined;
   private child: ChildProcess | undefined;
 
   constructor(private readonly options: ServiceProcessOptions) {
     this.spec = options.spec;
+    this.adminTls = options.probeTls !== undefined;
     this.logFile = path.join(options.logDir, `${this.spec.name}.log`);
     fs.mkdirSync(options.logDir, { recursive: true });
     this.log = fs.createWriteStream(this.logFile, { flags: 'a' });
@@ -86,7 +96,7 @@ export class ServiceProcess {
   }
 
   get readyzUrl(): string {
-    return `http://127.0.0.1:${this.spec.adminPort}/readyz`;
+    return `${this.adminTls ? 'https' : 'http'}://127.0.0.1:${this.spec.adminPort}/readyz`;
   }
 
   /** Spawns the process (it must not be running). */
@@ -156,12 +166,16 @@ export class ServiceProcess {
         throw new ServiceStartError(this, `${this.name} exited before it was ready (${describeExit(run.exit)})`, true);
       }
       try {
-        const res = await fetch(this.readyzUrl, { signal: AbortSignal.timeout(2_000) });
-        const body = await res.text();
+        const res = await probe(this.readyzUrl, this.adminTls ? this.options.probeTls : undefined, 2_000);
+        const body = res.body;
         if (res.status === 200 && run.exit === undefined) return;
         lastProblem = `HTTP ${res.status}${body ? `: ${body.trim().slice(0, 200)}` : ''}`;
       } catch (e) {
         signal.throwIfAborted();
+        if (this.adminTls && isPlaintextPeer(e)) {
+          this.adminTls = false;
+          continue;
+        }
         lastProblem = e instanceof Error ? ((e.cause as Error | undefined)?.message ?? e.message) : String(e);
       }
       if (Date.now() >= deadline) {

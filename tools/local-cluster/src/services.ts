@@ -10,8 +10,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { TLS_DIR } from './certs';
 import type { LauncherOptions } from './options';
 import { DEFAULT_BASE_PORT, UsageError } from './options';
+
+/** The SCRAM / certificate administrator of a `--secure` cluster (`User:admin`, a super user). */
+export const ADMIN_USER = 'admin';
 
 /** What an entry's `args` may use. */
 export interface ClusterContext {
@@ -36,6 +40,11 @@ export interface ServiceSpec {
   defaultAdminPort(index: number): number;
   /** How the API is reached, for the endpoints table. */
   api: 'grpc' | 'http';
+  /**
+   * Service principal (`User:<principal>`) with `--secure`: the CN of the certificate every
+   * instance serves with and presents to the services it calls.
+   */
+  principal: string;
   /** Flags besides `--log-level`, which every service gets. */
   args(index: number, ctx: ClusterContext, apiPort: number, adminPort: number): string[];
 }
@@ -43,6 +52,7 @@ export interface ServiceSpec {
 export const SERVICES: readonly ServiceSpec[] = [
   {
     app: 'coordination',
+    principal: 'coordination',
     instances: () => 1,
     name: () => 'coordination',
     defaultApiPort: () => 7000,
@@ -56,6 +66,7 @@ export const SERVICES: readonly ServiceSpec[] = [
   },
   {
     app: 'controller',
+    principal: 'controller',
     instances: (o) => o.controllers,
     name: (i) => `controller-${i}`,
     defaultApiPort: (i) => 7100 + i,
@@ -70,6 +81,7 @@ export const SERVICES: readonly ServiceSpec[] = [
   },
   {
     app: 'broker',
+    principal: 'broker',
     instances: (o) => o.brokers,
     name: (i) => `broker-${i}`,
     defaultApiPort: (i) => 7200 + i,
@@ -85,6 +97,7 @@ export const SERVICES: readonly ServiceSpec[] = [
   // __consumer_offsets through them).
   {
     app: 'group-coordinator',
+    principal: 'group-coordinator',
     instances: () => 1,
     name: () => 'group-coordinator',
     defaultApiPort: () => 7300,
@@ -98,6 +111,7 @@ export const SERVICES: readonly ServiceSpec[] = [
   // apps/rest-proxy: the Confluent REST Proxy API over the SDK, last (it needs the brokers).
   {
     app: 'rest-proxy',
+    principal: 'rest-proxy',
     instances: () => 1,
     name: () => 'rest-proxy',
     defaultApiPort: () => 8082,
@@ -121,6 +135,8 @@ export interface PlannedService {
   api: 'grpc' | 'http';
   apiPort: number;
   adminPort: number;
+  /** Service principal name (the CN of its certificate with --secure). */
+  principal: string;
 }
 
 export interface ClusterPlan {
@@ -132,6 +148,42 @@ export interface ClusterPlan {
   skipped: { app: string; main: string; written: boolean }[];
   /** Broker bootstrap list (empty when no broker is built). */
   bootstrap: string;
+  /** With --secure: where the certificates are, and the super users every service gets. */
+  security: PlanSecurity | undefined;
+}
+
+/** The files and principals of a `--secure` cluster. */
+export interface PlanSecurity {
+  /** `<data-dir>/tls`. */
+  tlsDir: string;
+  caFile: string;
+  /** Certificate names to make: every service principal, then {@link ADMIN_USER}. */
+  principals: string[];
+  /** `User:<principal>` of every service and of the admin. */
+  superUsers: string[];
+}
+
+/** The certificate and key of `name` in `tlsDir`. */
+export function certFilesOf(tlsDir: string, name: string): { certFile: string; keyFile: string } {
+  return { certFile: path.join(tlsDir, `${name}.crt`), keyFile: path.join(tlsDir, `${name}.key`) };
+}
+
+/**
+ * The security flags of every service with --secure (libs/runtime securityConfigShape): TLS
+ * on every listener with the service's own certificate (which it also presents when calling
+ * the others: its service principal), client certificates requested (a certificate from the
+ * CA names the caller; clients without one log in with SCRAM), SCRAM-SHA-256 and -512, the
+ * ACL authorizer, and the services and the admin as super users.
+ */
+export function securityArgs(security: PlanSecurity, principal: string): string[] {
+  const { certFile, keyFile } = certFilesOf(security.tlsDir, principal);
+  return [
+    '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-file', security.caFile,
+    '--tls-client-auth', 'requested',
+    '--sasl-enabled-mechanisms', 'SCRAM-SHA-256,SCRAM-SHA-512',
+    '--authorizer-enable',
+    '--super-users', security.superUsers.join(','),
+  ];
 }
 
 /** Every port a plan would use, for --base-port validation and the free-port check. */
@@ -161,6 +213,12 @@ export function planCluster(
     ? Array.from({ length: brokerSpec.instances(options) }, (_, i) => `127.0.0.1:${port(brokerSpec.defaultApiPort(i))}`).join(',')
     : '';
   const ctx: ClusterContext = { options, port, coordination: `127.0.0.1:${port(7000)}`, bootstrap };
+  let security: PlanSecurity | undefined;
+  if (options.secure) {
+    const tlsDir = path.join(options.dataDir, TLS_DIR);
+    const principals = [...new Set([...built.map((spec) => spec.principal), ADMIN_USER])];
+    security = { tlsDir, caFile: path.join(tlsDir, 'ca.crt'), principals, superUsers: principals.map((p) => `User:${p}`) };
+  }
   const services: PlannedService[] = [];
   const skipped: ClusterPlan['skipped'] = [];
   table.forEach((spec, stage) => {
@@ -177,14 +235,15 @@ export function planCluster(
         app: spec.app,
         stage,
         main,
-        args: [...spec.args(i, ctx, apiPort, adminPort), '--log-level', options.logLevel],
+        args: [...spec.args(i, ctx, apiPort, adminPort), ...(security ? securityArgs(security, spec.principal) : []), '--log-level', options.logLevel],
         api: spec.api,
         apiPort,
         adminPort,
+        principal: spec.principal,
       });
     }
   });
-  const plan = { services, skipped, bootstrap };
+  const plan = { services, skipped, bootstrap, security };
   const tooHigh = planPorts(plan).find((p) => p.port > 65535);
   if (tooHigh) throw new UsageError(`--base-port ${options.basePort} puts ${tooHigh.what} on port ${tooHigh.port}, above 65535; use a lower --base-port`);
   return plan;

@@ -88,6 +88,18 @@ const EVERYTHING_ON: Record<string, unknown> = {
   metrics: { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } }, prometheusRule: { enabled: true, labels: { release: 'prometheus' } }, grafanaDashboards: { labels: { team: 'streaming' } } },
 };
 
+/** Security on: TLS from a Secret, SCRAM, the authorizer, super users, initial users from a Secret, scraped. */
+const SECURE: Record<string, unknown> = {
+  security: {
+    tls: { enabled: true, existingSecret: 'tributary-tls', clientAuth: 'requested' },
+    sasl: { enabled: true, mechanisms: 'SCRAM-SHA-256,SCRAM-SHA-512' },
+    authorizer: { enabled: true, allowEveryoneIfNoAclFound: false },
+    superUsers: 'User:tributary,User:admin',
+    users: { existingSecret: 'tributary-users' },
+  },
+  metrics: { serviceMonitor: { enabled: true } },
+};
+
 describe('values.yaml and values.schema.json', () => {
   it('documents every key with a comment right above it', () => {
     const undocumented = valueKeys().filter((k) => k.comment.length < 8).map((k) => k.path);
@@ -115,6 +127,14 @@ describe('values.yaml and values.schema.json', () => {
     const values = parse(fs.readFileSync(VALUES_FILE, 'utf8')) as Record<string, unknown>;
     expect(schemaErrors(schema, values)).toEqual([]);
     expect(schemaErrors(schema, mergeValues(values, EVERYTHING_ON))).toEqual([]);
+    expect(schemaErrors(schema, mergeValues(values, SECURE))).toEqual([]);
+    // Probes and Prometheus present no client certificate: "required" is refused.
+    expect(schemaErrors(schema, mergeValues(values, { security: { tls: { clientAuth: 'required' } } }))).toEqual(['security.tls.clientAuth: not one of none, requested']);
+    expect(schemaErrors(schema, mergeValues(values, { security: { sasl: { mechanisms: 'PLAIN' } } }))).toEqual(['security.sasl.mechanisms: does not match ^SCRAM-SHA-(256|512)(,SCRAM-SHA-(256|512))?$']);
+    expect(schemaErrors(schema, mergeValues(values, { security: { superUsers: 'admin' } }))).toHaveLength(1);
+    expect(schemaErrors(schema, mergeValues(values, { security: { superUsers: 'User:*' } }))).toHaveLength(1);
+    // No password in values: users come from a Secret only.
+    expect(schemaErrors(schema, mergeValues(values, { security: { users: { alice: 'secret' } } }))).toEqual(['security.users.alice: not an allowed key']);
     expect(schemaErrors(schema, mergeValues(values, { broker: { replicas: 0 } }))).toEqual(['broker.replicas: below 1']);
     expect(schemaErrors(schema, mergeValues(values, { broker: { antiAffinity: 'sometimes' } }))).toEqual(['broker.antiAffinity: not one of required, preferred, none']);
     expect(schemaErrors(schema, mergeValues(values, { brokers: { replicas: 3 } }))).toEqual(['brokers: not an allowed key']);
@@ -130,6 +150,7 @@ describe('the chart', () => {
     for (const [label, options] of [
       ['defaults', {}],
       ['everything on', { values: EVERYTHING_ON }],
+      ['security on', { values: SECURE }],
       ['external ZooKeeper, no REST proxy, no PDB, no anti-affinity', { releaseName: 'prod', namespace: 'streaming', values: { zookeeper: { enabled: false, externalConnect: 'zk-0.zk:2181,zk-1.zk:2181' }, restProxy: { enabled: false }, broker: { podDisruptionBudget: { enabled: false }, antiAffinity: 'none' } } }],
     ] as const) {
       const objects = chartObjects(options as RenderChartOptions);
@@ -254,6 +275,92 @@ describe('the chart', () => {
     const notes = renderChart(CHART_DIR).find((t) => t.file === 'NOTES.txt')!.text;
     expect(notes).toContain('tributary-broker:7200');
     expect(notes).toContain('--set broker.replicas=5');
+  });
+});
+
+describe('the chart with security on', () => {
+  const TLS_DIR = '/etc/tributary/tls';
+
+  it('mounts the TLS Secret read-only into every Tributary pod, sets the security settings, and probes over HTTPS', () => {
+    const objects = chartObjects({ values: SECURE });
+    for (const [name, w] of Object.entries(WORKLOADS)) {
+      const o = find(objects, w.kind, name);
+      const c = container(o, w.app);
+      const env = envOf(c);
+      const settings = Object.fromEntries([...env].filter(([k]) => /^TRIBUTARY_(TLS|SASL|AUTHORIZER|ALLOW_EVERYONE|SUPER)/.test(k)).map(([k, e]) => [k, e.value]));
+      expect({ name, settings }).toEqual({
+        name,
+        settings: {
+          TRIBUTARY_TLS_CERT_FILE: `${TLS_DIR}/tls.crt`,
+          TRIBUTARY_TLS_KEY_FILE: `${TLS_DIR}/tls.key`,
+          TRIBUTARY_TLS_CA_FILE: `${TLS_DIR}/ca.crt`,
+          TRIBUTARY_TLS_CLIENT_AUTH: 'requested',
+          TRIBUTARY_SASL_ENABLED_MECHANISMS: 'SCRAM-SHA-256,SCRAM-SHA-512',
+          TRIBUTARY_AUTHORIZER_ENABLE: 'true',
+          TRIBUTARY_ALLOW_EVERYONE_IF_NO_ACL_FOUND: 'false',
+          TRIBUTARY_SUPER_USERS: 'User:tributary,User:admin',
+        },
+      });
+      expect({ name, mount: c.volumeMounts.find((m: Any) => m.name === 'tls') }).toEqual({ name, mount: { name: 'tls', mountPath: TLS_DIR, readOnly: true } });
+      expect({ name, volume: podSpec(o).volumes.find((v: Any) => v.name === 'tls') }).toEqual({ name, volume: { name: 'tls', secret: { secretName: 'tributary-tls', defaultMode: 0o440 } } });
+      expect({ name, readiness: c.readinessProbe.httpGet, liveness: c.livenessProbe.httpGet }).toEqual({
+        name,
+        readiness: { path: '/readyz', port: 'admin', scheme: 'HTTPS' },
+        liveness: { path: '/healthz', port: 'admin', scheme: 'HTTPS' },
+      });
+    }
+    // The controller advertises a name its certificate can hold (its pod IP cannot be in a shared certificate).
+    expect(envOf(container(find(objects, 'StatefulSet', 'tributary-controller'), 'controller')).get('TRIBUTARY_HOST').value).toBe(
+      '$(POD_NAME).tributary-controller-headless.$(POD_NAMESPACE).svc.cluster.local',
+    );
+    // Each part switches on alone: TLS only sets no SCRAM, authorizer or super users.
+    const tlsOnly = chartObjects({ values: { security: { tls: { enabled: true, existingSecret: 'tributary-tls' } } } });
+    const brokerEnv = envOf(container(find(tlsOnly, 'StatefulSet', 'tributary-broker'), 'broker'));
+    expect([...brokerEnv.keys()].filter((k) => /^TRIBUTARY_(TLS|SASL|AUTHORIZER|SUPER)/.test(k)).sort()).toEqual(['TRIBUTARY_TLS_CA_FILE', 'TRIBUTARY_TLS_CERT_FILE', 'TRIBUTARY_TLS_CLIENT_AUTH', 'TRIBUTARY_TLS_KEY_FILE']);
+  });
+
+  it('gives every Tributary container only security settings its app knows (the app\'s own --help)', () => {
+    const objects = chartObjects({ values: SECURE });
+    for (const [name, w] of Object.entries(WORKLOADS)) {
+      const help = spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps', w.app, 'dist', 'main.js'), '--help'], { encoding: 'utf8' }).stdout;
+      const known = new Set([...help.matchAll(/env (TRIBUTARY_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+      const unknown = [...envOf(container(find(objects, w.kind, name), w.app)).keys()].filter((k) => k.startsWith('TRIBUTARY_') && !known.has(k));
+      expect({ name, unknown }).toEqual({ name, unknown: [] });
+    }
+  });
+
+  it('scrapes the admin ports over HTTPS, trusting the CA of the Secret', () => {
+    const monitor = find(chartObjects({ values: SECURE }), 'ServiceMonitor', 'tributary') as Any;
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'admin', path: '/metrics', interval: '30s', scheme: 'https', tlsConfig: { ca: { secret: { name: 'tributary-tls', key: 'ca.crt' } }, serverName: 'tributary-broker' } },
+    ]);
+  });
+
+  it('creates the users of a Secret with a post-install/post-upgrade Job: password files from the Secret, never in values, env or ConfigMaps', () => {
+    const objects = chartObjects({ values: SECURE });
+    const job = find(objects, 'Job', 'tributary-users') as Any;
+    expect(job.metadata.annotations['helm.sh/hook']).toBe('post-install,post-upgrade');
+    expect(job.metadata.annotations['helm.sh/hook-delete-policy']).toBe('before-hook-creation,hook-succeeded');
+    const c = podSpec(job).containers[0];
+    const script = c.command.join(' ');
+    expect(script).toContain('for file in /secret/*');
+    expect(script).toContain('tributary-entrypoint cli users create "$user" --password-file "$file" --mechanism "$mechanism"');
+    expect(c.volumeMounts).toEqual(expect.arrayContaining([{ name: 'users', mountPath: '/secret', readOnly: true }, { name: 'tls', mountPath: TLS_DIR, readOnly: true }]));
+    expect(podSpec(job).volumes.find((v: Any) => v.name === 'users')).toEqual({ name: 'users', secret: { secretName: 'tributary-users', defaultMode: 0o440 } });
+    const env = envOf(c);
+    expect(env.get('TRIBUTARY_BOOTSTRAP').value).toBe('tributary-broker:7200');
+    expect(env.get('MECHANISMS').value).toBe('SCRAM-SHA-256,SCRAM-SHA-512');
+    // The Job authenticates with the release's certificate (a super user by its CN).
+    expect(env.get('TRIBUTARY_TLS_CERT_FILE').value).toBe(`${TLS_DIR}/tls.crt`);
+    // Every variable the Job gives the CLI is one the CLI knows.
+    const cliHelp = spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps', 'cli', 'dist', 'main.js'), '--help'], { encoding: 'utf8' }).stdout;
+    const cliKnown = new Set([...cliHelp.matchAll(/env:\s+(TRIBUTARY_[A-Z0-9_]+)/g)].map((m) => m[1]!));
+    expect([...env.keys()].filter((k) => k.startsWith('TRIBUTARY_') && !cliKnown.has(k))).toEqual([]);
+    expect(podSpec(job).restartPolicy).toBe('OnFailure');
+    // No password anywhere in what the chart renders: no Secret objects, no password-like env.
+    expect(objects.some((o) => o.kind === 'Secret')).toBe(false);
+    for (const o of objects) expect({ id: `${o.kind}/${o.metadata.name}`, password: /password\s*[:=]\s*\S/i.test(JSON.stringify((o as Any).data ?? {})) }).toEqual({ id: `${o.kind}/${o.metadata.name}`, password: false });
+    expect(chartObjects().some((o) => o.kind === 'Job')).toBe(false);
   });
 });
 

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createLogger, createMetrics, startAdminServer } from '@tributary/runtime';
 import type { AdminServer } from '@tributary/runtime';
-import { cleanupAll, freePort, spawnProcess, tempDir, waitFor } from '@tributary/testing';
+import { cleanupAll, freePort, makeCa, makeCert, spawnProcess, tempDir, waitFor } from '@tributary/testing';
 import { dashboardExpressions, dashboardFiles } from './dashboards';
 import { parseObserveArgs } from './observe';
 import { requirePrometheusTool } from './prometheus';
@@ -18,9 +18,11 @@ jest.setTimeout(60_000);
 
 const OBSERVE_JS = path.join(__dirname, '..', 'dist', 'observe.js');
 let admin: AdminServer;
+let secureAdmin: AdminServer | undefined;
 
 afterAll(async () => {
   await admin?.close();
+  await secureAdmin?.close();
   await cleanupAll();
 });
 
@@ -72,4 +74,44 @@ it('runs Prometheus on the running cluster\'s targets with the alert rules loade
   const exit = await proc.exited;
   expect(exit.code).toBe(0);
   await waitFor(async () => (await fetch(`${base}/-/healthy`).catch(() => undefined)) === undefined, { timeoutMs: 10_000, message: 'Prometheus gone' });
+});
+
+it('scrapes a --secure local cluster\'s HTTPS admin ports with its CA and the admin certificate', async () => {
+  requirePrometheusTool('prometheus');
+  const dataDir = tempDir('observe-secure');
+  const tlsDir = path.join(dataDir, 'tls');
+  fs.mkdirSync(tlsDir);
+  // The launcher's layout: ca.crt, <service>.crt/.key, admin.crt/.key.
+  const ca = makeCa(tlsDir, 'local');
+  fs.copyFileSync(ca.certFile, path.join(tlsDir, 'ca.crt'));
+  const server = makeCert(tlsDir, ca, 'broker', 'broker');
+  makeCert(tlsDir, ca, 'admin', 'admin');
+  const metrics = createMetrics({ service: 'broker', nodeId: 0 });
+  secureAdmin = await startAdminServer({
+    host: '127.0.0.1',
+    port: 0,
+    registry: metrics.registry,
+    logger: createLogger({ service: 'test', nodeId: '0', level: 'silent' }),
+    tls: { certFile: server.certFile, keyFile: server.keyFile, caFile: path.join(tlsDir, 'ca.crt'), reloadIntervalMs: 0 },
+  });
+  await expect(fetch(`http://127.0.0.1:${secureAdmin.port}/metrics`)).rejects.toThrow();
+  fs.writeFileSync(
+    path.join(dataDir, 'local-cluster.json'),
+    JSON.stringify({ secure: true, caFile: path.join(tlsDir, 'ca.crt'), tlsDir, services: [{ name: 'broker-0', app: 'broker', adminPort: secureAdmin.port, adminTls: true }] }),
+  );
+  const port = await freePort();
+  const proc = spawnProcess({ command: process.execPath, args: [OBSERVE_JS, '--data-dir', dataDir, '--port', String(port), '--scrape-interval-seconds', '1'], name: 'observe-secure' });
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (!proc.running) throw new Error(`observe exited:\n${proc.outputTail(30)}`);
+      const res = await fetch(`${base}/api/v1/query?query=${encodeURIComponent('up{job="tributary-broker",process="broker-0"}')}`).catch(() => undefined);
+      if (res?.status !== 200) return false;
+      const body = (await res.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result[0]?.value[1] === '1';
+    },
+    { timeoutMs: 30_000, message: 'broker-0 scraped over HTTPS and up' },
+  );
+  proc.kill('SIGINT');
+  expect((await proc.exited).code).toBe(0);
 });

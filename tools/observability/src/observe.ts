@@ -3,7 +3,8 @@
  * running local cluster (`npm start`), with deploy/prometheus/alerts.yml loaded.
  *
  * Targets come from `<data-dir>/local-cluster.json` (written by the launcher while it runs, so
- * `--brokers`, `--controllers` and `--base-port` are followed); with no cluster running, the
+ * `--brokers`, `--controllers` and `--base-port` are followed, and `--secure`: HTTPS with the
+ * cluster's CA and admin certificate); with no cluster running, the
  * default ports are scraped (targets show as down until `npm start`). The configuration is
  * written to `<data-dir>/prometheus/prometheus.yml` and the TSDB kept in
  * `<data-dir>/prometheus/data`. Ctrl-C (or SIGTERM) stops Prometheus, which exits cleanly.

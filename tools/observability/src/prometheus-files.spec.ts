@@ -36,6 +36,38 @@ it('derives the targets of a running local cluster from its local-cluster.json',
   expect(yaml).not.toContain('tributary-coordination');
 });
 
+it('scrapes a --secure local cluster over HTTPS with its CA and the admin certificate (plaintext where a service serves plaintext); promtool accepts it', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promtool-tls-'));
+  try {
+    // One self-signed certificate stands for the CA and the admin's certificate: promtool reads the files.
+    const r0 = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', 'admin.key', '-out', 'admin.crt', '-days', '1', '-subj', '/CN=admin'], { cwd: dir });
+    expect(r0.status).toBe(0);
+    fs.copyFileSync(path.join(dir, 'admin.crt'), path.join(dir, 'ca.crt'));
+    const targets = targetsFromState({
+      secure: true,
+      caFile: path.join(dir, 'ca.crt'),
+      tlsDir: dir,
+      services: [
+        { name: 'broker-0', app: 'broker', adminPort: 8200, adminTls: true },
+        { name: 'rest-proxy', app: 'rest-proxy', adminPort: 9082, adminTls: false },
+      ],
+    });
+    expect(targets[0]!.tls).toEqual({ caFile: path.join(dir, 'ca.crt'), certFile: `${dir}/admin.crt`, keyFile: `${dir}/admin.key` });
+    expect(targets[1]!.tls).toBeUndefined();
+    const yaml = renderScrapeConfig(targets, { ruleFiles: [path.join(PROM_DIR, 'alerts.yml')] });
+    expect(yaml).toContain(
+      `  - job_name: tributary-broker\n    metrics_path: /metrics\n    scheme: https\n    tls_config:\n      ca_file: "${dir}/ca.crt"\n      cert_file: "${dir}/admin.crt"\n      key_file: "${dir}/admin.key"\n    static_configs:`,
+    );
+    expect(yaml).toContain('  - job_name: tributary-rest-proxy\n    metrics_path: /metrics\n    static_configs:');
+    fs.writeFileSync(path.join(dir, 'prometheus.yml'), yaml);
+    const r = spawnSync(requirePrometheusTool('promtool'), ['check', 'config', path.join(dir, 'prometheus.yml')], { encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 it('has alert rules that promtool accepts', () => {
   const r = promtool('check', 'rules', 'alerts.yml');
   expect(r.output).toMatch(/SUCCESS: \d+ rules found/);

@@ -18,6 +18,15 @@ export interface ScrapeTarget {
   process: string;
   /** `host:port` of its admin HTTP server (/metrics). */
   address: string;
+  /** HTTPS (a `npm start -- --secure` cluster): the CA to trust and the client certificate to present. */
+  tls?: ScrapeTls;
+}
+
+/** TLS of a scrape (Prometheus' tls_config). */
+export interface ScrapeTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
 }
 
 /** Apps in the order the local cluster starts them (and the jobs are listed). */
@@ -44,12 +53,27 @@ export const DEFAULT_LOCAL_TARGETS: readonly ScrapeTarget[] = [
 
 /** The part of tools/local-cluster's `<data>/local-cluster.json` read here. */
 export interface LocalClusterState {
-  services: { name: string; app: string; adminPort: number }[];
+  /** `adminTls` false: a service whose admin port answers plaintext in a secure cluster. */
+  services: { name: string; app: string; adminPort: number; adminTls?: boolean }[];
+  /** Started with --secure: admin ports serve HTTPS with certificates of `caFile`. */
+  secure?: boolean;
+  caFile?: string;
+  /** Folder of the certificates (the admin's `admin.crt` / `admin.key` are presented). */
+  tlsDir?: string;
 }
 
 /** The targets of a running local cluster, from its state file. */
 export function targetsFromState(state: LocalClusterState): ScrapeTarget[] {
-  return state.services.map((s) => ({ app: s.app, process: s.name, address: `127.0.0.1:${s.adminPort}` }));
+  const tls: ScrapeTls | undefined =
+    state.secure === true && state.caFile !== undefined && state.tlsDir !== undefined
+      ? { caFile: state.caFile, certFile: `${state.tlsDir}/admin.crt`, keyFile: `${state.tlsDir}/admin.key` }
+      : undefined;
+  return state.services.map((s) => ({
+    app: s.app,
+    process: s.name,
+    address: `127.0.0.1:${s.adminPort}`,
+    ...(tls !== undefined && s.adminTls !== false ? { tls } : {}),
+  }));
 }
 
 /** Options of {@link renderScrapeConfig}. */
@@ -80,7 +104,13 @@ export function renderScrapeConfig(targets: readonly ScrapeTarget[], options: Sc
   for (const app of apps) {
     const mine = targets.filter((t) => t.app === app);
     if (mine.length === 0) continue;
-    lines.push(`  - job_name: ${jobOf(app)}`, '    metrics_path: /metrics', '    static_configs:');
+    lines.push(`  - job_name: ${jobOf(app)}`, '    metrics_path: /metrics');
+    // Every process of an app serves its admin port the same way.
+    const tls = mine[0]!.tls;
+    if (tls !== undefined) {
+      lines.push('    scheme: https', '    tls_config:', `      ca_file: ${JSON.stringify(tls.caFile)}`, `      cert_file: ${JSON.stringify(tls.certFile)}`, `      key_file: ${JSON.stringify(tls.keyFile)}`);
+    }
+    lines.push('    static_configs:');
     for (const t of mine) lines.push(`      - targets: ["${t.address}"]`, '        labels:', `          process: ${t.process}`);
   }
   return `${lines.join('\n')}\n`;

@@ -14,6 +14,7 @@ import type { Readable } from 'node:stream';
 import type { ScramMechanism, UserScramCredentialsDescription } from '@tributary/client';
 import { UserScramCredentialsError } from '@tributary/client';
 import { ErrorCode } from '@tributary/records';
+import { formatBootstrapCredential, scramCredential } from '@tributary/runtime';
 import type { GlobalOptions, Io } from '../context';
 import { withAdmin, writeOut } from '../context';
 import { OperationError, UsageError, messageOf } from '../errors';
@@ -75,11 +76,29 @@ async function readPassword(io: Io, o: CreateUserOptions): Promise<string> {
   return passwordFrom(await readAll(io.stdin), 'stdin');
 }
 
-export async function createUser(io: Io, global: GlobalOptions, name: string, o: CreateUserOptions): Promise<void> {
+/** The user name, mechanism and iterations of `users create|hash`, checked. */
+function credentialOptions(name: string, o: CreateUserOptions): { mechanism: ScramMechanism; iterations: number } {
   if (name === '') throw new UsageError('the user name is empty');
+  if (/\s/.test(name)) throw new UsageError(`the user name '${name}' contains white space`);
   const mechanism = parseMechanism(o.mechanism);
   const iterations = o.iterations ?? MIN_ITERATIONS;
   if (iterations < MIN_ITERATIONS || iterations > MAX_ITERATIONS) throw new UsageError(`--iterations must be from ${MIN_ITERATIONS} to ${MAX_ITERATIONS} (Kafka's bounds), got ${iterations}`);
+  return { mechanism, iterations };
+}
+
+/**
+ * `tributary users hash`: the line for the coordination service's --scram-credentials-file
+ * (Kafka's `kafka-storage format --add-scram` with a salted password): how the first users of
+ * a cluster whose services log in with SCRAM come to exist. Local: no cluster is called.
+ */
+export async function hashUser(io: Io, name: string, o: CreateUserOptions): Promise<void> {
+  const { mechanism, iterations } = credentialOptions(name, o);
+  const password = await readPassword(io, o);
+  await writeOut(io.stdout, `${formatBootstrapCredential({ user: name, mechanism, credential: scramCredential(mechanism, password, { iterations }) })}\n`);
+}
+
+export async function createUser(io: Io, global: GlobalOptions, name: string, o: CreateUserOptions): Promise<void> {
+  const { mechanism, iterations } = credentialOptions(name, o);
   const password = await readPassword(io, o);
   await withAdmin(global, async (admin) => {
     await admin.alterUserScramCredentials([{ type: 'upsertion', user: name, mechanism, iterations, password }]);

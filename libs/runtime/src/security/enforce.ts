@@ -104,19 +104,21 @@ export const TRIBUTARY_AUTHORIZATION_TABLE: AuthorizationTable = Object.freeze({
   [`${V1}.AuthService/*`]: { kind: 'public' },
 
   // BrokerService (client API): per topic in the handlers.
-  [`${V1}.BrokerService/Produce`]: perResource(
-    { resourceType: 'Topic', operation: 'Write', note: 'each topic; denied ones answer TOPIC_AUTHORIZATION_FAILED' },
-    { resourceType: 'TransactionalId', operation: 'Write', note: 'transactional batches' },
-  ),
-  [`${V1}.BrokerService/ProduceStream`]: perResource({ resourceType: 'Topic', operation: 'Write', note: 'each topic, per request of the stream' }),
+  [`${V1}.BrokerService/Produce`]: perResource({
+    resourceType: 'Topic',
+    operation: 'Write',
+    note: 'each topic; denied ones answer TOPIC_AUTHORIZATION_FAILED; internal topics: service principals only (INVALID_TOPIC_EXCEPTION)',
+  }),
+  [`${V1}.BrokerService/ProduceStream`]: perResource({ resourceType: 'Topic', operation: 'Write', note: 'each topic, per request of the stream; internal topics as Produce' }),
   [`${V1}.BrokerService/Fetch`]: perResource({ resourceType: 'Topic', operation: 'Read', note: 'each topic; a request with replica_id >= 0 (a follower) needs a service principal' }),
   [`${V1}.BrokerService/ReplicaFetch`]: SERVICE,
   [`${V1}.BrokerService/ListOffsets`]: perResource({ resourceType: 'Topic', operation: 'Describe', note: 'each topic' }),
   [`${V1}.BrokerService/OffsetsForLeaderEpoch`]: perResource({ resourceType: 'Topic', operation: 'Describe', note: 'each topic (clients); replica_id >= 0 needs a service principal' }),
-  [`${V1}.BrokerService/Metadata`]: perResource(
-    { resourceType: 'Topic', operation: 'Describe', note: 'topics not allowed are left out (asked by name: TOPIC_AUTHORIZATION_FAILED)' },
-    { resourceType: 'Cluster', operation: 'Create', note: 'auto-creation; else Topic Create of the name' },
-  ),
+  [`${V1}.BrokerService/Metadata`]: perResource({
+    resourceType: 'Topic',
+    operation: 'Describe',
+    note: 'topics not allowed are left out (asked by name: TOPIC_AUTHORIZATION_FAILED); brokers never auto-create topics',
+  }),
   [`${V1}.BrokerService/InitProducerId`]: perResource(
     { resourceType: 'TransactionalId', operation: 'Write', note: 'with a transactional id' },
     { resourceType: 'Cluster', operation: 'IdempotentWrite', note: 'without one; else authorizeByResourceType(Write, Topic) (KIP-679)' },
@@ -147,6 +149,9 @@ export const TRIBUTARY_AUTHORIZATION_TABLE: AuthorizationTable = Object.freeze({
   // UserAdminService (KIP-554: AlterUserScramCredentials needs Alter, Describe… Describe on the cluster).
   [`${V1}.UserAdminService/AlterUserScramCredentials`]: cluster('Alter'),
   [`${V1}.UserAdminService/DescribeUserScramCredentials`]: cluster('Describe'),
+  // ClientQuotaService (KIP-546: AlterClientQuotas needs AlterConfigs, DescribeClientQuotas DescribeConfigs on the cluster).
+  [`${V1}.ClientQuotaService/AlterClientQuotas`]: cluster('AlterConfigs'),
+  [`${V1}.ClientQuotaService/DescribeClientQuotas`]: cluster('DescribeConfigs'),
 
   // GroupCoordinatorService.
   [`${V1}.GroupCoordinatorService/FindCoordinator`]: perResource({ resourceType: 'Group', operation: 'Describe', note: 'each key (a group id)' }),
@@ -155,7 +160,9 @@ export const TRIBUTARY_AUTHORIZATION_TABLE: AuthorizationTable = Object.freeze({
   [`${V1}.GroupCoordinatorService/Heartbeat`]: group('Read'),
   [`${V1}.GroupCoordinatorService/LeaveGroup`]: group('Read'),
   [`${V1}.GroupCoordinatorService/OffsetCommit`]: group('Read', [{ resourceType: 'Topic', operation: 'Read', note: 'each topic' }]),
-  [`${V1}.GroupCoordinatorService/OffsetFetch`]: group('Describe', [{ resourceType: 'Topic', operation: 'Describe', note: 'topics not allowed are left out' }]),
+  [`${V1}.GroupCoordinatorService/OffsetFetch`]: group('Describe', [
+    { resourceType: 'Topic', operation: 'Describe', note: 'named topics not allowed: TOPIC_AUTHORIZATION_FAILED per partition; all topics: the others left out' },
+  ]),
   [`${V1}.GroupCoordinatorService/ListGroups`]: perResource({ resourceType: 'Cluster', operation: 'Describe', note: 'all groups; else only the groups with Group Describe' }, { resourceType: 'Group', operation: 'Describe' }),
   [`${V1}.GroupCoordinatorService/DescribeGroups`]: perResource({ resourceType: 'Group', operation: 'Describe' }),
   [`${V1}.GroupCoordinatorService/DeleteGroups`]: perResource({ resourceType: 'Group', operation: 'Delete' }),

@@ -2,7 +2,8 @@
  * What the security code needs from the coordination store, and where it keeps things
  * (Kafka's ZooKeeper layout where Kafka has one):
  * - `/config/users/<sanitized user>`: `{"version":1,"config":{"SCRAM-SHA-256":"salt=…,stored_key=…,server_key=…,iterations=…", …}}`
- *   (Kafka's user config node; quotas will share it, so writes keep keys they do not own);
+ *   (Kafka's user config node; client quotas share it (libs/runtime/src/quotas), so writes
+ *   keep keys they do not own, and a node with quota children is never deleted);
  * - `/config/security/token-key`: the session token key ring (token.ts), created once with
  *   compare-and-set by whichever service needs it first;
  * - `/config/security/revoked-tokens/<expiry ms>.<token id>`: revoked tokens, deleted once
@@ -100,16 +101,24 @@ export async function putScramCredential(store: SecurityStore, user: string, mec
   });
 }
 
-/** Removes `user`'s credential for `mechanism` (the node stays if it holds other config). */
+/**
+ * Removes `user`'s credential for `mechanism` (the node stays if it holds other config, or
+ * has children: the user's per-client-id quota nodes `/config/users/<user>/clients/...`).
+ */
 export async function deleteScramCredential(store: SecurityStore, user: string, mechanism: ScramMechanism): Promise<boolean> {
   let removed = false;
-  await store.cas(userConfigPath(user), (current) => {
+  const path = userConfigPath(user);
+  const hasChildren = await store.children(path).then(
+    (c) => c.children.length > 0,
+    () => false,
+  );
+  await store.cas(path, (current) => {
     if (!current) return undefined;
     const node = parseUserConfig(current.data);
     if (!(mechanism in node.config)) return undefined;
     delete node.config[mechanism];
     removed = true;
-    return Object.keys(node.config).length === 0 ? null : Buffer.from(JSON.stringify(node));
+    return Object.keys(node.config).length === 0 && !hasChildren ? null : Buffer.from(JSON.stringify(node));
   });
   return removed;
 }

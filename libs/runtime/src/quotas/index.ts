@@ -1,0 +1,5 @@
+export * from './model';
+export * from './rate';
+export * from './store';
+export * from './manager';
+export { entityFromWire, entityToWire, filterFromWire as quotaFilterFromWire, filterToWire as quotaFilterToWire } from './wire';
