@@ -6,12 +6,13 @@
  *   - secure: the same with TLS on every listener and between the services (each presents
  *     its certificate, CN `tributary-service`, a super user), SCRAM-SHA-256/512 logins and
  *     the authorizer on; the producer logs in with SCRAM-SHA-512 as `User:perf-producer`, a
- *     normal user whose only ACL is Allow Write on the topic (KIP-679: that also lets the
- *     idempotent producer get its producer id).
- * Workload: topic of 6 partitions, replication factor 3 (so replication runs over TLS too);
- * an SDK Producer process (secure-perf-producer.ts: acks=all, the SDK's default batching,
+ *     normal user whose only ACL is Allow Write on the topics prefixed `secure-perf`
+ *     (KIP-679: that also lets the idempotent producer get its producer id).
+ * Workload: a fresh topic per run (6 partitions, replication factor 3, so replication runs
+ * over TLS too; deleted after the run, so the disk holds one run's records at a time, and
+ * both clusters' data directories are removed at the end); an SDK Producer process (secure-perf-producer.ts: acks=all, the SDK's default batching,
  * 100-byte records, unlimited rate): a warm-up, then a measured phase of fixed duration.
- * `--quick`: one run on each (5 s measured); full: three rounds, the order alternating
+ * `--quick`: one run on each (5 s measured); full: three rounds of 10 s, the order alternating
  * (plaintext-secure, secure-plaintext, ...) so that a machine getting busier or quieter
  * favours neither, and the median of each.
  *
@@ -27,7 +28,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
 import type { SaslOptions, TlsOptions } from '@tributary/client';
-import { makeCa, makeCert, spawnProcess, startCluster, waitFor } from '@tributary/testing';
+import { makeCa, makeCert, removeDir, spawnProcess, startCluster, waitFor } from '@tributary/testing';
 import type { TestCluster } from '@tributary/testing';
 import type { Benchmark, BenchContext, Figures } from './harness';
 import { round } from './harness';
@@ -164,53 +165,93 @@ async function startTarget(ctx: BenchContext, mode: Mode, profile: Profiling): P
     brokerNodeArgs: profile.enabled ? ['--cpu-prof', `--cpu-prof-dir=${profile.dir}`] : undefined,
   });
   const sampler = sampleCluster(cluster);
-  try {
-    const bootstrap = cluster.bootstrap.split(',');
-    const admin = new Admin({ bootstrap, ...(mode.adminTls ? { tls: mode.adminTls } : {}) });
+  const target: Target = { mode, cluster, bootstrap: cluster.bootstrap.split(','), sampler };
+  if (mode.producerSasl) {
+    const admin = adminOf(target);
     try {
-      await admin.createTopics([{ name: TOPIC, numPartitions: PARTITIONS, replicationFactor: REPLICATION_FACTOR }]);
-      if (mode.producerSasl) {
-        await admin.alterUserScramCredentials([{ type: 'upsertion', user: PRODUCER_USER, mechanism: mode.producerSasl.mechanism, password: mode.producerSasl.password }]);
-        await admin.createAcls([
-          { pattern: { resourceType: 'Topic', name: TOPIC, patternType: 'LITERAL' }, entry: { principal: `User:${PRODUCER_USER}`, host: '*', operation: 'Write', permissionType: 'Allow' } },
-        ]);
-      }
-      // Every partition led and fully replicated before the producer starts.
-      await waitFor(
-        async () => {
-          const [t] = await admin.describeTopics([TOPIC]);
-          return t !== undefined && t.partitions.length === PARTITIONS && t.partitions.every((p) => p.leader >= 0 && p.isr.length === REPLICATION_FACTOR);
-        },
-        { timeoutMs: 30_000, message: `topic ${TOPIC} led and in sync` },
-      );
+      await admin.alterUserScramCredentials([{ type: 'upsertion', user: PRODUCER_USER, mechanism: mode.producerSasl.mechanism, password: mode.producerSasl.password }]);
+      // Every round's topic (secure-perf-<round>): Write on the prefix.
+      await admin.createAcls([
+        { pattern: { resourceType: 'Topic', name: TOPIC, patternType: 'PREFIXED' }, entry: { principal: `User:${PRODUCER_USER}`, host: '*', operation: 'Write', permissionType: 'Allow' } },
+      ]);
+    } catch (e) {
+      await stopTarget(target);
+      throw e;
     } finally {
       await admin.close();
     }
-    return { mode, cluster, bootstrap, sampler };
+  }
+  return target;
+}
+
+/** The bench's admin client of `target` (a super user on the secure cluster). */
+function adminOf(target: Target): Admin {
+  return new Admin({ bootstrap: target.bootstrap, ...(target.mode.adminTls ? { tls: target.mode.adminTls } : {}) });
+}
+
+/** Stops the cluster and removes its data (a full run writes gigabytes). */
+async function stopTarget(target: Target): Promise<void> {
+  target.sampler.stop();
+  await target.cluster.stop();
+  removeDir(target.cluster.dataDir);
+}
+
+/**
+ * A fresh topic for one round, every partition led and fully replicated; deleted after the
+ * round (`drop`), so the disk holds one round's records at a time.
+ */
+async function roundTopic(target: Target, name: string): Promise<{ drop(): Promise<void> }> {
+  const admin = adminOf(target);
+  try {
+    await admin.createTopics([{ name, numPartitions: PARTITIONS, replicationFactor: REPLICATION_FACTOR }]);
+    await waitFor(
+      async () => {
+        const [t] = await admin.describeTopics([name]);
+        return t !== undefined && t.partitions.length === PARTITIONS && t.partitions.every((p) => p.leader >= 0 && p.isr.length === REPLICATION_FACTOR);
+      },
+      { timeoutMs: 30_000, message: `topic ${name} led and in sync` },
+    );
   } catch (e) {
-    sampler.stop();
-    await cluster.stop();
+    await admin.close();
     throw e;
   }
+  return {
+    async drop() {
+      try {
+        await admin.deleteTopics([name]);
+      } finally {
+        await admin.close();
+      }
+    },
+  };
 }
 
 /** One producer run against `target`. */
-async function produceRound(ctx: BenchContext, target: Target, profile: Profiling, timing: { warmupMs: number; durationMs: number }): Promise<Round> {
+async function produceRound(ctx: BenchContext, target: Target, roundNo: number, profile: Profiling, timing: { warmupMs: number; durationMs: number }): Promise<Round> {
   const { mode, cluster } = target;
-  const cpuBefore = clusterCpu(cluster);
-  const run = await runProducer(
-    {
-      bootstrap: target.bootstrap,
-      topic: TOPIC,
-      recordSize: RECORD_SIZE,
-      warmupMs: timing.warmupMs,
-      durationMs: timing.durationMs,
-      ...(mode.producerTls ? { tls: mode.producerTls } : {}),
-      ...(mode.producerSasl ? { sasl: mode.producerSasl } : {}),
-    },
-    profile.cliArgs(`producer-${mode.name}`),
-  );
-  const cpuAfter = clusterCpu(cluster);
+  const topic = `${TOPIC}-${roundNo}`;
+  const created = await roundTopic(target, topic);
+  let run: Awaited<ReturnType<typeof runProducer>>;
+  let cpuBefore: Map<string, number>;
+  let cpuAfter: Map<string, number>;
+  try {
+    cpuBefore = clusterCpu(cluster);
+    run = await runProducer(
+      {
+        bootstrap: target.bootstrap,
+        topic,
+        recordSize: RECORD_SIZE,
+        warmupMs: timing.warmupMs,
+        durationMs: timing.durationMs,
+        ...(mode.producerTls ? { tls: mode.producerTls } : {}),
+        ...(mode.producerSasl ? { sasl: mode.producerSasl } : {}),
+      },
+      profile.cliArgs(`producer-${mode.name}`),
+    );
+    cpuAfter = clusterCpu(cluster);
+  } finally {
+    await created.drop();
+  }
   const r = run.result;
   // Broker CPU over the producer's whole run (warm-up included), per record sent in it.
   const sent = r.records! + r.warmup_records!;
@@ -267,7 +308,7 @@ const bench: Benchmark = {
   async run(ctx: BenchContext): Promise<Figures> {
     const profile = profiling();
     const rounds = ctx.quick ? 1 : 3;
-    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 5_000 } : { warmupMs: 3_000, durationMs: 15_000 };
+    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 5_000 } : { warmupMs: 2_000, durationMs: 10_000 };
     const loadAvg = round(loadavg()[0]!, 2);
     ctx.report(`load average (1 min) at start: ${loadAvg} on ${availableParallelism()} CPUs`);
     const targets: Target[] = [];
@@ -280,7 +321,7 @@ const bench: Benchmark = {
         ctx.report(`round ${r} of ${rounds}: ${RECORD_SIZE}-byte records, acks=all, RF ${REPLICATION_FACTOR}; ${timing.warmupMs / 1000} s warm-up, then ${timing.durationMs / 1000} s measured`);
         // Alternating order (ABBA...): a machine getting busier or quieter favours neither.
         const order = r % 2 === 1 ? [plainTarget, secureTarget] : [secureTarget, plainTarget];
-        for (const t of order) results[t.mode.name].push(await produceRound(ctx, t, profile, timing));
+        for (const t of order) results[t.mode.name].push(await produceRound(ctx, t, r, profile, timing));
       }
       for (const t of targets) t.sampler.stop();
       const figure = (mode: 'plaintext' | 'secure', pick: (r: Round) => number, digits = 3): number => round(median(results[mode].map(pick)), digits);
@@ -319,10 +360,7 @@ const bench: Benchmark = {
         plaintext_coordination_peak_rss_mb: peak(plainTarget, 'coordination'),
       };
     } finally {
-      for (const t of targets) {
-        t.sampler.stop();
-        await t.cluster.stop();
-      }
+      for (const t of targets) await stopTarget(t);
     }
   },
 };
