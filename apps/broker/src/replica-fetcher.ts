@@ -36,6 +36,14 @@ import type { TruncationStep } from './truncation';
 import { truncationStep } from './truncation';
 import type { ReplicationThrottle } from './throttle';
 
+/**
+ * HTTP/2 receive window of the channels to leaders (connection and stream), as the SDK's
+ * broker channels: the default 64 KiB makes a leader stop after every 64 KiB of a fetch
+ * answer until this follower's WINDOW_UPDATE comes back — a round trip per 64 KiB, which
+ * TLS (decrypt before the update is sent) makes longer.
+ */
+export const REPLICA_FETCH_FLOW_CONTROL_WINDOW_BYTES = 16 * 1024 * 1024;
+
 export interface ReplicaFetcherOptions {
   brokerId: number;
   /** TLS and this broker's identity on its calls (ServiceSecurity.clientOptions). */
@@ -151,7 +159,13 @@ class LeaderFetcher {
       }
       if (this.client?.address !== address) {
         this.client?.client.close();
-        this.client = { address, client: createClient(BrokerServiceFastClient, address, o.clientOptions) };
+        this.client = {
+          address,
+          client: createClient(BrokerServiceFastClient, address, {
+            ...o.clientOptions,
+            channelOptions: { 'grpc-node.flow_control_window': REPLICA_FETCH_FLOW_CONTROL_WINDOW_BYTES },
+          }),
+        };
       }
       // Partitions not parked on an error: those still looking for their divergence point
       // ask the leader about epochs first; the others fetch.

@@ -14,9 +14,13 @@ export class NoBrokerAvailableError extends TributaryError {
   /** The addresses tried. */
   readonly addresses: readonly string[];
 
-  constructor(addresses: readonly string[], cause?: unknown) {
+  /** `tls`: whether the client dialled with TLS (the hint then covers certificates instead). */
+  constructor(addresses: readonly string[], cause?: unknown, tls = false) {
     const detail = cause instanceof Error ? ` (${cause.message})` : '';
-    super(ErrorCode.NETWORK_EXCEPTION, `no broker reachable at ${addresses.join(', ')}${detail}: ${START_HINT}`, {
+    const security = tls
+      ? 'if the cluster requires client certificates, tls.cert must be signed by a CA it trusts (its --tls-ca-file); a plaintext cluster needs no tls option'
+      : "if the cluster's listeners use TLS, set the client's tls option (ca; cert and key when it requires client certificates)";
+    super(ErrorCode.NETWORK_EXCEPTION, `no broker reachable at ${addresses.join(', ')}${detail}: ${START_HINT}; ${security}`, {
       cause,
       retriable: true,
     });

@@ -90,7 +90,7 @@ export function invalidatesMetadata(code: ErrorCode): boolean {
   return STALE_METADATA_CODES.has(code);
 }
 
-type Options = Pick<ResolvedClientOptions, 'bootstrap' | 'requestTimeoutMs' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'metadataMaxAgeMs' | 'logger'>;
+type Options = Pick<ResolvedClientOptions, 'bootstrap' | 'requestTimeoutMs' | 'retryBackoffMs' | 'retryBackoffMaxMs' | 'metadataMaxAgeMs' | 'logger'> & Partial<Pick<ResolvedClientOptions, 'tls'>>;
 
 /** The metadata cache of one client. */
 export class Metadata {
@@ -219,7 +219,7 @@ export class Metadata {
       }
       const now = Date.now();
       if (now >= deadline) {
-        if (t === undefined && this.lastRefreshMs === 0) throw new NoBrokerAvailableError(this.options.bootstrap);
+        if (t === undefined && this.lastRefreshMs === 0) throw new NoBrokerAvailableError(this.options.bootstrap, undefined, this.options.tls !== undefined);
         if (t === undefined || t.errorCode === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) throw new UnknownTopicError(name);
         throw new ClientTimeoutError(`topic '${name}' has no partition leader after ${waitMs} ms (${ErrorCode[t.errorCode] ?? t.errorCode}): are its brokers up?`);
       }
@@ -294,7 +294,7 @@ export class Metadata {
         this.options.logger.debug({ address, err: e }, 'metadata request failed');
       }
     }
-    throw new NoBrokerAvailableError(this.options.bootstrap, lastError);
+    throw new NoBrokerAvailableError(this.options.bootstrap, lastError, this.options.tls !== undefined);
   }
 
   /** Applies an answer: brokers and controller replaced, the topics it describes replaced. */

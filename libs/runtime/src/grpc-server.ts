@@ -185,6 +185,14 @@ export const GRPC_SERVER_DEFAULTS = {
   keepaliveTimeoutMs: 10_000,
   /** Default grace period of `shutdown()`. */
   shutdownGraceMs: 10_000,
+  /**
+   * HTTP/2 receive window of every connection and stream (the SDK's broker channels have
+   * 16 MiB the other way): with HTTP/2's 64 KiB a producer stops after every 64 KiB of its
+   * ProduceStream until the server's WINDOW_UPDATE comes back. 4 MiB covers the producer's
+   * in-flight requests through event-loop stalls of tens of ms, and bounds what one stream
+   * can make a server buffer while its handler is not reading.
+   */
+  flowControlWindowBytes: 4 * 1024 * 1024,
 } as const;
 
 /** What {@link createGrpcServer} needs. */
@@ -325,6 +333,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
           if (err) reject(new Error(`cannot listen for gRPC on ${address}: ${err.message}`, { cause: err }));
           else {
             disableNagle(server);
+            widenFlowControlWindows(server, GRPC_SERVER_DEFAULTS.flowControlWindowBytes);
             logger.info({ host, port: bound, tls: tls ? (tls.mutual ? 'mutual' : tls.requestsClientCert ? 'requested' : 'server') : options.credentials ? 'custom' : 'plaintext' }, 'grpc server listening');
             resolve(bound);
           }
@@ -536,6 +545,23 @@ function streamWriter(call: AnyServerCall, signal: AbortSignal): ServerStream<un
       return done;
     },
   };
+}
+
+/**
+ * Sets the HTTP/2 receive window of every new connection and stream to `bytes` (grpc-js
+ * leaves the server at HTTP/2's 64 KiB, so a client streaming requests — ProduceStream —
+ * waits for a WINDOW_UPDATE round trip after every 64 KiB; over TLS, with a busy event loop,
+ * that round trip throttled the stream). Same private map as {@link disableNagle}.
+ */
+function widenFlowControlWindows(server: grpc.Server, bytes: number): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<import('node:http2').Http2Server, unknown> }).http2Servers;
+  if (!(http2Servers instanceof Map)) return; // disableNagle warns
+  for (const http2Server of http2Servers.keys()) {
+    if ((http2Server as { tributaryWindow?: boolean }).tributaryWindow) continue;
+    (http2Server as { tributaryWindow?: boolean }).tributaryWindow = true;
+    http2Server.updateSettings({ initialWindowSize: bytes });
+    http2Server.on('session', (session: import('node:http2').ServerHttp2Session) => session.setLocalWindowSize(bytes));
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Benchmark } from './harness';
 import { peakRssMb } from './harness';
 
-const HELPERS = new Set(['main', 'harness', 'perf-cluster']);
+const HELPERS = new Set(['main', 'harness', 'perf-cluster', 'secure-perf-producer']);
 
 function available(): string[] {
   return readdirSync(__dirname)

@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { AdminServiceClient, BrokerServiceClient } from '@tributary/proto';
 import { createClient, unary } from '@tributary/runtime';
-import { WORKSPACE_ROOT, spawnProcess, startCluster, waitFor } from '@tributary/testing';
+import { WORKSPACE_ROOT, removeDir, spawnProcess, startCluster, waitFor } from '@tributary/testing';
 import type { SpawnedProcess, TestCluster } from '@tributary/testing';
 import { round } from './harness';
 
@@ -120,15 +120,18 @@ export async function startPerfCluster(
   } catch (e) {
     clearInterval(sampler);
     await cluster.stop();
+    removeDir(cluster.dataDir);
     throw e;
   }
   return {
     cluster,
     brokerPeaks: () => new Map(peaks),
     groupCoordinatorPeaks: () => new Map(gcPeaks),
+    /** Stops the cluster and removes its data (a run writes gigabytes into the temp dir). */
     async stop() {
       clearInterval(sampler);
       await cluster.stop();
+      removeDir(cluster.dataDir);
     },
   };
 }
