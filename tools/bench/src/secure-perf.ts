@@ -12,9 +12,11 @@
  * over TLS too; deleted after the run, so the disk holds one run's records at a time, and
  * both clusters' data directories are removed at the end); an SDK Producer process (secure-perf-producer.ts: acks=all, the SDK's default batching,
  * 100-byte records, unlimited rate): a warm-up, then a measured phase of fixed duration.
- * `--quick`: one run on each (5 s measured); full: three rounds of 10 s, the order alternating
- * (plaintext-secure, secure-plaintext, ...) so that a machine getting busier or quieter
- * favours neither, and the median of each.
+ * `--quick`: two rounds of 4 s measured; full: four rounds of 10 s. The order alternates
+ * (plaintext-secure, secure-plaintext, ...), so each mode runs first as often as second, and
+ * between runs the brokers finish deleting the last run's files and the page cache is flushed
+ * (settleDisk): the mode running second otherwise lost up to a third to stalled fsyncs. The
+ * figures are the medians of each mode.
  *
  * Figures: records/s of each and their ratio (secure / plaintext, target ≥ 0.7), p50/p99
  * latency, CPU per record (the producer's in its measured phase; the three brokers' over the
@@ -23,7 +25,8 @@
  * it). `--profile` (TRIBUTARY_BENCH_PROFILE=1): CPU profiles of the brokers and the producers
  * in ./.tributary/profiles.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
@@ -226,6 +229,25 @@ async function roundTopic(target: Target, name: string): Promise<{ drop(): Promi
   };
 }
 
+/**
+ * Waits until the brokers have removed the dropped topic's files, then flushes the page
+ * cache (`sync`): the next round (often on the other cluster) must not share the disk with
+ * this round's write-back and unlinking. Without it, whichever mode ran second lost up to a
+ * third of its throughput to stalled fsyncs (the order effect seen in the profiles).
+ */
+async function settleDisk(cluster: TestCluster, topic: string): Promise<void> {
+  const left = (): boolean =>
+    [...cluster.brokers.keys()].some((id) => {
+      try {
+        return readdirSync(cluster.logDir(id)).some((name) => name.startsWith(`${topic}-`));
+      } catch {
+        return false;
+      }
+    });
+  await waitFor(async () => !left(), { timeoutMs: 120_000, intervalMs: 200, message: `the brokers to delete ${topic}'s files` }).catch(() => undefined);
+  execFileSync('sync');
+}
+
 /** One producer run against `target`. */
 async function produceRound(ctx: BenchContext, target: Target, roundNo: number, profile: Profiling, timing: { warmupMs: number; durationMs: number }): Promise<Round> {
   const { mode, cluster } = target;
@@ -251,6 +273,7 @@ async function produceRound(ctx: BenchContext, target: Target, roundNo: number, 
     cpuAfter = clusterCpu(cluster);
   } finally {
     await created.drop();
+    await settleDisk(cluster, topic);
   }
   const r = run.result;
   // Broker CPU over the producer's whole run (warm-up included), per record sent in it.
@@ -307,8 +330,8 @@ const bench: Benchmark = {
   description: `produce throughput with TLS everywhere + SCRAM-SHA-512 + authorizer vs plaintext, loaded one at a time: SDK producer, acks=all, ${RECORD_SIZE}-byte records, ${PARTITIONS} partitions RF ${REPLICATION_FACTOR}, 3 brokers`,
   async run(ctx: BenchContext): Promise<Figures> {
     const profile = profiling();
-    const rounds = ctx.quick ? 1 : 3;
-    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 5_000 } : { warmupMs: 2_000, durationMs: 10_000 };
+    const rounds = ctx.quick ? 2 : 4;
+    const timing = ctx.quick ? { warmupMs: 1_500, durationMs: 4_000 } : { warmupMs: 2_000, durationMs: 10_000 };
     const loadAvg = round(loadavg()[0]!, 2);
     ctx.report(`load average (1 min) at start: ${loadAvg} on ${availableParallelism()} CPUs`);
     const targets: Target[] = [];
