@@ -12,13 +12,12 @@
  */
 import { statfsSync } from 'node:fs';
 import { getChannelzHandlers } from '@grpc/grpc-js';
-import { CoordinationClient } from '@tributary/coordination-client';
 import type { CleanerStats, LogConfig } from '@tributary/log';
 import { DEFAULT_LOG_CONFIG, LogManager } from '@tributary/log';
 import type { BrokerServiceService, FetchResponse, ProduceResponse } from '@tributary/proto';
 import { BrokerControlServiceService, BrokerServiceFastService, ErrorCode, errorCodeToJSON } from '@tributary/proto';
 import type { Logger, Metrics, ServiceHandlers } from '@tributary/runtime';
-import { createGrpcServer, GrpcStatusError, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, Status, unary, type StartedServiceSecurity } from '@tributary/runtime';
+import { connectService, createGrpcServer, GrpcStatusError, startAdminServer, Status, unary } from '@tributary/runtime';
 import { authorizedFetch, authorizedListOffsets, authorizedMetadata, authorizedOffsetsForLeaderEpoch, authorizedProduce, initProducerIdRefusal } from './authorization';
 import type { BrokerConfig } from './config';
 import { BrokerControl } from './control';
@@ -46,16 +45,8 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
   const baseLogConfig: LogConfig = { ...DEFAULT_LOG_CONFIG, maxMessageBytes: config.messageMaxBytes };
   // Security first: its settings fail fast, and the server below needs the authenticator and
   // the ACLs loaded. The coordination client carries this broker's identity (service principal).
-  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
-  let security: StartedServiceSecurity;
-  try {
-    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
-  } catch (e) {
-    client.close();
-    identity.close();
-    throw e;
-  }
+  const connected = await connectService(config, { logger, registry: metrics.registry });
+  const { client, security } = connected;
   const flushSeconds = metrics.histogram({
     name: 'tributary_log_flush_duration_seconds',
     help: "Time of each partition log flush (fsync of the segments past the recovery point; Kafka's LogFlushRateAndTimeMs): by flush.messages / flush.ms, and at roll and clean shutdown",
@@ -506,9 +497,7 @@ export async function startBroker(config: BrokerConfig, logger: Logger, metrics:
       replicaManager.shutdown();
       await server.shutdown(Math.max(100, graceMs - (Date.now() - started)));
       await logManager.shutdown();
-      security.close();
-      client.close();
-      identity.close();
+      connected.close();
       await admin.close();
     },
   };

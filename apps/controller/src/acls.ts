@@ -8,9 +8,10 @@
  * bindings and filters are per-item INVALID_REQUEST; a store failure fails the whole call.
  */
 import type { AclBinding as WireBinding, AclServiceService, AclCreationResult, DeleteAclsFilterResult } from '@tributary/proto';
-import { ErrorCode, TributaryError } from '@tributary/records';
+import { ErrorCode } from '@tributary/records';
 import type { AclBinding, AclBindingFilter, AclStore, Logger, ServiceHandlers } from '@tributary/runtime';
 import { InvalidAclError, bindingFromWire, bindingToWire, filterFromWire, patternSortKey } from '@tributary/runtime';
+import { activeControllerGuard } from './active-only';
 
 export interface AclHandlersOptions {
   store: AclStore;
@@ -31,14 +32,7 @@ const sorted = (bindings: AclBinding[]): WireBinding[] =>
 
 export function aclHandlers(options: AclHandlersOptions): ServiceHandlers<typeof AclServiceService> {
   const { store, logger } = options;
-  const requireActive = (): void => {
-    if (!options.isActive()) {
-      throw new TributaryError(
-        ErrorCode.NOT_CONTROLLER,
-        `controller ${options.nodeId} is not the active controller: ask a broker for metadata (controller_host/controller_port) and retry there`,
-      );
-    }
-  };
+  const requireActive = activeControllerGuard(options);
   return {
     createAcls: async (request, ctx) => {
       requireActive();

@@ -3,19 +3,9 @@
  * the Admin API on a gRPC server, the admin HTTP server and metrics. `main.ts` calls
  * `startController` with the loaded config; tests run the real process.
  */
-import { CoordinationClient } from '@tributary/coordination-client';
 import { AclServiceService, AdminServiceService, BrokerToControllerServiceService, ClientQuotaServiceService, UserAdminServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import {
-  AclStore,
-  QuotaStore,
-  createGrpcServer,
-  secureChannel,
-  serviceClientSecurity,
-  startAdminServer,
-  startServiceSecurity,
-  type StartedServiceSecurity,
-} from '@tributary/runtime';
+import { AclStore, QuotaStore, connectService, createGrpcServer, startAdminServer } from '@tributary/runtime';
 import { aclHandlers } from './acls';
 import type { ControllerConfig } from './config';
 import { Controller } from './controller';
@@ -32,16 +22,8 @@ export interface RunningController {
 }
 
 export async function startController(config: ControllerConfig, logger: Logger, metrics: Metrics): Promise<RunningController> {
-  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
-  let security: StartedServiceSecurity;
-  try {
-    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
-  } catch (e) {
-    client.close();
-    identity.close();
-    throw e;
-  }
+  const connected = await connectService(config, { logger, registry: metrics.registry });
+  const { client, security } = connected;
   const active = metrics.gauge({ name: 'tributary_controller_active', help: '1 while this controller is the active one, else 0' });
   const epochGauge = metrics.gauge({ name: 'tributary_controller_epoch', help: 'Controller epoch held by this controller while active (0 when standby)' });
   const offline = metrics.gauge({ name: 'tributary_controller_offline_partitions', help: 'Partitions without a leader (leader -1), as of the last leadership change seen by the active controller (0 when standby)' });
@@ -143,9 +125,7 @@ export async function startController(config: ControllerConfig, logger: Logger, 
       await controller?.stop();
       controller = undefined;
       await server.shutdown(graceMs);
-      security.close();
-      client.close();
-      identity.close();
+      connected.close();
       await admin.close();
     },
   };

@@ -12,6 +12,7 @@ import type { AlterClientQuotasEntryResult, ClientQuotaServiceService } from '@t
 import { ErrorCode, TributaryError } from '@tributary/records';
 import type { Logger, QuotaEntity, QuotaFilterComponent, QuotaOp, QuotaStore, ServiceHandlers } from '@tributary/runtime';
 import { QUOTA_KEYS, describeEntity, entityFromWire, entityToWire, quotaFilterFromWire } from '@tributary/runtime';
+import { activeControllerGuard } from './active-only';
 
 export interface QuotaHandlersOptions {
   store: QuotaStore;
@@ -26,14 +27,7 @@ const isInvalid = (e: unknown): e is TributaryError => e instanceof TributaryErr
 
 export function quotaHandlers(options: QuotaHandlersOptions): ServiceHandlers<typeof ClientQuotaServiceService> {
   const { store, logger } = options;
-  const requireActive = (): void => {
-    if (!options.isActive()) {
-      throw new TributaryError(
-        ErrorCode.NOT_CONTROLLER,
-        `controller ${options.nodeId} is not the active controller: ask a broker for metadata (controller_host/controller_port) and retry there`,
-      );
-    }
-  };
+  const requireActive = activeControllerGuard(options);
   return {
     alterClientQuotas: async (request, ctx) => {
       requireActive();

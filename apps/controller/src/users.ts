@@ -21,8 +21,9 @@ import type {
   ScramCredentialUpsertion,
   UserAdminServiceService,
 } from '@tributary/proto';
-import { ErrorCode, TributaryError } from '@tributary/records';
+import { ErrorCode } from '@tributary/records';
 import type { Logger, ScramCredential, ScramMechanism, SecurityStore, ServiceHandlers } from '@tributary/runtime';
+import { activeControllerGuard } from './active-only';
 import {
   SCRAM_MAX_ITERATIONS,
   SCRAM_MIN_ITERATIONS,
@@ -86,14 +87,7 @@ function credentialOf(u: ScramCredentialUpsertion, mechanism: ScramMechanism): S
 
 export function userAdminHandlers(options: UserAdminHandlersOptions): ServiceHandlers<typeof UserAdminServiceService> {
   const { store, logger } = options;
-  const requireActive = (): void => {
-    if (!options.isActive()) {
-      throw new TributaryError(
-        ErrorCode.NOT_CONTROLLER,
-        `controller ${options.nodeId} is not the active controller: ask a broker for metadata (controller_host/controller_port) and retry there`,
-      );
-    }
-  };
+  const requireActive = activeControllerGuard(options);
 
   const describeUser = async (user: string): Promise<DescribeUserScramCredentialsResult> => {
     const credentialInfos = [];

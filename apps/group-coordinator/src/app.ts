@@ -5,10 +5,9 @@
  * `main.ts` calls `startGroupCoordinator` with the loaded config; tests run the real process.
  */
 import { Admin, Consumer, Producer, tlsOptionsFromFiles } from '@tributary/client';
-import { CoordinationClient } from '@tributary/coordination-client';
 import { GroupCoordinatorServiceService } from '@tributary/proto';
 import type { Logger, Metrics } from '@tributary/runtime';
-import { createGrpcServer, secureChannel, serviceClientSecurity, startAdminServer, startServiceSecurity, type StartedServiceSecurity } from '@tributary/runtime';
+import { connectService, createGrpcServer, startAdminServer } from '@tributary/runtime';
 import type { GroupCoordinatorConfig } from './config';
 import { GroupCoordinator } from './coordinator';
 import { ensureOffsetsTopic } from './offsets-topic';
@@ -25,16 +24,8 @@ export interface RunningGroupCoordinator {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref());
 
 export async function startGroupCoordinator(config: GroupCoordinatorConfig, logger: Logger, metrics: Metrics): Promise<RunningGroupCoordinator> {
-  const identity = serviceClientSecurity(config, { logger, loginAddress: config.coordination });
-  const client = new CoordinationClient({ address: config.coordination, logger: logger.child({ component: 'coordination-client' }), ...secureChannel(identity.clientOptions) });
-  let security: StartedServiceSecurity;
-  try {
-    security = await startServiceSecurity(config, { logger, registry: metrics.registry, store: client, client: identity });
-  } catch (e) {
-    client.close();
-    identity.close();
-    throw e;
-  }
+  const connected = await connectService(config, { logger, registry: metrics.registry });
+  const { client, security } = connected;
   // The SDK clients (offsets topic) act as this service: its certificate or its SCRAM login.
   const { tls, sasl } = security.clientOptions;
   const clientSecurity = { ...(tls ? { tls: tlsOptionsFromFiles(tls) } : {}), ...(sasl ? { sasl } : {}) };
@@ -130,9 +121,7 @@ export async function startGroupCoordinator(config: GroupCoordinatorConfig, logg
       await ownership?.stop();
       await server.shutdown(graceMs);
       await Promise.allSettled([producer.close({ timeoutMs: 1000 }), loader.close(), admin.close()]);
-      client.close();
-      security.close();
-      identity.close();
+      connected.close();
       await admin$.close();
     },
   };

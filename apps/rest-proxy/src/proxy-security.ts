@@ -4,7 +4,7 @@
  * clients authenticate with Basic (then each acts as itself: principals.ts).
  */
 import { tlsOptionsFromFiles } from '@tributary/client';
-import { ConfigError, ReloadingServerTls, serviceClientSecurity } from '@tributary/runtime';
+import { ConfigError, serverTlsFromConfig, serviceClientSecurity, type ReloadingServerTls } from '@tributary/runtime';
 import type { ClientTlsOptions, Logger, ScramMechanism } from '@tributary/runtime';
 import type { ClientSecurity } from './cluster-clients';
 import type { RestProxyConfig } from './config';
@@ -47,12 +47,6 @@ export const PLAINTEXT_ANONYMOUS: ProxySecurity = { serverTls: undefined, cluste
  * --basic-auth-allow-plaintext says a TLS-terminating load balancer is in front.
  */
 export function proxySecurityFromConfig(config: RestProxyConfig, logger: Logger): ProxySecurity {
-  if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
-    throw new ConfigError('TLS needs both --tls-cert-file and --tls-key-file (or neither, for plain HTTP)', config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile');
-  }
-  if (config.tlsClientAuth !== 'none' && (config.tlsCertFile === undefined || config.tlsCaFile === undefined)) {
-    throw new ConfigError(`--tls-client-auth ${config.tlsClientAuth} needs TLS (--tls-cert-file, --tls-key-file) and --tls-ca-file to verify client certificates with`, 'tlsClientAuth');
-  }
   const basicOn = config.saslEnabledMechanisms.length > 0;
   if (basicOn && config.tlsCertFile === undefined && !config.basicAuthAllowPlaintext) {
     throw new ConfigError(
@@ -60,24 +54,7 @@ export function proxySecurityFromConfig(config: RestProxyConfig, logger: Logger)
       'saslEnabledMechanisms',
     );
   }
-  let serverTls: ReloadingServerTls | undefined;
-  if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
-    try {
-      serverTls = new ReloadingServerTls(
-        {
-          certFile: config.tlsCertFile,
-          keyFile: config.tlsKeyFile,
-          ...(config.tlsCaFile !== undefined ? { caFile: config.tlsCaFile } : {}),
-          requireClientCert: config.tlsClientAuth === 'required',
-          requestClientCert: config.tlsClientAuth === 'requested',
-          reloadIntervalMs: config.tlsReloadIntervalMs,
-        },
-        logger,
-      );
-    } catch (e) {
-      throw new ConfigError((e as Error).message, 'tlsCertFile');
-    }
-  }
+  const serverTls = serverTlsFromConfig(config, logger);
   // The proxy's own identity to the cluster: its TLS certificate, and its SCRAM login with
   // --sasl-username / --sasl-password-file (the runtime reads the password file).
   const bootstrap = config.bootstrap.split(',').map((a) => a.trim()).filter((a) => a !== '');

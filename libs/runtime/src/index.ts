@@ -134,7 +134,7 @@ export {
 export type { ServerTlsOptions, ClientTlsOptions } from './security/tls';
 export { scramLogin } from './security/login';
 export type { LoginResult } from './security/login';
-export { securityConfigShape, securityFromConfig, serviceClientSecurity, startServiceSecurity } from './security/config';
+export { securityConfigShape, securityFromConfig, serverTlsFromConfig, serviceClientSecurity, startServiceSecurity } from './security/config';
 export type { SecurityConfig, ServiceSecurity, ServiceClientOptions, ServiceClientSecurity, StartedServiceSecurity } from './security/config';
 export { TokenSession, REAUTHENTICATE_AT_LIFETIME_FRACTION } from './security/session';
 export type { SessionCredentials, TokenSessionOptions } from './security/session';
@@ -208,3 +208,5 @@ export { splitAuthorized, mergeAuthorized, refusalsOf } from './security/per-res
 export type { AuthorizedSplit, Refusal } from './security/per-resource';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
 export * from './quotas';
+export { connectService } from './security/service';
+export type { ConnectedService } from './security/service';

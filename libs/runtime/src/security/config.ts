@@ -136,10 +136,10 @@ export function serviceClientSecurity(config: SecurityConfig, deps: { logger: Lo
 }
 
 /**
- * Builds a service's TLS and authentication from its settings; throws a one-line
- * ConfigError for inconsistent ones. `store` is needed only when SASL is enabled.
+ * The TLS of a service's listeners from its settings (undefined: plaintext); a one-line
+ * ConfigError for inconsistent settings or unreadable files.
  */
-export function securityFromConfig(config: SecurityConfig, deps: { logger: Logger; registry?: Registry; store?: SecurityStore; loginAddress?: string; client?: ServiceClientSecurity }): ServiceSecurity {
+export function serverTlsFromConfig(config: SecurityConfig, logger: Logger): ReloadingServerTls | undefined {
   if ((config.tlsCertFile === undefined) !== (config.tlsKeyFile === undefined)) {
     throw new ConfigError('TLS needs both --tls-cert-file and --tls-key-file (or neither, for plaintext)', config.tlsCertFile === undefined ? 'tlsCertFile' : 'tlsKeyFile');
   }
@@ -158,12 +158,21 @@ export function securityFromConfig(config: SecurityConfig, deps: { logger: Logge
           requestClientCert: config.tlsClientAuth === 'requested',
           reloadIntervalMs: config.tlsReloadIntervalMs,
         },
-        deps.logger,
+        logger,
       );
     } catch (e) {
       throw new ConfigError((e as Error).message, 'tlsCertFile');
     }
   }
+  return tls;
+}
+
+/**
+ * Builds a service's TLS and authentication from its settings; throws a one-line
+ * ConfigError for inconsistent ones. `store` is needed only when SASL is enabled.
+ */
+export function securityFromConfig(config: SecurityConfig, deps: { logger: Logger; registry?: Registry; store?: SecurityStore; loginAddress?: string; client?: ServiceClientSecurity }): ServiceSecurity {
+  const tls = serverTlsFromConfig(config, deps.logger);
   let authenticator: Authenticator | undefined;
   if (config.saslEnabledMechanisms.length > 0) {
     if (!deps.store) throw new ConfigError('--sasl-enabled-mechanisms needs the coordination store (credentials live there)', 'saslEnabledMechanisms');
