@@ -7,29 +7,27 @@
  * TLS with each user's session token and the SAME client id: alice's answers are throttled,
  * bob's are not; a <default> user quota then applies to bob too.
  */
-import { mkdirSync } from 'node:fs';
 import { Admin } from '@tributary/client';
 import { AuthServiceClient, BrokerServiceClient } from '@tributary/proto';
 import { ErrorCode, encodeBatch } from '@tributary/records';
 import { CLIENT_ID_METADATA_KEY, createClient, scramLogin, unary } from '@tributary/runtime';
-import type { TestCa, TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
+import type { SecureClusterSetup, TestCluster } from '@tributary/testing';
+import { cleanupAll, registerTestSecret, secureClusterSetup, startCluster, waitFor } from '@tributary/testing';
 
 jest.setTimeout(180_000);
 
 const TOPIC = 'secure-quota';
-const SERVICES = ['coordination', 'controller', 'broker'];
 const BATCH = encodeBatch(Array.from({ length: 16 }, () => ({ key: null, value: Buffer.alloc(4000, 3) })));
 
 let cluster: TestCluster;
-let ca: TestCa;
+let setup: SecureClusterSetup;
 let admin: Admin;
 const clients: BrokerServiceClient[] = [];
 
 /** A BrokerService client logged in as `user`, sending client id `app`. */
 async function brokerAs(user: string, password: string): Promise<BrokerServiceClient> {
   const address = cluster.brokers.get(0)!.address;
-  const tls = { caFile: ca.certFile, serverName: 'localhost' };
+  const tls = { caFile: setup.ca.certFile, serverName: 'localhost' };
   const auth = createClient(AuthServiceClient, address, { tls });
   const { token, principal } = await scramLogin(auth, { mechanism: 'SCRAM-SHA-256', username: user, password }).finally(() => auth.close());
   expect(principal).toBe(`User:${user}`);
@@ -45,28 +43,17 @@ async function produce(client: BrokerServiceClient): Promise<number> {
 }
 
 beforeAll(async () => {
-  const dir = tempDir('secure-quota-certs');
-  mkdirSync(dir, { recursive: true });
-  ca = makeCa(dir, 'quota');
-  const certs = new Map(SERVICES.map((s) => [s, makeCert(dir, ca, s)]));
+  for (const secret of ['alice-pw-quota', 'bob-pw-quota']) registerTestSecret(secret);
+  setup = secureClusterSetup('quotas-secure', { saslMechanisms: 'SCRAM-SHA-256' });
   cluster = await startCluster({
     name: 'quotas-secure-it',
     brokers: 1,
     controllers: 1,
-    adminCaFile: ca.certFile,
+    adminCaFile: setup.adminCaFile,
     brokerFlags: { 'quota-window-num': 3 },
-    commonFlags: (service) => ({
-      'tls-cert-file': certs.get(service)!.certFile,
-      'tls-key-file': certs.get(service)!.keyFile,
-      'tls-ca-file': ca.certFile,
-      'tls-client-auth': 'requested',
-      'sasl-enabled-mechanisms': 'SCRAM-SHA-256',
-      'authorizer-enable': true,
-      'super-users': [...SERVICES.map((s) => `User:${s}`), 'User:admin'].join(','),
-    }),
+    commonFlags: setup.commonFlags,
   });
-  const adminCert = makeCert(dir, ca, 'admin');
-  admin = new Admin({ bootstrap: [cluster.bootstrap], tls: { ca: ca.certFile, serverName: 'localhost', cert: adminCert.certFile, key: adminCert.keyFile } });
+  admin = new Admin({ bootstrap: [cluster.bootstrap], tls: setup.adminTls });
   await admin.createTopics([{ name: TOPIC, numPartitions: 1, replicationFactor: 1 }]);
   await admin.alterUserScramCredentials([
     { type: 'upsertion', user: 'alice', mechanism: 'SCRAM-SHA-256', password: 'alice-pw-quota' },

@@ -10,26 +10,24 @@
  * HTTPS port fails, consumer instances belong to their creator, and no log of the proxy or
  * of the cluster holds a password used.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin } from '@tributary/client';
-import type { TestCa, TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, registerTestSecret, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
+import type { SecureClusterSetup, TestCluster } from '@tributary/testing';
+import { cleanupAll, makeCert, registerTestSecret, secureClusterSetup, startCluster, waitFor } from '@tributary/testing';
 import type { HttpsAnswer, ProxyProcess } from './spec-helpers';
 import { V2, V2_JSON, basicAuth, http, httpsRequest, startSecureProxy } from './spec-helpers';
 
 jest.setTimeout(240_000);
 
-const SERVICES = ['coordination', 'controller', 'broker', 'group-coordinator'];
 const PASSWORDS = { alice: 'alice-pw-Rq7Zt2', bob: 'bob-pw-Lm4Kx9', carol: 'carol-pw-Tb6Wd1', dave: 'dave-pw-Np2Gy8', admin: 'admin-pw-Vw8Hn5' };
 const WRONG_PASSWORD = 'wrong-pw-Jc3Qs6';
 type Who = 'anonymous' | 'wrong' | 'alice' | 'bob' | 'carol' | 'dave' | 'admin';
 const WHO: Who[] = ['anonymous', 'wrong', 'alice', 'bob', 'carol', 'admin'];
 
 let cluster: TestCluster;
-let ca: TestCa;
+let setup: SecureClusterSetup;
 let caPem: Buffer;
-let dir: string;
 let proxy: ProxyProcess;
 let proxyLog: string;
 let clusterId: string;
@@ -51,32 +49,20 @@ async function call(who: Who, method: string, path: string, options: { body?: un
 
 beforeAll(async () => {
   for (const secret of [...Object.values(PASSWORDS), WRONG_PASSWORD]) registerTestSecret(secret);
-  dir = tempDir('rest-security-certs');
-  mkdirSync(dir, { recursive: true });
-  ca = makeCa(dir, 'cluster');
-  caPem = readFileSync(ca.certFile);
-  const certs = new Map(SERVICES.map((s) => [s, makeCert(dir, ca, s)]));
+  setup = secureClusterSetup('rest-security');
+  caPem = readFileSync(setup.ca.certFile);
   cluster = await startCluster({
     name: 'rest-security',
     brokers: 1,
     groupCoordinators: 1,
-    adminCaFile: ca.certFile,
-    commonFlags: (service) => ({
-      'tls-cert-file': certs.get(service)!.certFile,
-      'tls-key-file': certs.get(service)!.keyFile,
-      'tls-ca-file': ca.certFile,
-      'tls-client-auth': 'requested',
-      'sasl-enabled-mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
-      'authorizer-enable': true,
-      'super-users': [...SERVICES.map((s) => `User:${s}`), 'User:admin'].join(','),
-    }),
+    adminCaFile: setup.adminCaFile,
+    commonFlags: setup.commonFlags,
     // Few offsets partitions: fewer log lines (the password grep reads each service's kept output).
     groupCoordinatorFlags: { 'offsets-topic-replication-factor': 1, 'offsets-topic-num-partitions': 4 },
   });
 
   // Set up as the administrator, with a client certificate (CN=admin: a super user).
-  const adminCert = makeCert(dir, ca, 'admin');
-  const admin = new Admin({ bootstrap: cluster.bootstrap.split(','), tls: { ca: ca.certFile, cert: adminCert.certFile, key: adminCert.keyFile } });
+  const admin = new Admin({ bootstrap: cluster.bootstrap.split(','), tls: setup.adminTls });
   try {
     await admin.createTopics([
       { name: 'orders', numPartitions: 2, replicationFactor: 1 },
@@ -113,14 +99,14 @@ beforeAll(async () => {
     await admin.close();
   }
 
-  const proxyCert = makeCert(dir, ca, 'rest-proxy');
-  proxyLog = join(dir, 'rest-proxy.log');
+  const proxyCert = makeCert(setup.dir, setup.ca, 'rest-proxy');
+  proxyLog = join(setup.dir, 'rest-proxy.log');
   proxy = await startSecureProxy(
     cluster.bootstrap,
     {
       'tls-cert-file': proxyCert.certFile,
       'tls-key-file': proxyCert.keyFile,
-      'tls-ca-file': ca.certFile,
+      'tls-ca-file': setup.ca.certFile,
       'sasl-enabled-mechanisms': 'SCRAM-SHA-512,SCRAM-SHA-256',
       'log-level': 'debug',
     },

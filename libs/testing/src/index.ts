@@ -39,3 +39,5 @@ export async function cleanupAll(): Promise<void> {
 export { assertNoSecretsLogged, registerTestSecret } from './secrets';
 export { makeCa, makeCert } from './certs';
 export type { TestCa, TestCert } from './certs';
+export { CLUSTER_SERVICES, secureClusterSetup } from './secure-cluster';
+export type { SecureClusterOptions, SecureClusterSetup } from './secure-cluster';

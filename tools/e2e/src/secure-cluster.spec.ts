@@ -6,41 +6,27 @@
  * SCRAM user and its ACLs; that user then produces and consumes over TLS with its login, and
  * callers without credentials are refused.
  */
-import { mkdirSync } from 'node:fs';
 import { Admin, Consumer, ErrorCode, Producer, TributaryError } from '@tributary/client';
-import type { TestCluster } from '@tributary/testing';
-import { cleanupAll, registerTestSecret, makeCa, makeCert, startCluster, tempDir, type TestCa } from '@tributary/testing';
+import type { SecureClusterSetup, TestCluster } from '@tributary/testing';
+import { cleanupAll, registerTestSecret, secureClusterSetup, startCluster } from '@tributary/testing';
 
 jest.setTimeout(180_000);
 
 let cluster: TestCluster;
-let ca: TestCa;
-let dir: string;
-const SERVICES = ['coordination', 'controller', 'broker', 'group-coordinator'];
+let setup: SecureClusterSetup;
 const bootstrap = (): string[] => [...cluster.brokers.values()].map((b) => b.address);
-const tls = (): { ca: string; serverName: string } => ({ ca: ca.certFile, serverName: 'localhost' });
+const tls = (): { ca: string; serverName: string } => setup.clientTls;
 
 beforeAll(async () => {
   for (const secret of ['alice-secret-1', 'not-her-password']) registerTestSecret(secret);
-  dir = tempDir('secure-cluster-certs');
-  mkdirSync(dir, { recursive: true });
-  ca = makeCa(dir, 'cluster');
-  const certs = new Map(SERVICES.map((s) => [s, makeCert(dir, ca, s)]));
+  setup = secureClusterSetup('secure-e2e');
   cluster = await startCluster({
     name: 'secure-e2e',
     brokers: 2,
     groupCoordinators: 1,
     logLevel: 'info',
-    adminCaFile: ca.certFile,
-    commonFlags: (service) => ({
-      'tls-cert-file': certs.get(service)!.certFile,
-      'tls-key-file': certs.get(service)!.keyFile,
-      'tls-ca-file': ca.certFile,
-      'tls-client-auth': 'requested',
-      'sasl-enabled-mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
-      'authorizer-enable': true,
-      'super-users': [...SERVICES.map((s) => `User:${s}`), 'User:admin'].join(','),
-    }),
+    adminCaFile: setup.adminCaFile,
+    commonFlags: setup.commonFlags,
     groupCoordinatorFlags: { 'offsets-topic-replication-factor': 2 },
   });
 });
@@ -50,8 +36,7 @@ afterAll(async () => {
 });
 
 test('an administrator with a client certificate creates a SCRAM user and its ACLs; the user produces and consumes over TLS', async () => {
-  const adminCert = makeCert(dir, ca, 'admin');
-  const admin = new Admin({ bootstrap: bootstrap(), tls: { ...tls(), cert: adminCert.certFile, key: adminCert.keyFile } });
+  const admin = new Admin({ bootstrap: bootstrap(), tls: setup.adminTls });
   try {
     await admin.createTopics([{ name: 'orders', numPartitions: 2, replicationFactor: 2 }]);
     await admin.alterUserScramCredentials([{ type: 'upsertion', user: 'alice', mechanism: 'SCRAM-SHA-512', password: 'alice-secret-1' }]);

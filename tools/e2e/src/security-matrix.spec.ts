@@ -23,7 +23,7 @@
  * password or a session token used in the run.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Admin, ErrorCode, TributaryError } from '@tributary/client';
 import {
@@ -47,12 +47,11 @@ import {
 import { encodeBatch } from '@tributary/records';
 import type { AclBinding, AclOperation, PatternType, PermissionType, ResourceType } from '@tributary/runtime';
 import { bidi, bindingToWire, createClient, filterToWire, saltedPassword, scramHash, scramLogin, unary } from '@tributary/runtime';
-import type { TestCa, TestCluster } from '@tributary/testing';
-import { cleanupAll, makeCa, registerTestSecret, makeCert, startCluster, tempDir, waitFor } from '@tributary/testing';
+import type { SecureClusterSetup, TestCluster } from '@tributary/testing';
+import { cleanupAll, registerTestSecret, secureClusterSetup, startCluster, waitFor } from '@tributary/testing';
 
 jest.setTimeout(300_000);
 
-const SERVICES = ['coordination', 'controller', 'broker', 'group-coordinator'];
 const MECHANISM = 'SCRAM-SHA-512' as const;
 /** Passwords of this run (random: the log grep must not match by chance); never printed. */
 const PASSWORDS: Record<string, string> = Object.fromEntries(['lit', 'deny', 'pre', 'admin', 'ops', 'late'].map((u) => [u, `pw-${u}-${randomBytes(12).toString('hex')}`]));
@@ -61,8 +60,7 @@ const WRONG_PASSWORD = `wrong-${randomBytes(12).toString('hex')}`;
 const TOKENS: string[] = [];
 
 let cluster: TestCluster;
-let ca: TestCa;
-let certDir: string;
+let setup: SecureClusterSetup;
 
 // ---------------------------------------------------------------------------------------------
 // Raw clients (TLS, no client certificate: the principal is the SCRAM token's)
@@ -75,7 +73,7 @@ interface Endpoints {
   coordination: string;
 }
 let endpoints: Endpoints;
-const tls = (): { caFile: string; serverName: string } => ({ caFile: ca.certFile, serverName: 'localhost' });
+const tls = (): { caFile: string; serverName: string } => ({ caFile: setup.ca.certFile, serverName: 'localhost' });
 /** One client per (generated client class, address); the class names of generated clients are not unique. */
 const clients = new Map<unknown, Map<string, unknown>>();
 function client<C>(ctor: new (...args: never[]) => C, address: string): C {
@@ -513,28 +511,16 @@ const serviceLogs = (): string[] => {
 
 beforeAll(async () => {
   for (const secret of [...Object.values(PASSWORDS), WRONG_PASSWORD]) registerTestSecret(secret);
-  certDir = tempDir('security-matrix-certs');
-  mkdirSync(certDir, { recursive: true });
-  ca = makeCa(certDir, 'matrix');
-  const certs = new Map(SERVICES.map((s) => [s, makeCert(certDir, ca, s)]));
+  // The standby controller started below issues one-second tokens: the expired token's source.
+  setup = secureClusterSetup('security-matrix', { extraFlags: (service, id): Record<string, number> => (service === 'controller' && id === 1 ? { 'token-lifetime-ms': 1000 } : {}) });
   cluster = await startCluster({
     name: 'security-matrix',
     brokers: 1,
     controllers: 1,
     groupCoordinators: 1,
     logLevel: 'info',
-    adminCaFile: ca.certFile,
-    commonFlags: (service, id) => ({
-      'tls-cert-file': certs.get(service)!.certFile,
-      'tls-key-file': certs.get(service)!.keyFile,
-      'tls-ca-file': ca.certFile,
-      'tls-client-auth': 'requested',
-      'sasl-enabled-mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
-      'authorizer-enable': true,
-      'super-users': [...SERVICES.map((s) => `User:${s}`), 'User:admin'].join(','),
-      // The standby controller started below issues one-second tokens: the expired token's source.
-      ...(service === 'controller' && id === 1 ? { 'token-lifetime-ms': 1000 } : {}),
-    }),
+    adminCaFile: setup.adminCaFile,
+    commonFlags: setup.commonFlags,
     groupCoordinatorFlags: { 'offsets-topic-replication-factor': 1, 'group-initial-rebalance-delay-ms': 0 },
   });
   const activeId = await cluster.activeController();
@@ -546,8 +532,7 @@ beforeAll(async () => {
   };
 
   // The administrator (a client certificate, CN admin: a super user) creates the users, topics and ACLs.
-  const adminCert = makeCert(certDir, ca, 'admin');
-  const admin = new Admin({ bootstrap: [endpoints.broker], tls: { ca: ca.certFile, serverName: 'localhost', cert: adminCert.certFile, key: adminCert.keyFile } });
+  const admin = new Admin({ bootstrap: [endpoints.broker], tls: setup.adminTls });
   try {
     await admin.alterUserScramCredentials(Object.entries(PASSWORDS).map(([user, password]) => ({ type: 'upsertion' as const, user, mechanism: MECHANISM, password })));
     await admin.createTopics(['lit', 'deny', 'pre', 'admin', 'ops'].map((key) => ({ name: `${key}-topic`, numPartitions: 1, replicationFactor: 1 })));
