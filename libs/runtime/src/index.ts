@@ -208,3 +208,4 @@ export { splitAuthorized, mergeAuthorized, refusalsOf } from './security/per-res
 export type { AuthorizedSplit, Refusal } from './security/per-resource';
 export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './security/acl-wire';
 export * from './quotas';
+export { BROKER_NODE_FLAGS } from './node-flags';
