@@ -210,3 +210,4 @@ export { bindingToWire, bindingFromWire, filterToWire, filterFromWire } from './
 export * from './quotas';
 export { connectService } from './security/service';
 export type { ConnectedService } from './security/service';
+export { BROKER_NODE_FLAGS } from './node-flags';

@@ -77,6 +77,12 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/**
+ * Node flags of every broker process, as in production (deploy/docker/entrypoint.sh): a copy of
+ * `BROKER_NODE_FLAGS` (libs/runtime node-flags.ts, which explains them and checks the copies).
+ */
+const BROKER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const name = options.name ?? 'cluster';
   const dataDir = tempDir(name);
@@ -145,7 +151,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<TestCl
       const proc = await startLogged({
         name: `${name}-broker-${id}`,
         main: serviceMain('broker'),
-        nodeArgs: options.brokerNodeArgs,
+        // The broker's production Node flags (BROKER_NODE_FLAGS in libs/runtime node-flags.ts,
+        // repeated here: this library does not depend on the runtime), then the caller's.
+        nodeArgs: [...BROKER_NODE_FLAGS, ...(options.brokerNodeArgs ?? [])],
         ports: brokerPorts.get(id),
         // A restarted broker waits for its previous registration's lease to expire.
         readyTimeoutMs: 15_000 + 2 * leaseTtlMs,
