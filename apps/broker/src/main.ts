@@ -2,7 +2,7 @@
  * `tributary-broker`: the broker process. Wiring only: config, logger, metrics, the broker
  * (app.ts), graceful shutdown on SIGTERM/SIGINT.
  */
-import { createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
+import { BROKER_NODE_FLAGS, createLogger, routeProcessWarnings, createMetrics, installShutdown, loadConfigOrExit } from '@tributary/runtime';
 import { startBroker } from './app';
 import { brokerConfigSchema, resolveBrokerConfig } from './config';
 
@@ -15,6 +15,10 @@ async function main(): Promise<void> {
   const config = resolveBrokerConfig(input);
   const logger = createLogger({ service: 'broker', nodeId: String(config.nodeId), level: config.logLevel });
   routeProcessWarnings(logger);
+  const missing = BROKER_NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+  if (missing.length > 0) {
+    logger.warn({ missing }, `started without the broker's node flags: run it as \`node ${BROKER_NODE_FLAGS.join(' ')} main.js\` (the image, npm start and the test clusters do); without them a busy broker spends much of its CPU in full GCs`);
+  }
   const metrics = createMetrics({ service: 'broker', nodeId: String(config.nodeId) });
   const running = await startBroker(config, logger, metrics);
   installShutdown({

@@ -102,7 +102,7 @@ export class ServiceProcess {
   /** Spawns the process (it must not be running). */
   start(): ServiceRun {
     if (this.running) throw new Error(`${this.name} is already running`);
-    const child = spawn(process.execPath, [this.spec.main, ...this.spec.args], {
+    const child = spawn(process.execPath, [...this.spec.nodeArgs, this.spec.main, ...this.spec.args], {
       env: this.options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -10,6 +10,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { BROKER_NODE_FLAGS } from '@tributary/runtime';
 import { TLS_DIR } from './certs';
 import type { LauncherOptions } from './options';
 import { DEFAULT_BASE_PORT, UsageError } from './options';
@@ -31,6 +32,8 @@ export interface ClusterContext {
 export interface ServiceSpec {
   /** Folder under apps/. */
   app: string;
+  /** Node/V8 flags before the script (the broker's BROKER_NODE_FLAGS). */
+  nodeArgs?: readonly string[];
   instances(options: LauncherOptions): number;
   /** Process name (logs/<name>.log, console); unique. */
   name(index: number): string;
@@ -83,6 +86,7 @@ export const SERVICES: readonly ServiceSpec[] = [
     app: 'broker',
     principal: 'broker',
     instances: (o) => o.brokers,
+    nodeArgs: BROKER_NODE_FLAGS,
     name: (i) => `broker-${i}`,
     defaultApiPort: (i) => 7200 + i,
     defaultAdminPort: (i) => 8200 + i,
@@ -131,6 +135,8 @@ export interface PlannedService {
   /** Index of its entry in the table: processes of one stage start together. */
   stage: number;
   main: string;
+  /** Node/V8 flags before `main`. */
+  nodeArgs: readonly string[];
   args: string[];
   api: 'grpc' | 'http';
   apiPort: number;
@@ -235,6 +241,7 @@ export function planCluster(
         app: spec.app,
         stage,
         main,
+        nodeArgs: spec.nodeArgs ?? [],
         args: [...spec.args(i, ctx, apiPort, adminPort), ...(security ? securityArgs(security, spec.principal) : []), '--log-level', options.logLevel],
         api: spec.api,
         apiPort,
