@@ -53,11 +53,11 @@ fi
 
 main="$APP_ROOT/apps/$service/dist/main.js"
 # The broker's Node flags: BROKER_NODE_FLAGS in libs/runtime/src/node-flags.ts (why; its spec
-# checks this copy). A 64 MiB floor under V8's old-generation limit: without it a busy broker
+# checks this copy). A 128 MiB floor under V8's old-generation limit: without it a busy broker
 # ran a full GC every ~100 ms (most costly under TLS).
 node_flags=""
 if [ "$service" = broker ]; then
-  node_flags="--initial-old-space-size=64"
+  node_flags="--initial-old-space-size=128"
 fi
 if [ "${TRIBUTARY_PRINT_COMMAND:-}" = 1 ]; then
   echo "TRIBUTARY_NODE_ID=${TRIBUTARY_NODE_ID:-} TRIBUTARY_RACK=${TRIBUTARY_RACK:-} node ${node_flags:+$node_flags }$main $*"

@@ -35,7 +35,7 @@ it("the broker's flags keep a small old generation from full GCs that V8's defau
   // Without the floor, keeping ~30 MiB already passes V8's old-generation limit: at least one
   // full GC (this is what made a busy broker collect every ~100 ms).
   expect(fullGcsOf([])).toBeGreaterThanOrEqual(1);
-  // With BROKER_NODE_FLAGS the same heap stays under the 64 MiB floor: none.
+  // With BROKER_NODE_FLAGS the same heap stays under the 128 MiB floor: none.
   expect(fullGcsOf(BROKER_NODE_FLAGS)).toBe(0);
 });
 

@@ -81,7 +81,7 @@ export interface TestCluster {
  * Node flags of every broker process, as in production (deploy/docker/entrypoint.sh): a copy of
  * `BROKER_NODE_FLAGS` (libs/runtime node-flags.ts, which explains them and checks the copies).
  */
-const BROKER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
+const BROKER_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=128'];
 
 export async function startCluster(options: ClusterOptions = {}): Promise<TestCluster> {
   const name = options.name ?? 'cluster';

@@ -111,7 +111,7 @@ it('knows every app, and each has a built main that runs (--help) through the en
 it('takes the node id from the StatefulSet pod ordinal, the rack from the init container\'s file, and refuses an unknown service', () => {
   const print = (env: Record<string, string>, args: string[] = []) => runEntrypoint({ TRIBUTARY_PRINT_COMMAND: '1', ...env }, args);
   expect(print({ SERVICE: 'broker', POD_NAME: 'tributary-broker-12' }, ['--log-level', 'debug']).stdout).toBe(
-    `TRIBUTARY_NODE_ID=12 TRIBUTARY_RACK= node --initial-old-space-size=64 ${REPO_ROOT}/apps/broker/dist/main.js --log-level debug\n`,
+    `TRIBUTARY_NODE_ID=12 TRIBUTARY_RACK= node --initial-old-space-size=128 ${REPO_ROOT}/apps/broker/dist/main.js --log-level debug\n`,
   );
   expect(print({ POD_NAME: 'tributary-controller-1' }, ['controller']).stdout).toContain('TRIBUTARY_NODE_ID=1 ');
   expect(print({ SERVICE: 'group-coordinator', POD_NAME: 'gc-0', TRIBUTARY_NODE_ID_OFFSET: '100' }).stdout).toContain('TRIBUTARY_NODE_ID=100 ');
