@@ -108,22 +108,29 @@ export async function rawHttp(
   if (body !== undefined) headers['content-length'] = body.length;
   return new Promise((resolve, reject) => {
     const req = request({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text, json });
-      });
+      readAnswer(res).then(resolve, reject);
     });
     req.on('error', reject);
     req.end(body);
+  });
+}
+
+/** Status, content type, text and parsed JSON (undefined if empty or not JSON) of a response. */
+function readAnswer(res: import('node:http').IncomingMessage): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let json: unknown;
+      try {
+        json = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text, json });
+    });
   });
 }
 
@@ -152,19 +159,7 @@ export async function httpsRequest(
     const req = request({ host: url.hostname, port: url.port, method, path, headers, ca: options.ca, ...clientCert, agent: false }, (res) => {
       const socket = res.socket as import('node:tls').TLSSocket;
       const serverFingerprint = socket.getPeerCertificate().fingerprint256;
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text, json, headers: res.headers, serverFingerprint });
-      });
+      readAnswer(res).then((answer) => resolve({ ...answer, headers: res.headers, serverFingerprint }), reject);
     });
     req.on('error', reject);
     req.end(body);

@@ -40,9 +40,8 @@ export function profiling(): Profiling {
   return { enabled, dir, cliArgs: (name) => (enabled ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : []) };
 }
 
-/** Runs the CLI with `args`, echoing its last progress lines, and returns the JSON object of its last stdout line and its peak RSS. */
-export async function runCli(args: string[], nodeArgs: string[], report: (line: string) => void): Promise<{ result: Record<string, number>; peakRssMb: number }> {
-  const proc: SpawnedProcess = spawnProcess({ command: process.execPath, args: [...nodeArgs, CLI_MAIN, ...args], name: `tributary ${args.slice(0, 2).join(' ')}` });
+/** Waits for `proc` to exit, sampling its peak RSS (VmHWM, MiB) every 100 ms; returns the largest seen. */
+export async function peakRssUntilExit(proc: SpawnedProcess): Promise<number> {
   let peak = 0;
   await new Promise<void>((done) => {
     const poll = setInterval(() => {
@@ -54,6 +53,13 @@ export async function runCli(args: string[], nodeArgs: string[], report: (line: 
       }
     }, 100);
   });
+  return peak;
+}
+
+/** Runs the CLI with `args`, echoing its last progress lines, and returns the JSON object of its last stdout line and its peak RSS. */
+export async function runCli(args: string[], nodeArgs: string[], report: (line: string) => void): Promise<{ result: Record<string, number>; peakRssMb: number }> {
+  const proc: SpawnedProcess = spawnProcess({ command: process.execPath, args: [...nodeArgs, CLI_MAIN, ...args], name: `tributary ${args.slice(0, 2).join(' ')}` });
+  const peak = await peakRssUntilExit(proc);
   const output = proc.outputTail(400);
   const lines = output.split('\n').filter((l) => l.trim().length > 0);
   for (const l of lines.filter((l) => !l.startsWith('{')).slice(-6)) report(`    ${l}`);

@@ -35,7 +35,7 @@ import { makeCa, makeCert, removeDir, spawnProcess, startCluster, waitFor } from
 import type { TestCluster } from '@tributary/testing';
 import type { Benchmark, BenchContext, Figures } from './harness';
 import { round } from './harness';
-import { peakRssOf, profiling } from './perf-cluster';
+import { peakRssOf, peakRssUntilExit, profiling } from './perf-cluster';
 import type { Profiling } from './perf-cluster';
 import { SETTINGS_ENV } from './secure-perf-producer';
 import type { ProducerSettings } from './secure-perf-producer';
@@ -128,17 +128,7 @@ async function runProducer(settings: ProducerSettings, nodeArgs: string[]): Prom
     name: `secure-perf producer`,
     env: { [SETTINGS_ENV]: JSON.stringify(settings) },
   });
-  let peak = 0;
-  await new Promise<void>((done) => {
-    const poll = setInterval(() => {
-      const rss = peakRssOf(proc.pid);
-      if (Number.isFinite(rss)) peak = Math.max(peak, rss);
-      if (!proc.running) {
-        clearInterval(poll);
-        done();
-      }
-    }, 100);
-  });
+  const peak = await peakRssUntilExit(proc);
   const output = proc.outputTail(200);
   const json = output
     .split('\n')
