@@ -83,8 +83,11 @@ it('fails an unanswered request after request.timeout.ms, ends the stream (the o
   const slow = streams.send(address, request('slow'), signal); // held until a next request that never comes
   await expect(never).rejects.toMatchObject({ code: Status.DEADLINE_EXCEEDED });
   await expect(slow).rejects.toBeInstanceOf(GrpcStatusError);
+  // On a loaded machine the server may not have started the first stream's handler before the
+  // client gave up on it: count the streams opened from here on, not since the start.
+  const opened = streamsOpened;
   expect((await streams.send(address, request('after'), signal)).topics[0]!.name).toBe('after');
-  expect(streamsOpened).toBe(2);
+  expect(streamsOpened).toBe(opened + 1);
   streams.close(new Error('done'));
 });
 
